@@ -1,0 +1,31 @@
+# The two commands of the README: `make demo` and `make test` (each sets up .venv first).
+PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
+VENV := .venv
+BIN := $(VENV)/bin
+SOURCES := setup.cfg pyproject.toml $(wildcard checks/*.py)
+
+.PHONY: setup demo test lint bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.deps: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check nagiosplugin scapy paramiko pytest hypothesis ruff vermin
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.deps $(SOURCES)
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --force-reinstall .
+	touch $@
+
+demo: setup
+	$(BIN)/python tests/lab.py demo
+
+lint: setup
+	$(BIN)/ruff check --quiet checks plugins tests
+	$(BIN)/vermin --quiet --no-tips --violations --eval-annotations -t=3.9- checks plugins
+
+test: setup lint
+	$(BIN)/python -m pytest -q -ra tests
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,154 @@
+"""Where the checks' facts come from: files and fixed commands, read the same way everywhere.
+
+A check never opens a file itself. It asks a source, so that the same code reads the local
+host, a fixture tree (``root``) in the tests, or a remote host over SSH.
+"""
+
+import errno
+import os
+import posixpath
+import stat
+import subprocess
+
+from checks.cli import PluginError
+
+MAX_FILE_BYTES = 4 * 1024 * 1024
+READ_CHUNK = 64 * 1024
+MAX_SYMLINKS = 40
+COMMAND_TIMEOUT = 30
+
+
+def _describe_os_error(path, exc):
+    reasons = {
+        errno.ENOENT: "not found",
+        errno.EACCES: "permission denied (run as a user that may read it)",
+        errno.EPERM: "permission denied (run as a user that may read it)",
+        errno.ELOOP: "symlink loop",
+        errno.EISDIR: "is a directory",
+        errno.ENOTDIR: "a part of the path is not a directory",
+    }
+    return "{}: {}".format(path, reasons.get(exc.errno, exc.strerror or str(exc)))
+
+
+class Source:
+    """Files under ``root`` and fixed commands, on the local host.
+
+    Paths given to the methods are the paths as the host sees them ("/etc/sysctl.d");
+    ``root`` moves them under another directory (a configuration tree, a fixture).
+    """
+
+    def __init__(self, root="/"):
+        self.root = root
+
+    def describe(self):
+        return "local host" if self.root == "/" else self.root
+
+    def _host_path(self, path):
+        return os.path.join(self.root, path.lstrip("/"))
+
+    # The primitives below are what a remote source overrides.
+    def _read_bytes(self, host_path, limit):
+        # Small reads: /proc/sys refuses one buffer of several MiB (ENOMEM).
+        chunks = []
+        size = 0
+        with open(host_path, "rb") as handle:
+            while size < limit:
+                chunk = handle.read(min(READ_CHUNK, limit - size))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+        return b"".join(chunks)
+
+    def _listdir(self, host_path):
+        return os.listdir(host_path)
+
+    def _lstat_mode(self, host_path):
+        return os.lstat(host_path).st_mode
+
+    def _readlink(self, host_path):
+        return os.readlink(host_path)
+
+    def run(self, argv):
+        """Run a fixed command (full path, no shell) and return its stdout as text."""
+        try:
+            done = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  timeout=COMMAND_TIMEOUT, check=False)
+        except OSError as exc:
+            raise PluginError("cannot run {}: {}".format(argv[0], exc.strerror or exc))
+        if done.returncode != 0:
+            error = done.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise PluginError("{} failed (exit {}): {}".format(
+                " ".join(argv), done.returncode, error[0] if error else "no message"))
+        return done.stdout.decode("utf-8", "replace")
+
+    # The public reads, in terms of the primitives.
+    def read_text(self, path):
+        """The file's text; non-UTF-8 bytes are replaced, files over 4 MiB refused."""
+        try:
+            data = self._read_bytes(self._host_path(path), MAX_FILE_BYTES + 1)
+        except OSError as exc:
+            raise PluginError(_describe_os_error(path, exc))
+        if len(data) > MAX_FILE_BYTES:
+            raise PluginError("{}: larger than {} MiB, not a file this check reads; "
+                              "move it away or fix it".format(path, MAX_FILE_BYTES >> 20))
+        return data.decode("utf-8", "replace")
+
+    def read_optional(self, path):
+        """The file's text, or None when it does not exist."""
+        if self.kind(path) is None:
+            return None
+        return self.read_text(path)
+
+    def listdir(self, path):
+        """Sorted names in a directory; an absent directory is empty."""
+        try:
+            return sorted(self._listdir(self._host_path(path)))
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+                return []
+            raise PluginError(_describe_os_error(path, exc))
+
+    def kind(self, path):
+        """'file', 'dir', 'link', 'other' or None (absent), without following a link."""
+        try:
+            mode = self._lstat_mode(self._host_path(path))
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+                return None
+            raise PluginError(_describe_os_error(path, exc))
+        if stat.S_ISLNK(mode):
+            return "link"
+        if stat.S_ISDIR(mode):
+            return "dir"
+        if stat.S_ISREG(mode):
+            return "file"
+        return "other"
+
+    def resolve(self, path):
+        """Follow symlinks as the host would, with absolute targets kept inside ``root``."""
+        parts = [part for part in path.split("/") if part]
+        resolved = "/"
+        followed = 0
+        while parts:
+            part = parts.pop(0)
+            if part == ".":
+                continue
+            if part == "..":
+                resolved = posixpath.dirname(resolved)
+                continue
+            candidate = posixpath.join(resolved, part)
+            if self.kind(candidate) != "link":
+                resolved = candidate
+                continue
+            followed += 1
+            if followed > MAX_SYMLINKS:
+                raise PluginError("{}: symlink loop".format(path))
+            try:
+                target = self._readlink(self._host_path(candidate))
+            except OSError as exc:
+                raise PluginError(_describe_os_error(candidate, exc))
+            if target.startswith("/"):
+                resolved = "/"
+            parts[:0] = [piece for piece in target.split("/") if piece]
+        return resolved

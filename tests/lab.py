@@ -1,0 +1,247 @@
+#!/usr/bin/env python3
+"""The lab: one network namespace per host (director, real servers, client), joined by a
+bridge that lives in a namespace of its own, with the VIPs placed as in production.
+
+Nothing here touches the host's own interfaces or sysctls: every veth is created inside a
+lab namespace, and deleting the namespaces removes everything. Also a command line:
+``python tests/lab.py demo`` (make demo), ``up`` and ``down``.
+"""
+
+import argparse
+import atexit
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+
+IP = "/usr/sbin/ip"
+SETPRIV = "/usr/bin/setpriv"
+NETNS_DIR = "/run/netns"
+NAME_PATTERN = re.compile(r"^ldc(\d+)x[0-9a-f]{4}-")
+SUBNET = "192.0.2.0/24"
+PREFIXLEN = 24
+VIP = "192.0.2.100"
+NOBODY = "65534"
+SYSCTL_KEYS = ("arp_ignore", "arp_announce", "proxy_arp", "arp_filter")
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def lab_unavailable_reason():
+    """Why the lab cannot run here, or None."""
+    if os.geteuid() != 0:
+        return "the lab needs root (network namespaces); run as root or in CI"
+    if not os.path.exists(IP):
+        return "{} (iproute2) is missing".format(IP)
+    probe = subprocess.run([IP, "netns", "list"], capture_output=True)
+    if probe.returncode != 0:
+        return "ip netns does not work here: " + probe.stderr.decode(errors="replace").strip()
+    return None
+
+
+def _sh(argv, check=True, **kwargs):
+    done = subprocess.run(argv, capture_output=True, text=True, **kwargs)
+    if check and done.returncode != 0:
+        raise RuntimeError("{} failed ({}): {}".format(" ".join(argv), done.returncode,
+                                                       done.stderr.strip()))
+    return done
+
+
+def remove_stale_namespaces():
+    """Delete lab namespaces left by a lab process that no longer exists."""
+    for name in os.listdir(NETNS_DIR) if os.path.isdir(NETNS_DIR) else []:
+        match = NAME_PATTERN.match(name)
+        if match and not os.path.exists("/proc/{}".format(match.group(1))):
+            _sh([IP, "netns", "del", name], check=False)
+
+
+class Host:
+    """One host of the lab: its namespace, its ARP-facing interface, address and MAC."""
+
+    def __init__(self, lab, role, index, iface):
+        self.lab = lab
+        self.role = role
+        self.ns = "{}-{}".format(lab.tag, role)
+        self.iface = iface
+        self.ip = "192.0.2.{}".format(index)
+        self.mac = "02:00:5e:00:00:{:02x}".format(index)
+        self.port = "p{}".format(index)
+
+    def run(self, argv, user=None, check=False, **kwargs):
+        """Run argv inside the namespace, as root or as the unprivileged ``user`` uid."""
+        prefix = [IP, "netns", "exec", self.ns]
+        if user is not None:
+            prefix += [SETPRIV, "--reuid", user, "--regid", user, "--clear-groups", "--"]
+        return _sh(prefix + list(argv), check=check, **kwargs)
+
+    def iproute(self, *args):
+        return _sh([IP, "-n", self.ns] + list(args))
+
+    def sysctl(self, values):
+        """Write net.ipv4.conf values: {"all.arp_ignore": 1, "eth0.arp_announce": 2}."""
+        for name, value in values.items():
+            scope, key = name.rsplit(".", 1)
+            path = "/proc/sys/net/ipv4/conf/{}/{}".format(scope, key)
+            self.run(["/usr/bin/tee", path], input=str(value), check=True)
+
+    def read_sysctl(self, scope, key):
+        path = "/proc/sys/net/ipv4/conf/{}/{}".format(scope, key)
+        return int(self.run(["/usr/bin/cat", path], check=True).stdout)
+
+    def create(self):
+        """The namespace with lo up, and its veth made inside it, peer in the bridge."""
+        _sh([IP, "netns", "add", self.ns])
+        self.iproute("link", "set", "lo", "up")
+        # New namespaces inherit all/default from the host: start every host from 0.
+        self.sysctl({"{}.{}".format(scope, key): 0
+                     for scope in ("all", "default", "lo") for key in SYSCTL_KEYS})
+        self.iproute("link", "add", self.iface, "address", self.mac, "type", "veth",
+                "peer", "name", self.port, "netns", self.lab.bridge_ns)
+        self.sysctl({"{}.{}".format(self.iface, key): 0 for key in SYSCTL_KEYS})
+        self.iproute("addr", "add", "{}/{}".format(self.ip, PREFIXLEN), "dev", self.iface)
+        self.iproute("link", "set", self.iface, "up")
+        _sh([IP, "-n", self.lab.bridge_ns, "link", "set", self.port, "master", "br0", "up"])
+
+    def destroy(self):
+        _sh([IP, "netns", "del", self.ns], check=False)
+
+    def recreate(self):
+        """A reboot: a fresh namespace with kernel defaults, the VIPs re-added as at first."""
+        self.destroy()
+        self.create()
+        self.lab.place_vips(self)
+
+
+class Lab:
+    """A director, real servers and a client on one bridge, the VIPs placed as in LVS-DR:
+    on the director's interface and on each real server's lo."""
+
+    def __init__(self, realservers=2, iface="eth0", vips=(VIP,)):
+        self.tag = "ldc{}x{}".format(os.getpid(), secrets.token_hex(2))
+        self.bridge_ns = self.tag + "-br"
+        self.vips = list(vips)
+        self.director = Host(self, "dir", 1, iface)
+        self.realservers = [Host(self, "rs{}".format(n), 10 + n, iface)
+                            for n in range(1, realservers + 1)]
+        self.client = Host(self, "cli", 200, iface)
+        self.started = False
+
+    @property
+    def hosts(self):
+        return [self.director] + self.realservers + [self.client]
+
+    def place_vips(self, host):
+        if host is self.director:
+            for vip in self.vips:
+                host.iproute("addr", "add", vip + "/32", "dev", host.iface)
+        elif host in self.realservers:
+            for vip in self.vips:
+                host.iproute("addr", "add", vip + "/32", "dev", "lo")
+
+    def start(self):
+        remove_stale_namespaces()
+        atexit.register(self.stop)
+        self.started = True
+        _sh([IP, "netns", "add", self.bridge_ns])
+        _sh([IP, "-n", self.bridge_ns, "link", "add", "br0", "type", "bridge"])
+        _sh([IP, "-n", self.bridge_ns, "link", "set", "br0", "up"])
+        for host in self.hosts:
+            host.create()
+            self.place_vips(host)
+        return self
+
+    def stop(self):
+        if not self.started:
+            return
+        for host in self.hosts:
+            host.destroy()
+        _sh([IP, "netns", "del", self.bridge_ns], check=False)
+        self.started = False
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def plugin(name):
+    """Full path of an installed check: the venv's console script next to this Python."""
+    path = os.path.join(os.path.dirname(sys.executable), name)
+    if not os.path.exists(path):
+        raise RuntimeError("{} is not installed in {}: run make setup".format(name, path))
+    return path
+
+
+def _show(host, argv, user=None):
+    shown = " ".join(os.path.basename(a) if a.startswith("/") and "/bin/" in a else a
+                     for a in argv)
+    print("\n[{}{}]$ {}".format(host.role, " as nobody" if user else "", shown))
+    done = host.run(argv, user=user)
+    sys.stdout.write(done.stdout)
+    print("(exit {})".format(done.returncode))
+    return done
+
+
+def write_sysctl_conf(root, lines):
+    directory = os.path.join(root, "etc", "sysctl.d")
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, "90-lvs-dr.conf"), "w") as handle:
+        handle.write("".join(line + "\n" for line in lines))
+
+
+def demo():
+    reason = lab_unavailable_reason()
+    if reason:
+        print("The lab cannot run here: {}.".format(reason))
+        print("Running the real-server checks on this host instead:\n")
+        for argv in ([plugin("check_arp_sysctl"), "-v"],):
+            print("$ " + " ".join(os.path.basename(a) for a in argv))
+            sys.stdout.flush()
+            subprocess.run(argv)
+        return
+    config = tempfile.mkdtemp(prefix="lvs-dr-demo-")
+    os.chmod(config, 0o755)
+    check = [plugin("check_arp_sysctl"), "--root", config]
+    try:
+        with Lab() as lab:
+            rs1 = lab.realservers[0]
+            print("Lab: director {} ({}), real servers {}, client {}; VIP {} on the director's "
+                  "{} and on each real server's lo.".format(
+                      lab.director.ip, lab.director.mac,
+                      ", ".join("{} ({})".format(h.ip, h.mac) for h in lab.realservers),
+                      lab.client.ip, VIP, lab.director.iface))
+            print("\n== 1. rs1 fresh from the installer: kernel defaults (arp_ignore 0)")
+            _show(rs1, check, user=NOBODY)
+            print("\n== 2. The usual recipe, applied at runtime only: all and lo set")
+            rs1.sysctl({"all.arp_ignore": 1, "all.arp_announce": 2,
+                        "lo.arp_ignore": 1, "lo.arp_announce": 2})
+            _show(rs1, check + ["-v"], user=NOBODY)
+            print("\n== 3. The fix persisted in /etc/sysctl.d")
+            write_sysctl_conf(config, ["net.ipv4.conf.all.arp_ignore = 1",
+                                       "net.ipv4.conf.all.arp_announce = 2"])
+            _show(rs1, check, user=NOBODY)
+            print("\n== 4. A reboot after someone removed the file: what 3 a.m. looks like")
+            write_sysctl_conf(config, ["# emptied by a configuration management run"])
+            rs1.recreate()
+            _show(rs1, check, user=NOBODY)
+    finally:
+        shutil.rmtree(config, ignore_errors=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=("demo", "down"))
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if args.command == "demo":
+        demo()
+    else:
+        remove_stale_namespaces()
+
+
+if __name__ == "__main__":
+    main()
