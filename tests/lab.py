@@ -70,12 +70,16 @@ class Host:
         self.mac = "02:00:5e:00:00:{:02x}".format(index)
         self.port = "p{}".format(index)
 
-    def run(self, argv, user=None, check=False, **kwargs):
-        """Run argv inside the namespace, as root or as the unprivileged ``user`` uid."""
-        prefix = [IP, "netns", "exec", self.ns]
+    @staticmethod
+    def netns_argv(ns, argv, user=None):
+        """argv run inside namespace ``ns``, as root or as the unprivileged ``user`` uid."""
+        prefix = [IP, "netns", "exec", ns]
         if user is not None:
             prefix += [SETPRIV, "--reuid", user, "--regid", user, "--clear-groups", "--"]
-        return _sh(prefix + list(argv), check=check, **kwargs)
+        return prefix + list(argv)
+
+    def run(self, argv, user=None, check=False, **kwargs):
+        return _sh(self.netns_argv(self.ns, argv, user), check=check, **kwargs)
 
     def iproute(self, *args):
         return _sh([IP, "-n", self.ns] + list(args))

@@ -1,0 +1,116 @@
+"""Shared fixtures: the lab, the installed plugins, and the no-skip rule of CI."""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import lab as lab_module  # noqa: E402
+
+# .ci/run sets this: a lab or daemon test that cannot run is then a failure, not a skip.
+NO_SKIP = "LVS_DR_NO_SKIP"
+
+
+def unavailable(reason):
+    """Skip with the reason, or fail in CI where nothing the issues require may skip."""
+    if os.environ.get(NO_SKIP):
+        pytest.fail("{} is set and this test cannot run: {}".format(NO_SKIP, reason))
+    pytest.skip(reason)
+
+
+def plugin(name):
+    return lab_module.plugin(name)
+
+
+class Outcome:
+    """A plugin run as a monitoring system sees it: exit code, status line, perfdata."""
+
+    def __init__(self, done):
+        self.code = done.returncode
+        self.stdout = done.stdout
+        self.stderr = done.stderr
+        self.lines = done.stdout.splitlines()
+        first = self.lines[0] if self.lines else ""
+        self.status, _, self.perfdata = (part.strip() for part in first.partition("|"))
+
+    def perf(self):
+        """{label: 'value;warn;crit;min;max'} from the status line's perfdata."""
+        return dict(item.split("=", 1) for item in self.perfdata.split())
+
+    def __repr__(self):
+        return "exit {}: {}\n{}".format(self.code, self.stdout, self.stderr)
+
+
+def run_plugin(name, *args, env=None):
+    done = subprocess.run([plugin(name)] + list(args), capture_output=True, text=True,
+                          env=env, timeout=60)
+    return Outcome(done)
+
+
+def run_in(host, name, *args, user=None):
+    return Outcome(host.run([plugin(name)] + list(args), user=user))
+
+
+@pytest.fixture(scope="module")
+def lab():
+    reason = lab_module.lab_unavailable_reason()
+    if reason:
+        unavailable(reason)
+    with lab_module.Lab() as running:
+        yield running
+
+
+ORACLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "arp_oracle.py")
+
+
+def kernel_answers(lab, target=lab_module.VIP):
+    """MACs that answer the director's ARP request for target: the kernel's truth."""
+    director = lab.director
+    done = director.run([sys.executable, ORACLE, "ask", director.iface, target, director.ip],
+                        check=True)
+    return set(done.stdout.split())
+
+
+def kernel_announces(lab, host, source=lab_module.VIP):
+    """Sender IPs of the ARP requests ``host`` sends when it talks from ``source`` to the
+    client, heard on the client: the VIP among them means arp_announce leaks it."""
+    client = lab.client
+    listener = subprocess.Popen(
+        lab_module.Host.netns_argv(client.ns, [sys.executable, ORACLE, "listen", client.iface,
+                                               "2.5"]), stdout=subprocess.PIPE, text=True)
+    try:
+        assert listener.stdout.readline().strip() == "ready"
+        host.run(["/usr/sbin/ip", "neigh", "flush", "all"])
+        host.run(["/usr/bin/ping", "-c", "1", "-W", "1", "-I", source, client.ip])
+        output, _ = listener.communicate(timeout=10)
+    finally:
+        listener.kill()
+        listener.wait()
+    return {line.split()[0] for line in output.splitlines() if line.split()[1:] == [host.mac]}
+
+
+@pytest.fixture
+def config_root():
+    """An empty configuration tree that the unprivileged user may read."""
+    root = tempfile.mkdtemp(prefix="lvs-dr-root-")
+    os.chmod(root, 0o755)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def write_tree(root, files):
+    """Write {path: text} under root, readable by everyone; '->' makes a symlink."""
+    for path, text in files.items():
+        full = os.path.join(root, path.lstrip("/"))
+        os.makedirs(os.path.dirname(full), mode=0o755, exist_ok=True)
+        if text.startswith("->"):
+            os.symlink(text[2:].strip(), full)
+        else:
+            with open(full, "w") as handle:
+                handle.write(text)
+            os.chmod(full, 0o644)

@@ -1,0 +1,146 @@
+"""check_arp_sysctl against the real kernel: each verdict next to what the kernel does."""
+
+import pytest
+from conftest import kernel_announces, kernel_answers, run_in, unavailable
+
+import lab as lab_module
+
+RESET = {"{}.{}".format(scope, key): 0 for scope in ("all", "default", "lo", "eth0")
+         for key in lab_module.SYSCTL_KEYS}
+
+# (case, sysctls on rs1, exit code, start of the status line, does rs1 answer for the VIP)
+CASES = [
+    ("defaults", {}, 2,
+     "ARP_SYSCTL CRITICAL - eth0 arp_ignore 0 (all=0, eth0=0): answers ARP for every local "
+     "address, VIPs on lo included; set net.ipv4.conf.all.arp_ignore = 1 (+3 more problems)",
+     True),
+    ("all and lo set", {"all.arp_ignore": 1, "lo.arp_ignore": 1, "all.arp_announce": 2,
+                        "lo.arp_announce": 2}, 0,
+     "ARP_SYSCTL OK - 1 ARP-facing interface (eth0): VIPs on lo are not answered nor "
+     "announced; boot configuration not checked", False),
+    ("only lo set", {"lo.arp_ignore": 1, "lo.arp_announce": 2}, 2,
+     "ARP_SYSCTL CRITICAL - eth0 arp_ignore 0 (all=0, eth0=0): answers ARP for every local "
+     "address, VIPs on lo included; set net.ipv4.conf.all.arp_ignore = 1", True),
+    ("only the ARP interface set", {"eth0.arp_ignore": 1, "eth0.arp_announce": 2}, 1,
+     "ARP_SYSCTL WARNING - interfaces created later (VLANs, bonds, containers) get arp_ignore 0 "
+     "(all=0, default=0): answers ARP for every local address, VIPs on lo included; "
+     "set net.ipv4.conf.all.arp_ignore = 1 (+1 more problem)", False),
+    ("arp_ignore 2", {"all.arp_ignore": 2, "all.arp_announce": 2}, 0,
+     "ARP_SYSCTL OK - 1 ARP-facing interface (eth0)", False),
+    ("arp_ignore 3", {"all.arp_ignore": 3, "all.arp_announce": 2}, 2,
+     "ARP_SYSCTL CRITICAL - eth0 arp_ignore 3 (all=3, eth0=0): answers for every address but "
+     "scope host ones (a VIP on lo is scope global); set net.ipv4.conf.all.arp_ignore = 1",
+     True),
+    ("reserved arp_ignore 5", {"all.arp_ignore": 5, "all.arp_announce": 2}, 2,
+     "ARP_SYSCTL CRITICAL - eth0 arp_ignore 5 (all=5, eth0=0): reserved value: the kernel "
+     "answers ARP as with 0, VIPs on lo included; set net.ipv4.conf.all.arp_ignore = 1", True),
+    ("arp_ignore 8", {"all.arp_ignore": 8, "all.arp_announce": 2}, 1,
+     "ARP_SYSCTL WARNING - eth0 arp_ignore 8 (all=8, eth0=0): answers no ARP at all on this "
+     "interface; set net.ipv4.conf.all.arp_ignore = 1", False),
+    ("arp_ignore on eth0 above all", {"all.arp_ignore": 1, "eth0.arp_ignore": 3,
+                                      "all.arp_announce": 2}, 2,
+     "ARP_SYSCTL CRITICAL - eth0 arp_ignore 3 (all=1, eth0=3): answers for every address but "
+     "scope host ones (a VIP on lo is scope global); set net.ipv4.conf.eth0.arp_ignore = 1",
+     True),
+    ("arp_announce 1", {"all.arp_ignore": 1, "all.arp_announce": 1}, 2,
+     "ARP_SYSCTL CRITICAL - eth0 arp_announce 1 (all=1, eth0=0): may use the VIP as sender "
+     "when it is in the target's subnet; set net.ipv4.conf.all.arp_announce = 2", False),
+    ("arp_announce out of range", {"all.arp_ignore": 1, "all.arp_announce": 2,
+                                   "eth0.arp_announce": 3}, 2,
+     "ARP_SYSCTL CRITICAL - eth0 arp_announce 3 (all=2, eth0=3): above 2 acts as 0: may use the "
+     "VIP as sender of our own ARP requests; set net.ipv4.conf.eth0.arp_announce = 2", False),
+    ("proxy_arp", {"all.arp_ignore": 1, "all.arp_announce": 2, "eth0.proxy_arp": 1}, 1,
+     "ARP_SYSCTL WARNING - eth0 proxy_arp 1 (all=0, eth0=1): answers ARP for addresses routed "
+     "through other interfaces; set net.ipv4.conf.eth0.proxy_arp = 0", False),
+]
+
+
+@pytest.fixture
+def rs1(lab):
+    host = lab.realservers[0]
+    host.sysctl(RESET)
+    return host
+
+
+@pytest.mark.parametrize("case, values, code, status, answers", CASES, ids=[c[0] for c in CASES])
+def test_verdict_agrees_with_the_kernel(lab, rs1, case, values, code, status, answers):
+    rs1.sysctl(values)
+    outcome = run_in(rs1, "check_arp_sysctl", "--no-persistence", user=lab_module.NOBODY)
+    assert outcome.code == code, outcome
+    assert outcome.status.startswith(status), outcome
+    assert (rs1.mac in kernel_answers(lab)) is answers
+    # The director answers for its own VIP in every case.
+    assert lab.director.mac not in kernel_answers(lab)  # its own request is never answered
+
+
+def test_defaults_exact_output(lab, rs1):
+    outcome = run_in(rs1, "check_arp_sysctl", "--no-persistence", user=lab_module.NOBODY)
+    assert outcome.code == 2
+    assert outcome.lines == [
+        "ARP_SYSCTL CRITICAL - eth0 arp_ignore 0 (all=0, eth0=0): answers ARP for every local "
+        "address, VIPs on lo included; set net.ipv4.conf.all.arp_ignore = 1 (+3 more problems) "
+        "| eth0_arp_announce=0;;2:2;0 eth0_arp_ignore=0;;1:2;0;8 eth0_proxy_arp=0;0;;0;1 "
+        "exposed_interfaces=1;;0;0;1"]
+
+
+def test_fixed_exact_verbose_output(lab, rs1):
+    rs1.sysctl({"all.arp_ignore": 1, "all.arp_announce": 2})
+    outcome = run_in(rs1, "check_arp_sysctl", "--no-persistence", "-v", user=lab_module.NOBODY)
+    assert outcome.code == 0
+    assert outcome.lines == [
+        "ARP_SYSCTL OK - 1 ARP-facing interface (eth0): VIPs on lo are not answered nor "
+        "announced; boot configuration not checked",
+        "OK: eth0 arp_ignore 1 (all=1, eth0=0): answers only for addresses on the receiving "
+        "interface",
+        "OK: eth0 arp_announce 2 (all=2, eth0=0): uses only the interface's own address as sender",
+        "OK: eth0 proxy_arp 0 (all=0, eth0=0): off",
+        "OK: interfaces created later (VLANs, bonds, containers) get arp_ignore 1 (all=1, "
+        "default=0): answers only for addresses on the receiving interface",
+        "OK: interfaces created later (VLANs, bonds, containers) get arp_announce 2 (all=2, "
+        "default=0): uses only the interface's own address as sender",
+        "| eth0_arp_announce=2;;2:2;0 eth0_arp_ignore=1;;1:2;0;8 eth0_proxy_arp=0;0;;0;1 "
+        "exposed_interfaces=0;;0;0;1"]
+
+
+@pytest.mark.parametrize("announce, leaks", [(0, True), (1, True), (3, True), (2, False)])
+def test_arp_announce_verdict_agrees_with_the_kernel(lab, rs1, announce, leaks):
+    """The VIP is in rs1's subnet, so 1 is not enough; 3 acts as 0; only 2 keeps it quiet."""
+    rs1.sysctl({"all.arp_ignore": 1, "eth0.arp_announce": announce})
+    outcome = run_in(rs1, "check_arp_sysctl", "--no-persistence", user=lab_module.NOBODY)
+    assert outcome.code == (2 if leaks else 1), outcome  # 1: default/all still 0 for new ifaces
+    assert ("eth0 arp_announce {}".format(announce) in outcome.status) is leaks
+    assert (lab_module.VIP in kernel_announces(lab, rs1)) is leaks
+
+
+def test_named_interface_and_unknown_interface(lab, rs1):
+    outcome = run_in(rs1, "check_arp_sysctl", "--no-persistence", "-i", "eth0")
+    assert outcome.code == 2
+    unknown = run_in(rs1, "check_arp_sysctl", "--no-persistence", "-i", "eth9")
+    assert unknown.code == 3
+    assert unknown.lines == ["ARP_SYSCTL UNKNOWN - no interface eth9 here (present: eth0, lo)"]
+
+
+@pytest.fixture(scope="module")
+def other_lab():
+    reason = lab_module.lab_unavailable_reason()
+    if reason:
+        unavailable(reason)
+    with lab_module.Lab(realservers=1, iface="enp3s0f1") as running:
+        yield running
+
+
+def test_interface_not_named_eth0(other_lab):
+    rs1 = other_lab.realservers[0]
+    rs1.sysctl({"enp3s0f1.arp_ignore": 2, "enp3s0f1.arp_announce": 2,
+                "default.arp_ignore": 2, "default.arp_announce": 2})
+    outcome = run_in(rs1, "check_arp_sysctl", "--no-persistence", user=lab_module.NOBODY)
+    assert outcome.code == 0, outcome
+    assert outcome.status.startswith("ARP_SYSCTL OK - 1 ARP-facing interface (enp3s0f1)")
+    assert outcome.perf()["enp3s0f1_arp_ignore"] == "2;;1:2;0;8"
+    assert rs1.mac not in kernel_answers(other_lab)
+    rs1.sysctl({"enp3s0f1.arp_ignore": 0})
+    outcome = run_in(rs1, "check_arp_sysctl", "--no-persistence", user=lab_module.NOBODY)
+    assert outcome.code == 2
+    assert outcome.status.startswith("ARP_SYSCTL CRITICAL - enp3s0f1 arp_ignore 0 (all=0, "
+                                     "enp3s0f1=0)")
+    assert rs1.mac in kernel_answers(other_lab)
