@@ -92,6 +92,12 @@ def is_arp_facing(flags, enslaved):
     return not flags & (IFF_LOOPBACK | IFF_NOARP) and not enslaved
 
 
+def holds_vip_safely(flags):
+    """An address on lo or on a NOARP interface is answered by no ARP or ND on that interface
+    (a VIP there is safe if arp_ignore/arp_announce protect the ARP-facing ones)."""
+    return bool(flags & (IFF_LOOPBACK | IFF_NOARP))
+
+
 def fixes(key, scope, all_value, iface_value, target, acceptable):
     """The fewest sysctl assignments that make the effective value acceptable.
 

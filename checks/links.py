@@ -71,6 +71,21 @@ class Address(collections.namedtuple("Address", "interface address prefixlen sco
         return "{}/{} on {}".format(self.address, self.prefixlen, self.interface)
 
 
+def parse_vips(values):
+    """VIP addresses from repeatable options that also take comma lists; a bad one is named."""
+    vips = []
+    for text in values:
+        try:
+            vip = ipaddress.ip_address(text)
+        except ValueError:
+            raise PluginError("--vip {!r} is not an IPv4 or IPv6 address".format(text))
+        if vip not in vips:
+            vips.append(vip)
+    if not vips:
+        raise PluginError("no VIP given: name at least one with --vip ADDRESS")
+    return vips
+
+
 def _address(interface, local, prefixlen, scope, label):
     try:
         return Address(interface, ipaddress.ip_address(local.split("%")[0]),

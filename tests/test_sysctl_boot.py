@@ -1,8 +1,7 @@
 """The boot-time model: what systemd-sysctl would apply, rule by rule, on configuration trees."""
 
-import os
-
 import pytest
+from conftest import write_tree
 
 from checks.cli import PluginError
 from checks.source import Source
@@ -10,15 +9,7 @@ from checks.sysctl import BootSysctl, normalize_key
 
 
 def tree(root, files):
-    """Write {path: text} under root; a text starting with '->' makes a symlink."""
-    for path, text in files.items():
-        full = os.path.join(str(root), path.lstrip("/"))
-        os.makedirs(os.path.dirname(full), exist_ok=True)
-        if text.startswith("->"):
-            os.symlink(text[2:].strip(), full)
-        else:
-            with open(full, "w") as handle:
-                handle.write(text)
+    write_tree(str(root), files)
     return BootSysctl(Source(str(root)))
 
 

@@ -1,0 +1,182 @@
+"""check_vip_on_lo: is each VIP held on lo (or a NOARP interface) as a host address, nowhere
+ARP-facing, and put back by the boot configuration?"""
+
+import collections
+
+import nagiosplugin
+from nagiosplugin.state import Critical, Ok, Warn
+
+from checks import cli, kernel, links, netconfig
+from checks.arp_sysctl import add_persistence_options, config_source
+from checks.source import Source
+
+NAME = "VIP_ON_LO"
+
+
+class VipPlacement(collections.namedtuple("VipPlacement", "vip live configured safe_interfaces")):
+    """Where one VIP is now (addresses) and where the boot configuration puts it (None: not
+    checked); ``safe_interfaces`` are lo and the NOARP interfaces."""
+
+    def _is_right(self, interface, prefixlen):
+        return interface in self.safe_interfaces and prefixlen == self.vip.max_prefixlen
+
+    @property
+    def exposed(self):
+        return [a for a in self.live if a.interface not in self.safe_interfaces]
+
+    @property
+    def too_wide(self):
+        return [a for a in self.live
+                if a.interface in self.safe_interfaces and not a.is_host]
+
+    @property
+    def missing(self):
+        return not self.live
+
+    @property
+    def misplaced(self):
+        return bool(self.exposed or self.too_wide)
+
+    @property
+    def persisted(self):
+        return [c for c in self.configured or [] if self._is_right(c.interface, c.prefixlen)]
+
+    @property
+    def misconfigured(self):
+        return [c for c in self.configured or [] if not self._is_right(c.interface, c.prefixlen)]
+
+
+class VipOnLo(nagiosplugin.Resource):
+    """Reads the live addresses and the boot-time network configuration."""
+
+    def __init__(self, runtime_source, config_source, vips, persistence):
+        self.runtime_source = runtime_source
+        self.config_source = config_source
+        self.vips = vips
+        self.persistence = persistence
+
+    @property
+    def name(self):
+        return NAME
+
+    def probe(self):
+        present = links.read_links(self.runtime_source)
+        safe = {name for name, link in present.items() if kernel.holds_vip_safely(link.flags)}
+        addresses = links.read_addresses(self.runtime_source)
+        configured = None
+        if self.persistence:
+            configured = netconfig.read_all(self.config_source, sorted(present))
+        placements = []
+        for vip in self.vips:
+            placement = VipPlacement(
+                vip, [a for a in addresses if a.address == vip],
+                None if configured is None else [c for c in configured if c.address == vip],
+                safe)
+            placements.append(placement)
+            yield nagiosplugin.Metric(str(vip), placement, context="vip")
+        yield nagiosplugin.Metric("vips", len(placements), min=0, context="vips")
+        yield nagiosplugin.Metric("missing", sum(p.missing for p in placements), min=0,
+                                  max=len(placements), context="missing")
+        yield nagiosplugin.Metric("misplaced", sum(p.misplaced for p in placements), min=0,
+                                  max=len(placements), context="misplaced")
+        if self.persistence:
+            yield nagiosplugin.Metric("unpersisted", sum(not p.persisted for p in placements),
+                                      min=0, max=len(placements), context="unpersisted")
+
+
+def _add_command(vip):
+    return "ip addr add {}/{} dev lo".format(vip, vip.max_prefixlen)
+
+
+class VipContext(nagiosplugin.Context):
+    """One VIP: CRITICAL when missing or misplaced now, WARNING when a reboot would lose it."""
+
+    def __init__(self):
+        super().__init__("vip")
+
+    def evaluate(self, metric, resource):
+        placement = metric.value
+        vip = placement.vip
+        if placement.missing:
+            return self.result_cls(Critical, "{} is on no interface: add it with '{}'".format(
+                vip, _add_command(vip)), metric)
+        if placement.exposed:
+            return self.result_cls(Critical, "{} is on {} (ARP-facing): neighbours resolve it "
+                                             "to this host; delete it there, keep it on lo"
+                                   .format(vip, ", ".join(a.interface for a in placement.exposed)),
+                                   metric)
+        if placement.too_wide:
+            wide = placement.too_wide[0]
+            return self.result_cls(Critical, "{} is on {} as /{}: the kernel takes all of {} as "
+                                             "local; use /{}".format(
+                                                 vip, wide.interface, wide.prefixlen, wide.network,
+                                                 vip.max_prefixlen), metric)
+        live = ", ".join("{}/{}".format(a.label, a.prefixlen) for a in placement.live)
+        if placement.configured is None:
+            return self.result_cls(Ok, "{} on {}; boot configuration not checked".format(
+                vip, live), metric)
+        if placement.persisted:
+            return self.result_cls(Ok, "{} on {}; at boot: {}".format(
+                vip, live, placement.persisted[0].where), metric)
+        if placement.misconfigured:
+            wrong = placement.misconfigured[0]
+            return self.result_cls(Warn, "{} on {} now, but after a reboot {}/{} on {} ({}): "
+                                         "configure it as /{} on lo".format(
+                                             vip, live, vip, wrong.prefixlen, wrong.device,
+                                             wrong.where, vip.max_prefixlen), metric)
+        return self.result_cls(Warn, "{} on {} now, but no boot configuration adds it (looked at "
+                                     "{}): a reboot loses it".format(vip, live, netconfig.FORMATS),
+                               metric)
+
+
+class VipOnLoSummary(nagiosplugin.Summary):
+    """The worst VIP and how many are affected; -v lists every VIP."""
+
+    @staticmethod
+    def vip_results(results):
+        return [r for r in results if r.metric is not None and r.metric.context == "vip"]
+
+    def ok(self, results):
+        vips = [r.metric.value for r in self.vip_results(results)]
+        persistence = vips and vips[0].configured is not None
+        return "{} VIP{} on lo as host address{}{}: {}".format(
+            len(vips), "" if len(vips) == 1 else "s", "" if len(vips) == 1 else "es",
+            ", restored at boot" if persistence else "", ", ".join(str(p.vip) for p in vips))
+
+    def problem(self, results):
+        vips = self.vip_results(results)
+        affected = [r for r in vips if r.state != Ok]
+        worst = max(affected, key=lambda r: int(r.state)) if affected else results.first_significant
+        return "{} ({} of {} VIP{} affected)".format(worst, len(affected), len(vips),
+                                                     "" if len(vips) == 1 else "s")
+
+    def verbose(self, results):
+        ordered = sorted(self.vip_results(results), key=lambda r: -int(r.state))
+        return ["{}: {}".format(str(r.state).upper(), r) for r in ordered]
+
+
+def build_parser():
+    parser = cli.make_parser(
+        "check_vip_on_lo",
+        "Checks that each VIP of an LVS-DR real server is held on lo (or a NOARP interface) as "
+        "a /32 (/128), on no ARP-facing interface, and that the boot configuration adds it.")
+    parser.add_argument("--vip", action="append", type=cli.comma_list, metavar="ADDRESS",
+                        help="a VIP (repeatable, or a comma-separated list; IPv4 or IPv6)")
+    add_persistence_options(parser)
+    return parser
+
+
+def build_check(args):
+    resource = VipOnLo(Source("/"), config_source(args), links.parse_vips(cli.flatten(args.vip)),
+                       not args.no_persistence)
+    return nagiosplugin.Check(
+        resource, VipContext(),
+        nagiosplugin.ScalarContext("vips"),
+        nagiosplugin.ScalarContext("missing", critical="0"),
+        nagiosplugin.ScalarContext("misplaced", critical="0"),
+        nagiosplugin.ScalarContext("unpersisted", warning="0"),
+        VipOnLoSummary())
+
+
+def main(argv=None):
+    cli.run(NAME, build_parser(), build_check, argv)

@@ -1,0 +1,177 @@
+"""Boot-time network configuration formats: each with a match and its near misses."""
+
+import ipaddress
+
+import pytest
+from conftest import write_tree
+
+from checks import netconfig
+from checks.source import Source
+
+VIP = ipaddress.ip_address("192.0.2.100")
+VIP6 = ipaddress.ip_address("2001:db8::100")
+
+
+def found(tmp_path, files, vip=VIP, interfaces=("lo", "eth0")):
+    """(address/prefix on device, file:line) of every configured address equal to vip."""
+    write_tree(str(tmp_path), files)
+    return sorted(("{}/{} on {}".format(c.address, c.prefixlen, c.device), c.where)
+                  for c in netconfig.read_all(Source(str(tmp_path)), list(interfaces))
+                  if c.address == vip)
+
+
+IFUPDOWN_CASES = [
+    ("alias stanza with netmask",
+     "auto lo:1\niface lo:1 inet static\n    address 192.0.2.100\n    netmask 255.255.255.255\n",
+     [("192.0.2.100/32 on lo:1", "/etc/network/interfaces:3")]),
+    ("alias stanza with prefix", "iface lo:0 inet static\n  address 192.0.2.100/32\n",
+     [("192.0.2.100/32 on lo:0", "/etc/network/interfaces:2")]),
+    ("address without netmask is a host address", "iface lo:0 inet static\n address 192.0.2.100\n",
+     [("192.0.2.100/32 on lo:0", "/etc/network/interfaces:2")]),
+    ("up hook on lo", "iface lo inet loopback\n"
+                      "    up /sbin/ip addr add 192.0.2.100/32 dev lo label lo:vip\n",
+     [("192.0.2.100/32 on lo:vip", "/etc/network/interfaces:2")]),
+    ("post-up with ip -4 address add", "iface lo inet loopback\n"
+                                       "    post-up ip -4 address add 192.0.2.100/32 dev lo || true\n",
+     [("192.0.2.100/32 on lo", "/etc/network/interfaces:2")]),
+    ("wrong prefix", "iface lo:1 inet static\n  address 192.0.2.100\n  netmask 255.255.255.0\n",
+     [("192.0.2.100/24 on lo:1", "/etc/network/interfaces:2")]),
+    ("another interface", "iface eth0 inet static\n  address 192.0.2.100/32\n",
+     [("192.0.2.100/32 on eth0", "/etc/network/interfaces:2")]),
+    ("another address", "iface lo:1 inet static\n  address 192.0.2.101/32\n", []),
+    ("commented out", "iface lo:1 inet static\n#  address 192.0.2.100/32\n"
+                      "#    up ip addr add 192.0.2.100/32 dev lo\n", []),
+    ("a down hook adds nothing", "iface lo inet loopback\n    down ip addr del 192.0.2.100/32 dev lo\n",
+     []),
+]
+
+
+@pytest.mark.parametrize("case, text, expected", IFUPDOWN_CASES, ids=[c[0] for c in IFUPDOWN_CASES])
+def test_ifupdown(tmp_path, case, text, expected):
+    assert found(tmp_path, {"/etc/network/interfaces": text}) == expected
+
+
+def test_ifupdown_source_and_source_directory(tmp_path):
+    files = {"/etc/network/interfaces": "source interfaces.d/*.cfg\nsource-directory /etc/network/more\n",
+             "/etc/network/interfaces.d/vip.cfg": "iface lo:1 inet static\n address 192.0.2.100/32\n",
+             "/etc/network/interfaces.d/vip.disabled": "iface lo:2 inet static\n address 192.0.2.100/24\n",
+             "/etc/network/more/vip6": "iface lo inet6 static\n address 2001:db8::100/128\n",
+             "/etc/network/more/skip.bak": "iface lo:3 inet static\n address 192.0.2.100/8\n"}
+    assert found(tmp_path, files) == [("192.0.2.100/32 on lo:1", "/etc/network/interfaces.d/vip.cfg:2")]
+    assert found(tmp_path, {}, VIP6) == [("2001:db8::100/128 on lo", "/etc/network/more/vip6:2")]
+
+
+NETPLAN_CASES = [
+    ("block list", "network:\n  version: 2\n  ethernets:\n    lo:\n      addresses:\n"
+                   "        - 192.0.2.100/32\n        - 127.0.0.1/8\n",
+     [("192.0.2.100/32 on lo", "/etc/netplan/60-vip.yaml:6")]),
+    ("flow list, quoted", "network:\n  ethernets:\n    lo:\n      addresses: [\"192.0.2.100/32\"]\n",
+     [("192.0.2.100/32 on lo", "/etc/netplan/60-vip.yaml:4")]),
+    ("item with options", "network:\n  ethernets:\n    lo:\n      addresses:\n"
+                          "        - \"192.0.2.100/32\":\n            label: lo:vip\n",
+     [("192.0.2.100/32 on lo", "/etc/netplan/60-vip.yaml:5")]),
+    ("wrong prefix", "network:\n  ethernets:\n    lo:\n      addresses: [192.0.2.100/24]\n",
+     [("192.0.2.100/24 on lo", "/etc/netplan/60-vip.yaml:4")]),
+    ("another interface", "network:\n  ethernets:\n    eth0:\n      addresses:\n      - 192.0.2.100/32\n",
+     [("192.0.2.100/32 on eth0", "/etc/netplan/60-vip.yaml:5")]),
+    ("a route, not an address", "network:\n  ethernets:\n    lo:\n      routes:\n"
+                                "        - to: 192.0.2.100/32\n", []),
+    ("commented out", "network:\n  ethernets:\n    lo:\n      addresses:\n#        - 192.0.2.100/32\n",
+     []),
+]
+
+
+@pytest.mark.parametrize("case, text, expected", NETPLAN_CASES, ids=[c[0] for c in NETPLAN_CASES])
+def test_netplan(tmp_path, case, text, expected):
+    assert found(tmp_path, {"/etc/netplan/60-vip.yaml": text}) == expected
+
+
+NETWORKD_CASES = [
+    ("Network Address", "[Match]\nName=lo\n\n[Network]\nAddress=192.0.2.100/32\n",
+     [("192.0.2.100/32 on lo", "/etc/systemd/network/10-lo.network:5")]),
+    ("Address section", "[Match]\nName=lo\n[Address]\nAddress=192.0.2.100/32\n",
+     [("192.0.2.100/32 on lo", "/etc/systemd/network/10-lo.network:4")]),
+    ("wrong prefix", "[Match]\nName=lo\n[Network]\nAddress=192.0.2.100/24\n",
+     [("192.0.2.100/24 on lo", "/etc/systemd/network/10-lo.network:4")]),
+    ("another interface", "[Match]\nName=eth0\n[Network]\nAddress=192.0.2.100/32\n",
+     [("192.0.2.100/32 on eth0", "/etc/systemd/network/10-lo.network:4")]),
+    ("no match for any interface", "[Match]\nName=eth9\n[Network]\nAddress=192.0.2.100/32\n", []),
+    ("commented out", "[Match]\nName=lo\n[Network]\n#Address=192.0.2.100/32\n", []),
+]
+
+
+@pytest.mark.parametrize("case, text, expected", NETWORKD_CASES, ids=[c[0] for c in NETWORKD_CASES])
+def test_networkd(tmp_path, case, text, expected):
+    assert found(tmp_path, {"/etc/systemd/network/10-lo.network": text}) == expected
+
+
+def test_networkd_first_matching_file_wins_and_etc_masks_usr_lib(tmp_path):
+    files = {"/usr/lib/systemd/network/20-lo.network": "[Match]\nName=lo\n[Network]\nAddress=192.0.2.100/32\n",
+             "/etc/systemd/network/20-lo.network": "[Match]\nName=lo\n[Network]\nAddress=192.0.2.101/32\n",
+             "/run/systemd/network/30-lo.network": "[Match]\nName=l*\n[Network]\nAddress=192.0.2.100/32\n"}
+    assert found(tmp_path, files) == []
+    assert found(tmp_path, {}, ipaddress.ip_address("192.0.2.101")) == [
+        ("192.0.2.101/32 on lo", "/etc/systemd/network/20-lo.network:4")]
+
+
+NM_CASES = [
+    ("keyfile address1", "[connection]\nid=vip\ntype=loopback\ninterface-name=lo\n\n[ipv4]\n"
+                         "address1=192.0.2.100/32\nmethod=manual\n",
+     [("192.0.2.100/32 on lo", "/etc/NetworkManager/system-connections/vip.nmconnection:7")]),
+    ("wrong prefix", "[connection]\ninterface-name=lo\n[ipv4]\naddress1=192.0.2.100/24,192.0.2.1\n",
+     [("192.0.2.100/24 on lo", "/etc/NetworkManager/system-connections/vip.nmconnection:4")]),
+    ("another interface", "[connection]\ninterface-name=eth0\n[ipv4]\naddress1=192.0.2.100/32\n",
+     [("192.0.2.100/32 on eth0", "/etc/NetworkManager/system-connections/vip.nmconnection:4")]),
+    ("commented out", "[connection]\ninterface-name=lo\n[ipv4]\n#address1=192.0.2.100/32\n", []),
+]
+
+
+@pytest.mark.parametrize("case, text, expected", NM_CASES, ids=[c[0] for c in NM_CASES])
+def test_networkmanager(tmp_path, case, text, expected):
+    assert found(tmp_path, {"/etc/NetworkManager/system-connections/vip.nmconnection": text}) == expected
+
+
+IFCFG_CASES = [
+    ("alias with netmask", "DEVICE=lo:0\nIPADDR=192.0.2.100\nNETMASK=255.255.255.255\nONBOOT=yes\n",
+     [("192.0.2.100/32 on lo:0", "/etc/sysconfig/network-scripts/ifcfg-lo:0:2")]),
+    ("numbered with prefix", "DEVICE=\"lo:0\"\nIPADDR0='192.0.2.100'\nPREFIX0=32\n",
+     [("192.0.2.100/32 on lo:0", "/etc/sysconfig/network-scripts/ifcfg-lo:0:2")]),
+    ("no netmask takes the class mask", "DEVICE=lo:0\nIPADDR=192.0.2.100\n",
+     [("192.0.2.100/24 on lo:0", "/etc/sysconfig/network-scripts/ifcfg-lo:0:2")]),
+    ("another interface", "DEVICE=eth0\nIPADDR=192.0.2.100\nPREFIX=32\n",
+     [("192.0.2.100/32 on eth0", "/etc/sysconfig/network-scripts/ifcfg-lo:0:2")]),
+    ("commented out", "DEVICE=lo:0\n#IPADDR=192.0.2.100\nPREFIX=32\n", []),
+]
+
+
+@pytest.mark.parametrize("case, text, expected", IFCFG_CASES, ids=[c[0] for c in IFCFG_CASES])
+def test_ifcfg(tmp_path, case, text, expected):
+    assert found(tmp_path, {"/etc/sysconfig/network-scripts/ifcfg-lo:0": text}) == expected
+
+
+SITE_CASES = [
+    ("unit ExecStart", "/etc/systemd/system/lvs-vip.service",
+     "[Service]\nType=oneshot\nExecStart=/sbin/ip addr add 192.0.2.100/32 dev lo\n",
+     [("192.0.2.100/32 on lo", "/etc/systemd/system/lvs-vip.service:3")]),
+    ("unit ExecStartPre with prefix char", "/etc/systemd/system/lvs-vip.service",
+     "[Service]\nExecStartPre=-/usr/sbin/ip address replace 192.0.2.100/32 dev lo\n",
+     [("192.0.2.100/32 on lo", "/etc/systemd/system/lvs-vip.service:2")]),
+    ("unit wrong prefix", "/etc/systemd/system/lvs-vip.service",
+     "[Service]\nExecStart=/sbin/ip addr add 192.0.2.100/24 dev lo\n",
+     [("192.0.2.100/24 on lo", "/etc/systemd/system/lvs-vip.service:2")]),
+    ("unit, a comment", "/etc/systemd/system/lvs-vip.service",
+     "[Service]\n# ExecStart=/sbin/ip addr add 192.0.2.100/32 dev lo\n", []),
+    ("rc.local ip", "/etc/rc.local",
+     "#!/bin/sh\nip addr add 192.0.2.100/32 dev lo && echo done\nexit 0\n",
+     [("192.0.2.100/32 on lo", "/etc/rc.local:2")]),
+    ("rc.local ifconfig", "/etc/rc.local",
+     "#!/bin/sh\n/sbin/ifconfig lo:0 192.0.2.100 netmask 255.255.255.255 up\n",
+     [("192.0.2.100/32 on lo:0", "/etc/rc.local:2")]),
+    ("rc.local commented", "/etc/rc.local", "#!/bin/sh\n# ip addr add 192.0.2.100/32 dev lo\n", []),
+    ("rc.local other address", "/etc/rc.local", "ip addr add 192.0.2.10/32 dev lo\n", []),
+]
+
+
+@pytest.mark.parametrize("case, path, text, expected", SITE_CASES, ids=[c[0] for c in SITE_CASES])
+def test_site_units_and_scripts(tmp_path, case, path, text, expected):
+    assert found(tmp_path, {path: text}) == expected
