@@ -148,6 +148,29 @@ def ip_command(source):
     raise PluginError("iproute2's ip not found in {}: install iproute2".format(", ".join(IP_COMMANDS)))
 
 
+def read_mac(source, name):
+    return source.read_text("{}/{}/address".format(SYS_NET, name)).strip().lower()
+
+
+def route_interface(source, address):
+    """The interface of the route to ``address`` (``ip -j route get``), or None."""
+    try:
+        routes = json.loads(source.run([ip_command(source), "-j", "route", "get", str(address)]))
+        return routes[0].get("dev")
+    except (PluginError, ValueError, IndexError, AttributeError, TypeError):
+        return None
+
+
+def read_neighbours(source, name):
+    """{mac: ip} from the neighbour table of interface ``name``."""
+    try:
+        entries = json.loads(source.run([ip_command(source), "-j", "neigh", "show", "dev", name]))
+    except (PluginError, ValueError):
+        return {}
+    return {str(e["lladdr"]).lower(): str(e["dst"]) for e in entries
+            if isinstance(e, dict) and e.get("lladdr") and e.get("dst")}
+
+
 def read_addresses(source):
     """Every address the kernel holds, by ``ip -j addr`` or the one-line text fallback."""
     ip = ip_command(source)

@@ -5,7 +5,6 @@ device); whether that is right is the check's business.
 """
 
 import collections
-import configparser
 import fnmatch
 import ipaddress
 import posixpath

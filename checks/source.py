@@ -72,8 +72,7 @@ class Source:
     def run(self, argv):
         """Run a fixed command (full path, no shell) and return its stdout as text."""
         try:
-            done = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  timeout=COMMAND_TIMEOUT, check=False)
+            done = subprocess.run(argv, capture_output=True, timeout=COMMAND_TIMEOUT, check=False)
         except OSError as exc:
             raise PluginError("cannot run {}: {}".format(argv[0], exc.strerror or exc))
         if done.returncode != 0:

@@ -2,10 +2,9 @@
 
 import os
 
+import lab as lab_module
 import pytest
 from conftest import run_in, write_tree
-
-import lab as lab_module
 
 FIXED = {"all.arp_ignore": 1, "all.arp_announce": 2}
 

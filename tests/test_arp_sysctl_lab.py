@@ -1,9 +1,8 @@
 """check_arp_sysctl against the real kernel: each verdict next to what the kernel does."""
 
+import lab as lab_module
 import pytest
 from conftest import kernel_announces, kernel_answers, run_in, unavailable
-
-import lab as lab_module
 
 RESET = {"{}.{}".format(scope, key): 0 for scope in ("all", "default", "lo", "eth0")
          for key in lab_module.SYSCTL_KEYS}

@@ -1,9 +1,8 @@
 """check_vip_on_lo against real interfaces in a lab real server, as an unprivileged user."""
 
+import lab as lab_module
 import pytest
 from conftest import run_in, write_tree
-
-import lab as lab_module
 
 VIP = lab_module.VIP
 VIP2 = "192.0.2.101"

@@ -1,0 +1,76 @@
+"""The IPVS table: virtual services, their VIPs and their direct-routing real servers.
+
+Read from /proc/net/ip_vs (addresses in hex) or from saved ``ipvsadm -Ln`` output.
+"""
+
+import collections
+import ipaddress
+import re
+
+from checks.cli import PluginError
+
+PROC_IP_VS = "/proc/net/ip_vs"
+DIRECT_ROUTING = "Route"
+
+Service = collections.namedtuple("Service", "protocol vip port realservers")
+Service.__doc__ = "A virtual service; realservers: [(ip, port, forwarding method)]."
+
+_SERVICE = re.compile(r"^(?P<proto>TCP|UDP|SCTP)\s+(?P<addr>\S+)\s+\S+")
+_REALSERVER = re.compile(r"^\s+->\s+(?P<addr>\S+)\s+(?P<forward>[A-Za-z]+)\s+-?\d+")
+
+
+def _endpoint(text):
+    """(ip, port) from 'C0000264:0050', '[2001:0db8:...]:0050', '192.0.2.100:80', '[::1]:80'."""
+    if text.startswith("["):
+        host, _, port = text[1:].partition("]:")
+    else:
+        host, _, port = text.rpartition(":")
+    if re.fullmatch(r"[0-9A-Fa-f]{8}", host) and re.fullmatch(r"[0-9A-Fa-f]{4}", port):
+        return ipaddress.ip_address(int(host, 16)), int(port, 16)
+    ip = ipaddress.ip_address(host)
+    if ip.version == 6 and re.fullmatch(r"[0-9A-Fa-f]{4}", port) and ":" in host \
+            and len(host.split(":")) == 8 and all(len(g) == 4 for g in host.split(":")):
+        return ip, int(port, 16)  # /proc writes IPv6 as eight 4-digit groups, port in hex
+    return ip, int(port)
+
+
+def parse(text):
+    """Services from /proc/net/ip_vs or ``ipvsadm -Ln``; fwmark services carry no VIP."""
+    services = []
+    current = None
+    for number, line in enumerate(text.splitlines(), 1):
+        service = _SERVICE.match(line)
+        realserver = _REALSERVER.match(line)
+        try:
+            if service:
+                vip, port = _endpoint(service.group("addr"))
+                current = Service(service.group("proto"), vip, port, [])
+                services.append(current)
+            elif realserver and current is not None and "RemoteAddress" not in line:
+                ip, port = _endpoint(realserver.group("addr"))
+                current.realservers.append((ip, port, realserver.group("forward")))
+            elif line.startswith("FWM"):
+                current = None
+        except ValueError:
+            raise PluginError("IPVS table line {}: cannot read {!r}".format(number, line.strip()[:60]))
+    return services
+
+
+def read(source, path=PROC_IP_VS):
+    text = source.read_text(path)
+    services = parse(text)
+    if not services and path == PROC_IP_VS and "IP Virtual Server" not in text:
+        raise PluginError("{} does not look like an IPVS table".format(path))
+    return services
+
+
+def realserver_roles(services):
+    """{real server ip: ["real server of TCP 192.0.2.100:80", ...]} for direct routing."""
+    roles = collections.defaultdict(list)
+    for service in services:
+        for ip, _, forward in service.realservers:
+            if forward == DIRECT_ROUTING:
+                vip = "[{}]".format(service.vip) if service.vip.version == 6 else str(service.vip)
+                roles[ip].append("real server of {} {}:{}".format(service.protocol, vip,
+                                                                    service.port))
+    return dict(roles)

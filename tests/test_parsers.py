@@ -1,0 +1,81 @@
+"""Parsers on captured output, and the common command-line behaviour of every plugin."""
+
+import ipaddress
+import os
+
+import pytest
+from conftest import run_plugin
+
+from checks import __version__, ipvs, links
+from checks.arp import Probe
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
+
+
+def fixture(name):
+    with open(os.path.join(FIXTURES, name)) as handle:
+        return handle.read()
+
+
+EXPECTED_ADDRESSES = [
+    ("lo", "127.0.0.1", 8, "host", "lo"),
+    ("lo", "192.0.2.100", 32, "global", "lo"),
+    ("lo", "192.0.2.101", 24, "global", "lo:vip"),
+    ("lo", "2001:db8::100", 128, "global", "lo"),
+    ("lo", "::1", 128, "host", "lo"),
+    ("eth0", "192.0.2.11", 24, "global", "eth0"),
+    ("eth0", "fe80::5eff:fe00:b", 64, "link", "eth0"),
+]
+
+
+def as_tuples(addresses):
+    return sorted((a.interface, str(a.address), a.prefixlen, a.scope, a.label) for a in addresses)
+
+
+def test_ip_json_and_text_fallback_agree():
+    assert as_tuples(links.parse_ip_json(fixture("ip-j-addr.json"))) == sorted(EXPECTED_ADDRESSES)
+    assert as_tuples(links.parse_ip_oneline(fixture("ip-o-addr.txt"))) == sorted(EXPECTED_ADDRESSES)
+
+
+def test_ipvs_proc_and_ipvsadm():
+    proc = ipvs.parse(fixture("ip_vs"))
+    assert [(s.protocol, str(s.vip), s.port) for s in proc] == [("TCP", "192.0.2.100", 80)]
+    assert [(str(ip), port, fwd) for ip, port, fwd in proc[0].realservers] == [
+        ("192.0.2.11", 80, "Route"), ("192.0.2.12", 80, "Route")]
+    saved = ipvs.parse(fixture("ipvsadm-Ln.txt"))
+    assert [(s.protocol, str(s.vip), s.port) for s in saved] == [
+        ("TCP", "192.0.2.100", 80), ("TCP", "192.0.2.100", 443), ("UDP", "2001:db8::100", 53)]
+    assert ipvs.realserver_roles(saved) == {
+        ipaddress.ip_address("192.0.2.11"): ["real server of TCP 192.0.2.100:80",
+                                             "real server of TCP 192.0.2.100:443"],
+        ipaddress.ip_address("192.0.2.12"): ["real server of TCP 192.0.2.100:80"]}
+
+
+def test_probe_window_does_not_grow_with_the_number_of_vips():
+    """All VIPs share one window: count x interval + wait, up to the pacing rate."""
+    def window(n):
+        return Probe("eth0", "02:00:00:00:00:01", ["192.0.2.1"] * n, count=2, interval=0.25,
+                     wait=1.0).window
+    assert window(1) == pytest.approx(1.25, abs=0.01)
+    assert window(256) == pytest.approx(1.31, abs=0.01)
+    assert window(1024) < 1.9
+
+
+@pytest.mark.parametrize("plugin", ["check_arp_sysctl", "check_vip_on_lo", "check_vip_arp_owner"])
+def test_version_and_help(plugin):
+    version = run_plugin(plugin, "-V")
+    assert (version.code, version.lines) == (0, ["{} (lvs-dr-checks) {}".format(plugin, __version__)])
+    usage = run_plugin(plugin, "--help")
+    assert usage.code == 0
+    for option in ("-h, --help", "-V, --version", "-v, --verbose", "-t SECONDS, --timeout SECONDS"):
+        assert option in usage.stdout
+
+
+@pytest.mark.parametrize("plugin, name", [("check_arp_sysctl", "ARP_SYSCTL"),
+                                          ("check_vip_on_lo", "VIP_ON_LO"),
+                                          ("check_vip_arp_owner", "VIP_ARP_OWNER")])
+def test_unknown_option_is_unknown(plugin, name):
+    outcome = run_plugin(plugin, "--bogus")
+    assert (outcome.code, outcome.lines) == (
+        3, ["{} UNKNOWN - unrecognized arguments: --bogus (see {} --help)".format(name, plugin)])
+    assert outcome.stderr == ""

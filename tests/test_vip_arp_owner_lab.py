@@ -1,0 +1,162 @@
+"""check_vip_arp_owner in the lab: the director holds the VIP on its interface, as in production."""
+
+import os
+import subprocess
+import time
+
+import lab as lab_module
+import pytest
+from conftest import run_in
+
+VIP = lab_module.VIP
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
+PROTECT = {"all.arp_ignore": 1, "all.arp_announce": 2}
+EXPOSE = {"all.arp_ignore": 0, "all.arp_announce": 0}
+
+
+@pytest.fixture
+def cluster(lab):
+    """Both real servers protected, the VIP back on the director."""
+    for host in lab.realservers:
+        host.sysctl(PROTECT)
+    lab.director.run(["/usr/sbin/ip", "addr", "replace", VIP + "/32", "dev", lab.director.iface],
+                     check=True)
+    return lab
+
+
+def owner(host, *args, user=None):
+    return run_in(host, "check_vip_arp_owner", *args, user=user)
+
+
+def without_duration(outcome):
+    perf = outcome.perf()
+    assert perf.pop("duration").endswith("s;;;0")
+    return perf
+
+
+def test_clean_cluster_is_ok(cluster):
+    outcome = owner(cluster.director, "--vip", VIP)
+    assert outcome.code == 0, outcome
+    assert outcome.status == "VIP_ARP_OWNER OK - 1 VIP probed on eth0: no other host answers"
+    assert without_duration(outcome) == {"vips": "1;;;0", "responders": "0;;;0",
+                                         "foreign_responders": "0;;0;0", "probes": "2;;;0"}
+
+
+def test_real_server_with_arp_ignore_0_is_critical_and_named(cluster):
+    cluster.realservers[0].sysctl(EXPOSE)
+    outcome = owner(cluster.director, "--from-ipvs", os.path.join(FIXTURES, "ip_vs"), "-v")
+    assert outcome.code == 2, outcome
+    assert outcome.lines[:2] == [
+        "VIP_ARP_OWNER CRITICAL - VIP 192.0.2.100 answered by 02:00:5e:00:00:0b (192.0.2.11, "
+        "real server of TCP 192.0.2.100:80) (1 of 1 VIP affected)",
+        "CRITICAL: VIP 192.0.2.100 answered by 02:00:5e:00:00:0b (192.0.2.11, real server of "
+        "TCP 192.0.2.100:80)"]
+    perf = dict(item.split("=", 1) for item in outcome.lines[2].lstrip("| ").split())
+    assert perf["foreign_responders"] == "1;;0;0"
+    assert perf["probes"] == "6;;;0"  # the VIP and both real servers, twice
+
+
+def test_ipvsadm_output_and_name_option(cluster):
+    cluster.realservers[0].sysctl(EXPOSE)
+    outcome = owner(cluster.director, "--from-ipvs", os.path.join(FIXTURES, "ipvsadm-Ln.txt"),
+                    "--name", "02:00:5E:00:00:0B=web1")
+    assert outcome.code == 2, outcome
+    assert outcome.status == ("VIP_ARP_OWNER CRITICAL - VIP 192.0.2.100 answered by "
+                              "02:00:5e:00:00:0b (web1) (1 of 1 VIP affected)")
+
+
+def test_allow_mac_accepts_it(cluster):
+    rs1 = cluster.realservers[0]
+    rs1.sysctl(EXPOSE)
+    outcome = owner(cluster.director, "--vip", VIP, "--allow-mac", rs1.mac)
+    assert outcome.code == 0, outcome
+    assert outcome.perf()["responders"] == "1;;;0"
+
+
+def test_from_the_client_with_expect_mac(cluster):
+    director, client = cluster.director, cluster.client
+    clean = owner(client, "--vip", VIP, "--expect-mac", director.mac)
+    assert clean.code == 0, clean
+    assert clean.status == ("VIP_ARP_OWNER OK - 1 VIP probed on eth0: answered only by the "
+                            "expected MACs")
+    assert clean.perf()["silent_vips"] == "0;;0;0;1"
+
+    cluster.realservers[1].sysctl(EXPOSE)
+    hijacked = owner(client, "--vip", VIP, "--expect-mac", director.mac)
+    assert hijacked.code == 2
+    assert hijacked.status == ("VIP_ARP_OWNER CRITICAL - VIP 192.0.2.100 answered by "
+                               "02:00:5e:00:00:0c (1 of 1 VIP affected)")
+    cluster.realservers[1].sysctl(PROTECT)
+
+    director.run(["/usr/sbin/ip", "addr", "del", VIP + "/32", "dev", director.iface], check=True)
+    gone = owner(client, "--vip", VIP, "--expect-mac", director.mac)
+    assert gone.code == 2
+    assert gone.status == "VIP_ARP_OWNER CRITICAL - nothing answers for VIP 192.0.2.100 (1 of 1 VIP affected)"
+    assert gone.perf()["silent_vips"] == "1;;0;0;1"
+
+
+def test_many_vips_exactly_the_exposed_ones_reported(lab):
+    """48 VIPs on a lab of their own; rs1 answers for the 5 it holds, rs2 is protected."""
+    vips = ["192.0.2.{}".format(n) for n in range(100, 148)]
+    exposed = vips[3:48:10]
+    with lab_module.Lab(vips=vips) as many:
+        rs1, rs2 = many.realservers
+        rs2.sysctl(PROTECT)
+        for vip in vips:
+            if vip not in exposed:
+                rs1.iproute("addr", "del", vip + "/32", "dev", "lo")
+        outcome = owner(many.director, "--vip", ",".join(vips), "-v")
+    assert outcome.code == 2, outcome
+    assert outcome.status == ("VIP_ARP_OWNER CRITICAL - VIP 192.0.2.103 answered by "
+                              "02:00:5e:00:00:0b (5 of 48 VIPs affected)")
+    assert outcome.lines[1:6] == ["CRITICAL: VIP {} answered by 02:00:5e:00:00:0b".format(v)
+                                  for v in exposed]
+    perf = dict(item.split("=", 1) for item in outcome.lines[-1].lstrip("| ").split())
+    assert perf["probes"] == "96;;;0" and perf["foreign_responders"] == "1;;0;0"
+
+
+def test_listen_catches_arp_announce_leak(cluster):
+    rs1 = cluster.realservers[0]
+    rs1.sysctl({"all.arp_ignore": 1, "all.arp_announce": 0})
+    check = subprocess.Popen(
+        lab_module.Host.netns_argv(cluster.director.ns, [
+            lab_module.plugin("check_vip_arp_owner"), "--vip", VIP, "--listen", "3"]),
+        stdout=subprocess.PIPE, text=True)
+    time.sleep(1.5)  # the probe is under way; rs1 now talks from the VIP
+    rs1.run(["/usr/sbin/ip", "neigh", "flush", "all"])
+    rs1.run(["/usr/bin/ping", "-c", "1", "-W", "1", "-I", VIP, cluster.client.ip])
+    output, _ = check.communicate(timeout=30)
+    assert check.returncode == 2, output
+    assert output.splitlines()[0].startswith(
+        "VIP_ARP_OWNER CRITICAL - VIP 192.0.2.100 answered by 02:00:5e:00:00:0b claiming it in "
+        "its own ARP packets (1 of 1 VIP affected)")
+
+
+def test_unprivileged_run_names_cap_net_raw(cluster):
+    outcome = owner(cluster.director, "--vip", VIP, user=lab_module.NOBODY)
+    assert (outcome.code, outcome.lines) == (3, [
+        "VIP_ARP_OWNER UNKNOWN - sending ARP needs CAP_NET_RAW: run it as root, through the sudo "
+        "rule shipped in icinga-conf/sudoers.d/lvs-dr-checks, or grant the capability"])
+
+
+@pytest.mark.parametrize("args, line", [
+    (["--vip", "192.0.2.1000"], "--vip '192.0.2.1000' is not an IPv4 or IPv6 address"),
+    (["--vip", VIP, "-I", "eth7"], "no interface eth7 here (present: eth0, lo, spare0, spare1)"),
+    (["--vip", VIP, "-I", "spare0"], "interface spare0 is down (down): nothing can be probed; "
+                                     "bring it up or name another with -I"),
+    (["--vip", VIP, "-I", "lo"], "interface lo does not do ARP (loopback or NOARP): name the "
+                                 "VIPs' segment with -I"),
+    (["--vip", VIP, "--allow-mac", "02:00:5e:00:00"],
+     "argument --allow-mac: not a MAC address (aa:bb:cc:dd:ee:ff): '02:00:5e:00:00' "
+     "(see check_vip_arp_owner --help)"),
+    (["--vip", "192.0.2.222"], "this host does not hold 192.0.2.222: run the check where the VIP "
+                               "lives (the director) or name the owner with --expect-mac"),
+    (["--vip", VIP, "--wait", "20"], "the probe window (20.3s: --count, --interval, --wait, "
+                                     "--listen) does not fit in -t 10s: raise -t"),
+])
+def test_bad_input_is_unknown(cluster, args, line):
+    director = cluster.director
+    if director.run(["/usr/sbin/ip", "link", "show", "spare0"]).returncode != 0:
+        director.iproute("link", "add", "spare0", "type", "veth", "peer", "name", "spare1")
+    outcome = owner(director, *args)
+    assert (outcome.code, outcome.lines) == (3, ["VIP_ARP_OWNER UNKNOWN - " + line]), outcome
