@@ -190,50 +190,65 @@ def _show(host, argv, user=None):
     return done
 
 
-def write_sysctl_conf(root, lines):
-    directory = os.path.join(root, "etc", "sysctl.d")
-    os.makedirs(directory, exist_ok=True)
-    with open(os.path.join(directory, "90-lvs-dr.conf"), "w") as handle:
-        handle.write("".join(line + "\n" for line in lines))
-
-
 def demo():
     reason = lab_unavailable_reason()
     if reason:
         print("The lab cannot run here: {}.".format(reason))
-        print("Running the real-server checks on this host instead:\n")
-        for argv in ([plugin("check_arp_sysctl"), "-v"],):
-            print("$ " + " ".join(os.path.basename(a) for a in argv))
-            sys.stdout.flush()
+        print("Running the real-server checks on this host instead:")
+        for argv in ([plugin("check_arp_sysctl"), "-v"],
+                     [plugin("check_vip_on_lo"), "-v", "--vip", "127.0.0.1"]):
+            print("\n$ " + " ".join(os.path.basename(a) for a in argv), flush=True)
             subprocess.run(argv)
         return
     config = tempfile.mkdtemp(prefix="lvs-dr-demo-")
     os.chmod(config, 0o755)
-    check = [plugin("check_arp_sysctl"), "--root", config]
+    arp_sysctl = [plugin("check_arp_sysctl"), "--root", config]
+    vip_on_lo = [plugin("check_vip_on_lo"), "--vip", VIP, "--root", config]
+    owner = [plugin("check_vip_arp_owner"), "--vip", VIP]
+    protect = {"all.arp_ignore": 1, "all.arp_announce": 2}
     try:
         with Lab() as lab:
-            rs1 = lab.realservers[0]
+            rs1, rs2 = lab.realservers[:2]
+            rs2.sysctl(protect)
             print("Lab: director {} ({}), real servers {}, client {}; VIP {} on the director's "
-                  "{} and on each real server's lo.".format(
+                  "{} and on each real server's lo. rs2 is configured right.".format(
                       lab.director.ip, lab.director.mac,
                       ", ".join("{} ({})".format(h.ip, h.mac) for h in lab.realservers),
                       lab.client.ip, VIP, lab.director.iface))
-            print("\n== 1. rs1 fresh from the installer: kernel defaults (arp_ignore 0)")
-            _show(rs1, check, user=NOBODY)
+            print("\n== 1. rs1 fresh from the installer: kernel defaults")
+            _show(rs1, arp_sysctl, user=NOBODY)
+            _show(lab.director, owner)
             print("\n== 2. The usual recipe, applied at runtime only: all and lo set")
-            rs1.sysctl({"all.arp_ignore": 1, "all.arp_announce": 2,
-                        "lo.arp_ignore": 1, "lo.arp_announce": 2})
-            _show(rs1, check + ["-v"], user=NOBODY)
-            print("\n== 3. The fix persisted in /etc/sysctl.d")
-            write_sysctl_conf(config, ["net.ipv4.conf.all.arp_ignore = 1",
-                                       "net.ipv4.conf.all.arp_announce = 2"])
-            _show(rs1, check, user=NOBODY)
-            print("\n== 4. A reboot after someone removed the file: what 3 a.m. looks like")
-            write_sysctl_conf(config, ["# emptied by a configuration management run"])
+            rs1.sysctl(dict(protect, **{"lo.arp_ignore": 1, "lo.arp_announce": 2}))
+            _show(rs1, arp_sysctl + ["-v"], user=NOBODY)
+            _show(rs1, vip_on_lo, user=NOBODY)
+            _show(lab.director, owner)
+            print("\n== 3. The fix and the VIP persisted in the boot configuration")
+            write_config(config, {
+                "etc/sysctl.d/90-lvs-dr.conf": "net.ipv4.conf.all.arp_ignore = 1\n"
+                                               "net.ipv4.conf.all.arp_announce = 2\n",
+                "etc/network/interfaces": "auto lo\niface lo inet loopback\n"
+                                          "    up ip addr add {}/32 dev lo\n".format(VIP)})
+            _show(rs1, arp_sysctl, user=NOBODY)
+            _show(rs1, vip_on_lo, user=NOBODY)
+            print("\n== 4. A reboot after configuration management emptied the sysctl file")
+            write_config(config, {"etc/sysctl.d/90-lvs-dr.conf": "# managed by nobody\n"})
             rs1.recreate()
-            _show(rs1, check, user=NOBODY)
+            _show(rs1, arp_sysctl, user=NOBODY)
+            _show(lab.director, owner + ["--from-ipvs", os.path.join(REPO, "tests", "fixtures",
+                                                                      "ip_vs")])
     finally:
         shutil.rmtree(config, ignore_errors=True)
+
+
+def write_config(root, files):
+    """Write {relative path: text} into the demo's configuration tree, readable by all."""
+    for path, text in files.items():
+        full = os.path.join(root, path)
+        os.makedirs(os.path.dirname(full), mode=0o755, exist_ok=True)
+        with open(full, "w") as handle:
+            handle.write(text)
+        os.chmod(full, 0o644)
 
 
 def main():
