@@ -1,0 +1,95 @@
+"""icinga-conf/ validated by the real programs: icinga2 daemon -C, nagios4 -v, visudo -c."""
+
+import os
+import subprocess
+
+import pytest
+from conftest import unavailable
+
+CONF = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "icinga-conf")
+ICINGA2 = "/usr/sbin/icinga2"
+NAGIOS4 = "/usr/sbin/nagios4"
+VISUDO = "/usr/sbin/visudo"
+
+
+def need(program):
+    if not os.access(program, os.X_OK):
+        unavailable("{} is not installed (Debian package: see README)".format(program))
+
+
+def icinga2_validate(tmp_path, services):
+    need(ICINGA2)
+    for name in ("data", "log", "cache", "spool", "run"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "icinga2.conf").write_text(
+        'const PluginDir = "/usr/lib/nagios/plugins"\n'
+        'const PluginContribDir = "/usr/lib/nagios/plugins"\n'
+        'const ManubulonPluginDir = "/usr/lib/nagios/plugins"\n'
+        'const NodeName = "master1"\nconst ZoneName = "master"\n'
+        "include <itl>\ninclude <plugins>\n"
+        'object Endpoint NodeName {{}}\nobject Zone ZoneName {{ endpoints = [ NodeName ] }}\n'
+        'include "{}"\ninclude "{}"\ninclude "{}"\n'.format(
+            os.path.join(CONF, "commands.conf"), services,
+            os.path.join(CONF, "hosts.conf.example")))
+    defines = ["-DRunAsUser=root", "-DRunAsGroup=root"] + [
+        "-D{}={}".format(key, tmp_path / name) for key, name in (
+            ("DataDir", "data"), ("LogDir", "log"), ("CacheDir", "cache"),
+            ("SpoolDir", "spool"), ("InitRunDir", "run"))]
+    return subprocess.run([ICINGA2, "daemon", "-C", "-c", str(tmp_path / "icinga2.conf")] + defines,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_icinga2_validates_the_shipped_configuration(tmp_path):
+    done = icinga2_validate(tmp_path, os.path.join(CONF, "services.conf"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Instantiated 5 Services." in done.stdout
+    assert "Finished validating the configuration file(s)." in done.stdout
+
+
+def test_icinga2_rejects_a_broken_reference(tmp_path):
+    broken = tmp_path / "services.conf"
+    with open(os.path.join(CONF, "services.conf")) as handle:
+        broken.write_text(handle.read().replace('"lvs_vip_on_lo"', '"lvs_vip_on_loo"'))
+    done = icinga2_validate(tmp_path, str(broken))
+    assert done.returncode != 0
+    assert "lvs_vip_on_loo" in done.stdout and "Config validation failed" in done.stdout
+
+
+def test_nagios4_validates_the_shipped_definitions(tmp_path):
+    need(NAGIOS4)
+    objects = "/etc/nagios4/objects"
+    if not os.path.isdir(objects):
+        unavailable("{} (nagios4-core's sample objects) is missing".format(objects))
+    (tmp_path / "resource.cfg").write_text("$USER1$=/usr/lib/nagios/plugins\n")
+    cfg_files = [os.path.join(objects, name) for name in
+                 ("commands.cfg", "contacts.cfg", "timeperiods.cfg", "templates.cfg")]
+    cfg_files += [os.path.join(CONF, "nagios", name) for name in
+                  ("lvs-dr-checks.cfg", "hosts.cfg.example")]
+    (tmp_path / "nagios.cfg").write_text(
+        "".join("cfg_file={}\n".format(path) for path in cfg_files) +
+        "resource_file={0}/resource.cfg\nlog_file={0}/nagios.log\n"
+        "object_cache_file={0}/objects.cache\nprecached_object_file={0}/objects.precache\n"
+        "status_file={0}/status.dat\ntemp_file={0}/nagios.tmp\nlock_file={0}/nagios.lock\n"
+        "check_result_path={0}\nstate_retention_file={0}/retention.dat\n"
+        "command_file={0}/nagios.cmd\ndebug_file={0}/nagios.debug\n"
+        "nagios_user=root\nnagios_group=root\nillegal_macro_output_chars=`~$&|'\"<>\n"
+        .format(tmp_path))
+    done = subprocess.run([NAGIOS4, "-v", str(tmp_path / "nagios.cfg")], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Total Errors:   0" in done.stdout
+    assert "Checked 3 services." in done.stdout
+
+
+def test_sudoers_snippet_is_valid():
+    need(VISUDO)
+    done = subprocess.run([VISUDO, "-cf", os.path.join(CONF, "sudoers.d", "lvs-dr-checks")],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("name", ["check_lvs_arp_sysctl", "check_lvs_vip_on_lo"])
+def test_nrpe_snippet_has_fixed_command_lines(name):
+    with open(os.path.join(CONF, "nrpe.d", "lvs-dr-checks.cfg")) as handle:
+        lines = [line for line in handle if line.startswith("command[{}]=".format(name))]
+    assert len(lines) == 1 and "$ARG" not in lines[0]
