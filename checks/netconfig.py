@@ -12,6 +12,7 @@ import re
 import shlex
 
 from checks.cli import PluginError
+from checks.source import conf_files
 
 
 class ConfiguredAddress(collections.namedtuple("ConfiguredAddress",
@@ -217,7 +218,7 @@ _NETPLAN_DEVICE_TYPES = ("ethernets", "bonds", "bridges", "vlans", "dummy-device
 def read_netplan(source):
     """`addresses` of netplan devices (a YAML subset: block mappings, block and flow lists)."""
     found = []
-    for path in _masked_files(source, NETPLAN_DIRS, (".yaml", ".yml")):
+    for path in conf_files(source, NETPLAN_DIRS, (".yaml", ".yml")):
         stack = []  # [(indent, key)]
         list_key_indent = None
         for number, raw in _text_lines(source, path):
@@ -256,22 +257,6 @@ def _netplan_item(item, stack, path, number):
     return [ConfiguredAddress(parsed[0], parsed[1], keys[-2], path, number)] if parsed else []
 
 
-def _masked_files(source, directories, suffixes):
-    """Files by name across directories, a name in an earlier directory masking later ones,
-    in name order; links to /dev/null mask."""
-    chosen = {}
-    for directory in directories:
-        for name in source.listdir(directory):
-            if name.endswith(suffixes) and name not in chosen:
-                chosen[name] = posixpath.join(directory, name)
-    files = []
-    for name in sorted(chosen):
-        target = source.resolve(chosen[name])
-        if target != "/dev/null" and source.kind(target) == "file":
-            files.append(target)
-    return files
-
-
 # --- systemd-networkd -------------------------------------------------------------------
 
 NETWORKD_DIRS = ("/etc/systemd/network", "/run/systemd/network", "/usr/local/lib/systemd/network",
@@ -295,7 +280,7 @@ def _ini_sections(source, path):
 
 def read_networkd(source, interfaces):
     """`Address=` of the first .network file that matches each interface by Name=."""
-    files = _masked_files(source, NETWORKD_DIRS, (".network",))
+    files = conf_files(source, NETWORKD_DIRS, (".network",))
     parsed = {path: list(_ini_sections(source, path)) for path in files}
     found = []
     for interface in interfaces:

@@ -151,3 +151,23 @@ class Source:
                 resolved = "/"
             parts[:0] = [piece for piece in target.split("/") if piece]
         return resolved
+
+
+MASKED = "/dev/null"
+
+
+def conf_files(source, directories, suffixes):
+    """systemd's configuration-directory rule: a file name in an earlier directory masks the
+    same name in later ones, a link to /dev/null masks it away, and the rest apply in name
+    order across all directories. Returns the files' resolved paths."""
+    chosen = {}
+    for directory in directories:
+        for name in source.listdir(directory):
+            if name.endswith(suffixes) and name not in chosen:
+                chosen[name] = posixpath.join(directory, name)
+    files = []
+    for name in sorted(chosen):
+        target = source.resolve(chosen[name])
+        if target != MASKED and source.kind(target) == "file":
+            files.append(target)
+    return files

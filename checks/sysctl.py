@@ -5,17 +5,16 @@ A model only: which value, from where. Verdicts are the checks' business.
 
 import collections
 import fnmatch
-import posixpath
 
 from checks import kernel
 from checks.cli import PluginError
+from checks.source import conf_files
 
 PROC_CONF = "/proc/sys/net/ipv4/conf"
 
 # systemd-sysctl's search path, highest priority first (/lib for split-usr systems).
 SYSCTL_DIRS = ("/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d",
                "/usr/lib/sysctl.d", "/lib/sysctl.d")
-MASKED = "/dev/null"
 GLOB_CHARS = "*?["
 
 
@@ -68,28 +67,11 @@ class BootSysctl:
 
     def __init__(self, source):
         self.source = source
-        self.files = self._files()
+        self.files = conf_files(source, SYSCTL_DIRS, (".conf",))
         self.explicit = collections.OrderedDict()
         self.globs = collections.OrderedDict()
         for path in self.files:
             self._parse(path)
-
-    def _files(self):
-        """Files in application order: same-name files masked by higher directories, then
-        sorted by name across all directories; a link to /dev/null masks and is skipped."""
-        chosen = {}
-        for directory in SYSCTL_DIRS:
-            for name in self.source.listdir(directory):
-                if name.endswith(".conf") and name not in chosen:
-                    chosen[name] = posixpath.join(directory, name)
-        files = []
-        for name in sorted(chosen):
-            target = self.source.resolve(chosen[name])
-            if target == MASKED:
-                continue
-            if self.source.kind(target) == "file":
-                files.append(target)
-        return files
 
     def _parse(self, path):
         for number, raw in enumerate(self.source.read_text(path).splitlines(), 1):
