@@ -143,3 +143,25 @@ def test_interface_not_named_eth0(other_lab):
     assert outcome.status.startswith("ARP_SYSCTL CRITICAL - enp3s0f1 arp_ignore 0 (all=0, "
                                      "enp3s0f1=0)")
     assert rs1.mac in kernel_answers(other_lab)
+
+
+def test_bridge_port_is_not_arp_facing_the_bridge_is(other_lab):
+    """ARP that arrives on a bridge port is processed as the bridge's: only br1's value counts."""
+    rs1 = other_lab.realservers[0]
+    iface = rs1.iface
+    rs1.iproute("addr", "flush", "dev", iface)
+    rs1.iproute("link", "add", "br1", "address", rs1.mac, "type", "bridge")
+    rs1.iproute("link", "set", iface, "master", "br1")
+    rs1.iproute("addr", "add", rs1.ip + "/24", "dev", "br1")
+    rs1.iproute("link", "set", "br1", "up")
+    rs1.sysctl({"all.arp_ignore": 0, "default.arp_ignore": 0, iface + ".arp_ignore": 0,
+                "br1.arp_ignore": 1, "all.arp_announce": 2})
+    outcome = run_in(rs1, "check_arp_sysctl", "--no-persistence", user=lab_module.NOBODY)
+    assert outcome.status.startswith("ARP_SYSCTL WARNING - interfaces created later"), outcome
+    assert outcome.perf()["exposed_interfaces"] == "0;;0;0;1"
+    assert "br1_arp_ignore" in outcome.perf() and iface + "_arp_ignore" not in outcome.perf()
+    assert rs1.mac not in kernel_answers(other_lab)
+    rs1.sysctl({"br1.arp_ignore": 0, iface + ".arp_ignore": 1})
+    outcome = run_in(rs1, "check_arp_sysctl", "--no-persistence", user=lab_module.NOBODY)
+    assert outcome.status.startswith("ARP_SYSCTL CRITICAL - br1 arp_ignore 0"), outcome
+    assert rs1.mac in kernel_answers(other_lab)
