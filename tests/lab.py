@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 IP = "/usr/sbin/ip"
 SETPRIV = "/usr/bin/setpriv"
@@ -91,6 +92,12 @@ class Host:
             path = "/proc/sys/net/ipv4/conf/{}/{}".format(scope, key)
             self.run(["/usr/bin/tee", path], input=str(value), check=True)
 
+    def reset_sysctls(self):
+        """Every ARP key of all, default, lo and the interface to 0: new namespaces inherit
+        all/default from the host, so no host of the lab may rely on them."""
+        self.sysctl({"{}.{}".format(scope, key): 0
+                     for scope in ("all", "default", "lo", self.iface) for key in SYSCTL_KEYS})
+
     def read_sysctl(self, scope, key):
         path = "/proc/sys/net/ipv4/conf/{}/{}".format(scope, key)
         return int(self.run(["/usr/bin/cat", path], check=True).stdout)
@@ -99,18 +106,22 @@ class Host:
         """The namespace with lo up, and its veth made inside it, peer in the bridge."""
         _sh([IP, "netns", "add", self.ns])
         self.iproute("link", "set", "lo", "up")
-        # New namespaces inherit all/default from the host: start every host from 0.
-        self.sysctl({"{}.{}".format(scope, key): 0
-                     for scope in ("all", "default", "lo") for key in SYSCTL_KEYS})
         self.iproute("link", "add", self.iface, "address", self.mac, "type", "veth",
-                "peer", "name", self.port, "netns", self.lab.bridge_ns)
-        self.sysctl({"{}.{}".format(self.iface, key): 0 for key in SYSCTL_KEYS})
+                     "peer", "name", self.port, "netns", self.lab.bridge_ns)
+        self.reset_sysctls()
         self.iproute("addr", "add", "{}/{}".format(self.ip, PREFIXLEN), "dev", self.iface)
         self.iproute("link", "set", self.iface, "up")
         _sh([IP, "-n", self.lab.bridge_ns, "link", "set", self.port, "master", "br0", "up"])
 
     def destroy(self):
+        """Delete the namespace and wait for its veth peer to leave the bridge: the kernel
+        removes it asynchronously, and a recreate must not race it."""
         _sh([IP, "netns", "del", self.ns], check=False)
+        for _ in range(100):
+            if _sh([IP, "-n", self.lab.bridge_ns, "link", "show", self.port],
+                   check=False).returncode != 0:
+                return
+            time.sleep(0.05)
 
     def recreate(self):
         """A reboot: a fresh namespace with kernel defaults, the VIPs re-added as at first."""

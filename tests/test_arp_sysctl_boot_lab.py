@@ -12,8 +12,7 @@ FIXED = {"all.arp_ignore": 1, "all.arp_announce": 2}
 @pytest.fixture
 def rs1(lab):
     host = lab.realservers[0]
-    host.sysctl({"{}.{}".format(scope, key): 0 for scope in ("all", "default", "lo", "eth0")
-                 for key in lab_module.SYSCTL_KEYS})
+    host.reset_sysctls()
     host.sysctl(FIXED)
     return host
 

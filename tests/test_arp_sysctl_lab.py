@@ -4,9 +4,6 @@ import lab as lab_module
 import pytest
 from conftest import kernel_announces, kernel_answers, run_in, unavailable
 
-RESET = {"{}.{}".format(scope, key): 0 for scope in ("all", "default", "lo", "eth0")
-         for key in lab_module.SYSCTL_KEYS}
-
 # (case, sysctls on rs1, exit code, start of the status line, does rs1 answer for the VIP)
 CASES = [
     ("defaults", {}, 2,
@@ -57,7 +54,7 @@ CASES = [
 @pytest.fixture
 def rs1(lab):
     host = lab.realservers[0]
-    host.sysctl(RESET)
+    host.reset_sysctls()
     return host
 
 
