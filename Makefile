@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SOURCES := setup.cfg pyproject.toml $(wildcard checks/*.py)
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench clean install
 
 setup: $(VENV)/.installed
 
@@ -26,6 +26,17 @@ lint: setup
 
 test: setup lint
 	$(BIN)/python -m pytest -q -ra tests
+
+# A dedicated venv under PREFIX, its plugins linked where PluginContribDir/$USER1$ point.
+PREFIX ?= /opt/lvs-dr-checks
+PLUGINDIR ?= /usr/lib/nagios/plugins
+PLUGINS := check_arp_sysctl check_vip_on_lo check_vip_arp_owner
+
+install:
+	$(PYTHON) -m venv $(PREFIX)
+	$(PREFIX)/bin/pip install --quiet --disable-pip-version-check .
+	mkdir -p $(PLUGINDIR)
+	for plugin in $(PLUGINS); do ln -sfn $(PREFIX)/bin/$$plugin $(PLUGINDIR)/$$plugin; done
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -12,6 +12,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import lab as lab_module  # noqa: E402
 
+REPO = lab_module.REPO
+
 # .ci/run sets this: a lab or daemon test that cannot run is then a failure, not a skip.
 NO_SKIP = "LVS_DR_NO_SKIP"
 

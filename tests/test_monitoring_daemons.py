@@ -1,0 +1,260 @@
+"""The shipped configuration run by the real daemons in the lab: NRPE (as nagios) in the real
+servers, Icinga 2 in the foreground in the director with its API on 127.0.0.1, and the probe
+through the shipped sudo rule. rs1 is broken (kernel defaults), rs2 is configured right."""
+
+import json
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+from conftest import REPO, Outcome, unavailable
+
+import lab as lab_module
+
+CONF = os.path.join(REPO, "icinga-conf")
+PLUGIN_DIR = "/usr/lib/nagios/plugins"
+PLUGINS = ("check_arp_sysctl", "check_vip_on_lo", "check_vip_arp_owner")
+SUDOERS = "/etc/sudoers.d/lvs-dr-checks"
+USER = "nagios"
+PROGRAMS = ("/usr/sbin/nrpe", PLUGIN_DIR + "/check_nrpe", "/usr/sbin/icinga2", "/usr/bin/sudo",
+            "/usr/bin/openssl")
+INSTALL_PREFIX = "lvs-dr-install-"
+API_HELPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "icinga_api.py")
+PROTECT = {"all.arp_ignore": 1, "all.arp_announce": 2}
+
+
+def _uid():
+    return str(pwd.getpwnam(USER).pw_uid)
+
+
+@pytest.fixture(scope="module")
+def installed():
+    """`make install` into a private prefix with links in the plugin directory, and the
+    shipped sudo rule in /etc/sudoers.d; both removed afterwards."""
+    reason = lab_module.lab_unavailable_reason()
+    missing = [p for p in PROGRAMS if not os.access(p, os.X_OK)]
+    try:
+        pwd.getpwnam(USER)
+    except KeyError:
+        missing.append("user " + USER)
+    if reason or missing:
+        unavailable(reason or "missing: {}".format(", ".join(missing)))
+    links = [os.path.join(PLUGIN_DIR, name) for name in PLUGINS]
+    foreign = [link for link in links + [SUDOERS] if os.path.lexists(link)
+               and INSTALL_PREFIX not in (os.readlink(link) if os.path.islink(link) else "")]
+    if foreign:
+        unavailable("would overwrite an existing installation: {}".format(", ".join(foreign)))
+    prefix = tempfile.mkdtemp(prefix=INSTALL_PREFIX)
+    os.chmod(prefix, 0o755)
+    try:
+        subprocess.run(["make", "install", "PREFIX=" + prefix, "PLUGINDIR=" + PLUGIN_DIR],
+                       cwd=REPO, check=True, capture_output=True, timeout=600)
+        shutil.copyfile(os.path.join(CONF, "sudoers.d", "lvs-dr-checks"), SUDOERS)
+        os.chmod(SUDOERS, 0o440)
+        yield prefix
+    finally:
+        for path in links + [SUDOERS]:
+            if os.path.lexists(path):
+                os.unlink(path)
+        shutil.rmtree(prefix, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def workdir():
+    path = tempfile.mkdtemp(prefix="lvs-dr-daemons-")
+    os.chmod(path, 0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _user_dir(parent, name):
+    path = os.path.join(parent, name)
+    os.makedirs(path, exist_ok=True)
+    shutil.chown(path, USER, USER)
+    return path
+
+
+class Daemon:
+    """A daemon we own: Popen in a namespace, then terminate and wait."""
+
+    def __init__(self, ns, argv, user=None):
+        self.process = subprocess.Popen(lab_module.Host.netns_argv(ns, argv, user),
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            return self.process.communicate(timeout=20)[0]
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.communicate()[0]
+
+
+def wait_for(predicate, seconds, what):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError("timed out waiting for " + what)
+
+
+@pytest.fixture(scope="module")
+def cluster(lab, installed, workdir):
+    """rs1 broken, rs2 right, NRPE running as nagios in both with the shipped snippet."""
+    lab.realservers[1].sysctl(PROTECT)
+    daemons = []
+    for host in lab.realservers:
+        home = _user_dir(workdir, "nrpe-" + host.role)
+        config = os.path.join(home, "nrpe.cfg")
+        with open(config, "w") as handle:
+            handle.write("pid_file={}/nrpe.pid\nserver_address={}\nserver_port=5666\n"
+                         "allowed_hosts={}\ndont_blame_nrpe=0\ncommand_timeout=30\n"
+                         "disable_syslog=1\ninclude={}\n".format(
+                             home, host.ip, lab.director.ip,
+                             os.path.join(CONF, "nrpe.d", "lvs-dr-checks.cfg")))
+        os.chmod(config, 0o644)
+        daemons.append(Daemon(host.ns, ["/usr/sbin/nrpe", "-n", "-c", config, "-f"], user=_uid()))
+    for host in lab.realservers:
+        wait_for(lambda h=host: h.run(["/usr/bin/ss", "-Hltn", "sport = :5666"]).stdout.strip(),
+                 10, "NRPE on " + host.role)
+    yield lab
+    for daemon in daemons:
+        daemon.stop()
+
+
+def check_nrpe(lab, host, command):
+    return Outcome(lab.director.run([PLUGIN_DIR + "/check_nrpe", "-n", "-H", host.ip, "-c",
+                                     command]))
+
+
+def direct(host, argv):
+    return Outcome(host.run(argv, user=_uid()))
+
+
+NRPE_COMMANDS = {"check_lvs_arp_sysctl": [PLUGIN_DIR + "/check_arp_sysctl"],
+                 "check_lvs_vip_on_lo": [PLUGIN_DIR + "/check_vip_on_lo", "--vip", lab_module.VIP]}
+
+
+@pytest.mark.parametrize("command", sorted(NRPE_COMMANDS))
+def test_check_nrpe_returns_the_plugins_line_and_exit_code(cluster, command):
+    for host in cluster.realservers:
+        through_nrpe = check_nrpe(cluster, host, command)
+        local = direct(host, NRPE_COMMANDS[command])
+        assert (through_nrpe.code, through_nrpe.stdout) == (local.code, local.stdout)
+    rs1, rs2 = (check_nrpe(cluster, host, "check_lvs_arp_sysctl") for host in cluster.realservers)
+    assert rs1.code == 2 and rs1.status.startswith("ARP_SYSCTL CRITICAL - eth0 arp_ignore 0")
+    assert rs2.code in (0, 1) and rs2.perf()["exposed_interfaces"] == "0;;0;0;1"
+
+
+def test_the_sudo_rule_runs_the_probe_and_nothing_else(cluster):
+    director = cluster.director
+    probe = Outcome(director.run(["/usr/bin/sudo", "-n", PLUGIN_DIR + "/check_vip_arp_owner",
+                                  "--vip", lab_module.VIP], user=_uid()))
+    assert probe.code == 2, probe
+    assert probe.status.startswith("VIP_ARP_OWNER CRITICAL - VIP 192.0.2.100 answered by "
+                                   "02:00:5e:00:00:0b")
+    other = director.run(["/usr/bin/sudo", "-n", PLUGIN_DIR + "/check_arp_sysctl"], user=_uid())
+    assert other.returncode == 1 and "password is required" in other.stderr
+
+
+def _icinga_config(lab, workdir):
+    """A private Icinga 2 node named like the director host, API on 127.0.0.1, the shipped
+    commands and services, and the lab's hosts."""
+    home = _user_dir(workdir, "icinga2")
+    for name in ("data", "data/certs", "log", "cache", "spool", "run"):
+        _user_dir(home, name)
+    certs = os.path.join(home, "data", "certs")
+    openssl = "/usr/bin/openssl"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=lvs-dr-test-ca", "-keyout", certs + "/ca.key",
+                    "-out", certs + "/ca.crt"], check=True, capture_output=True)
+    subprocess.run([openssl, "req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj",
+                    "/CN=director1", "-keyout", certs + "/director1.key",
+                    "-out", certs + "/director1.csr"], check=True, capture_output=True)
+    subprocess.run([openssl, "x509", "-req", "-days", "1", "-in", certs + "/director1.csr",
+                    "-CA", certs + "/ca.crt", "-CAkey", certs + "/ca.key", "-CAcreateserial",
+                    "-out", certs + "/director1.crt"], check=True, capture_output=True)
+    for name in os.listdir(certs):
+        shutil.chown(os.path.join(certs, name), USER, USER)
+    hosts = ['object Host "director1" {{ check_command = "dummy"; address = "{}"; '
+             'zone = ZoneName; vars.lvs_role = "director"; vars.lvs_agent = true; '
+             'vars.lvs_vips = [ "{}" ] }}'.format(lab.director.ip, lab_module.VIP)]
+    hosts += ['object Host "{}" {{ check_command = "dummy"; address = "{}"; '
+              'vars.lvs_role = "realserver"; vars.lvs_nrpe = true; vars.nrpe_no_ssl = true; '
+              'vars.lvs_vips = [ "{}" ] }}'.format(h.role, h.ip, lab_module.VIP)
+              for h in lab.realservers]
+    config = os.path.join(home, "icinga2.conf")
+    with open(config, "w") as handle:
+        handle.write("\n".join([
+            'const PluginDir = "{0}"', 'const PluginContribDir = "{0}"',
+            'const ManubulonPluginDir = "{0}"', 'const NodeName = "director1"',
+            'const ZoneName = "master"', "include <itl>", "include <plugins>",
+            "object Endpoint NodeName {{}}", "object Zone ZoneName {{ endpoints = [ NodeName ] }}",
+            'object IcingaApplication "app" {{}}', 'object CheckerComponent "checker" {{}}',
+            'object ApiListener "api" {{ bind_host = "127.0.0.1"; bind_port = 5665 }}',
+            'object ApiUser "test" {{ password = "lvs-dr-test"; permissions = [ "*" ] }}',
+            'include "{1}/commands.conf"', 'include "{1}/services.conf"']).format(PLUGIN_DIR, CONF)
+            + "\n" + "\n".join(hosts) + "\n")
+    os.chmod(config, 0o644)
+    defines = ["-DRunAsUser=" + USER, "-DRunAsGroup=" + USER] + [
+        "-D{}={}".format(key, os.path.join(home, name)) for key, name in (
+            ("DataDir", "data"), ("LogDir", "log"), ("CacheDir", "cache"),
+            ("SpoolDir", "spool"), ("InitRunDir", "run"))]
+    return config, defines, certs + "/ca.crt"
+
+
+def test_icinga2_runs_the_shipped_commands_and_parses_their_output(cluster, workdir):
+    director = cluster.director
+    config, defines, ca = _icinga_config(cluster, workdir)
+    icinga = Daemon(director.ns, ["/usr/sbin/icinga2", "daemon", "-c", config] + defines)
+
+    def api(path, body=None):
+        argv = [sys.executable, API_HELPER, "https://127.0.0.1:5665/v1/" + path, "test",
+                "lvs-dr-test", ca] + ([json.dumps(body)] if body else [])
+        done = director.run(argv)
+        return json.loads(done.stdout) if done.returncode == 0 else None
+
+    try:
+        wait_for(lambda: api("status/IcingaApplication"), 60, "the Icinga 2 API")
+        assert api("actions/reschedule-check", {"type": "Service", "filter": "true",
+                                                "force": True})
+
+        def results():
+            answer = api("objects/services?attrs=last_check_result")
+            found = {s["name"]: s["attrs"]["last_check_result"] for s in answer["results"]} \
+                if answer else {}
+            return found if found and all(found.values()) else None
+
+        checked = wait_for(results, 90, "every service's first check result")
+    finally:
+        log = icinga.stop()
+    assert sorted(checked) == ["director1!lvs-vip-arp-owner", "rs1!lvs-arp-sysctl-nrpe",
+                               "rs1!lvs-vip-on-lo-nrpe", "rs2!lvs-arp-sysctl-nrpe",
+                               "rs2!lvs-vip-on-lo-nrpe"], log
+
+    broken = checked["rs1!lvs-arp-sysctl-nrpe"]
+    assert broken["state"] == 2, broken
+    assert broken["output"].startswith("ARP_SYSCTL CRITICAL - eth0 arp_ignore 0 (all=0, eth0=0)")
+    assert "eth0_arp_ignore=0;;1:2;0;8" in broken["performance_data"]
+    assert "exposed_interfaces=1;;0;0;1" in broken["performance_data"]
+
+    healthy = checked["rs2!lvs-arp-sysctl-nrpe"]
+    assert healthy["state"] in (0, 1), healthy  # 1 where this host's /etc lacks the lines
+    assert "eth0_arp_ignore=1;;1:2;0;8" in healthy["performance_data"]
+    assert "exposed_interfaces=0;;0;0;1" in healthy["performance_data"]
+
+    for name in ("rs1!lvs-vip-on-lo-nrpe", "rs2!lvs-vip-on-lo-nrpe"):
+        assert "missing=0;;0;0;1" in checked[name]["performance_data"], checked[name]
+
+    probe = checked["director1!lvs-vip-arp-owner"]
+    assert probe["state"] == 2, probe
+    assert probe["output"].startswith("VIP_ARP_OWNER CRITICAL - VIP 192.0.2.100 answered by "
+                                      "02:00:5e:00:00:0b")
+    assert "foreign_responders=1;;0;0" in probe["performance_data"]
