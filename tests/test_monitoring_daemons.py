@@ -11,10 +11,9 @@ import sys
 import tempfile
 import time
 
+import lab as lab_module
 import pytest
 from conftest import REPO, Outcome, unavailable
-
-import lab as lab_module
 
 CONF = os.path.join(REPO, "icinga-conf")
 PLUGIN_DIR = "/usr/lib/nagios/plugins"
