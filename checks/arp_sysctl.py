@@ -9,8 +9,7 @@ import collections
 import nagiosplugin
 from nagiosplugin.state import Critical, Ok, Warn
 
-from checks import cli, kernel, links, sysctl
-from checks.source import Source
+from checks import cli, kernel, links, sysctl, target
 
 NAME = "ARP_SYSCTL"
 RUNTIME_KEYS = (kernel.ARP_IGNORE, kernel.ARP_ANNOUNCE, kernel.PROXY_ARP)
@@ -289,20 +288,6 @@ def parse_arp_ignore(text):
     return values
 
 
-def add_persistence_options(parser):
-    parser.add_argument("--root", default="/", metavar="DIR",
-                        help="read the boot-time configuration under DIR instead of / "
-                             "(a mounted image, a copy of /etc)")
-    parser.add_argument("--no-persistence", action="store_true",
-                        help="skip the boot-time verdict")
-
-
-def config_source(args):
-    if args.root != "/" and Source("/").kind(args.root) != "dir":
-        raise cli.PluginError("--root {}: no such directory".format(args.root))
-    return Source(args.root)
-
-
 def build_parser():
     parser = cli.make_parser(
         "check_arp_sysctl",
@@ -314,20 +299,27 @@ def build_parser():
     parser.add_argument("--arp-ignore", type=parse_arp_ignore, default=kernel.ARP_IGNORE_PROTECTS,
                         metavar="LIST", help="accepted effective arp_ignore values, a subset of "
                                              "1,2,8 (default: 1,2; 8 answers no ARP at all)")
-    add_persistence_options(parser)
+    target.add_options(parser)
     return parser
 
 
-def build_check(args):
-    resource = ArpSysctl(Source("/"), config_source(args), args.interface,
-                         not args.no_persistence)
+def make_check(runtime_source, config_source, interfaces=None,
+               arp_ignore=kernel.ARP_IGNORE_PROTECTS, persistence=True):
+    """The nagiosplugin Check, for the command line and for the director's sweep."""
+    resource = ArpSysctl(runtime_source, config_source, interfaces, persistence)
     contexts = {context.key: context for context in
-                (ArpIgnoreContext(args.arp_ignore), ArpAnnounceContext(), ProxyArpContext())}
+                (ArpIgnoreContext(arp_ignore), ArpAnnounceContext(), ProxyArpContext())}
     return nagiosplugin.Check(
         resource, *contexts.values(), BootContext(contexts),
         nagiosplugin.ScalarContext("exposed_interfaces", critical="0"),
         nagiosplugin.ScalarContext("unpersisted_settings", warning="0"),
         ArpSysctlSummary(resource))
+
+
+def build_check(args):
+    runtime_source, config_source = target.sources(args)
+    return make_check(runtime_source, config_source, args.interface, args.arp_ignore,
+                      not args.no_persistence)
 
 
 def main(argv=None):

@@ -40,8 +40,9 @@ class Source:
     def __init__(self, root="/"):
         self.root = root
 
-    def describe(self):
-        return "local host" if self.root == "/" else self.root
+    def with_root(self, root):
+        """The same host, files under another root."""
+        return Source(root)
 
     def _host_path(self, path):
         return os.path.join(self.root, path.lstrip("/"))

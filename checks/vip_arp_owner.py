@@ -5,6 +5,7 @@ this module decides which interface, who may answer, and presents the findings.
 """
 
 import collections
+import os
 import re
 
 import nagiosplugin
@@ -237,7 +238,7 @@ def build_parser():
         "CAP_NET_RAW.")
     parser.add_argument("--vip", action="append", type=cli.comma_list, metavar="ADDRESS",
                         help="a VIP to probe (repeatable, or a comma-separated list)")
-    parser.add_argument("--from-ipvs", nargs="?", const=ipvs.PROC_IP_VS, metavar="PATH",
+    parser.add_argument("--from-ipvs", nargs="?", const=ipvs.PROC_IP_VS, type=os.path.abspath, metavar="PATH",
                         help="take the VIPs and the direct-routing real servers from the IPVS "
                              "table (default %(const)s; saved 'ipvsadm -Ln' output also works)")
     parser.add_argument("-I", "--interface", metavar="IFACE",

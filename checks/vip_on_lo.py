@@ -6,9 +6,7 @@ import collections
 import nagiosplugin
 from nagiosplugin.state import Critical, Ok, Warn
 
-from checks import cli, kernel, links, netconfig
-from checks.arp_sysctl import add_persistence_options, config_source
-from checks.source import Source
+from checks import cli, kernel, links, netconfig, target
 
 NAME = "VIP_ON_LO"
 
@@ -162,13 +160,13 @@ def build_parser():
         "a /32 (/128), on no ARP-facing interface, and that the boot configuration adds it.")
     parser.add_argument("--vip", action="append", type=cli.comma_list, metavar="ADDRESS",
                         help="a VIP (repeatable, or a comma-separated list; IPv4 or IPv6)")
-    add_persistence_options(parser)
+    target.add_options(parser)
     return parser
 
 
-def build_check(args):
-    resource = VipOnLo(Source("/"), config_source(args), links.parse_vips(cli.flatten(args.vip)),
-                       not args.no_persistence)
+def make_check(runtime_source, config_source, vips, persistence=True):
+    """The nagiosplugin Check, for the command line and for the director's sweep."""
+    resource = VipOnLo(runtime_source, config_source, vips, persistence)
     return nagiosplugin.Check(
         resource, VipContext(),
         nagiosplugin.ScalarContext("vips"),
@@ -176,6 +174,12 @@ def build_check(args):
         nagiosplugin.ScalarContext("misplaced", critical="0"),
         nagiosplugin.ScalarContext("unpersisted", warning="0"),
         VipOnLoSummary())
+
+
+def build_check(args):
+    vips = links.parse_vips(cli.flatten(args.vip))
+    runtime_source, config_source = target.sources(args)
+    return make_check(runtime_source, config_source, vips, not args.no_persistence)
 
 
 def main(argv=None):
