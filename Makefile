@@ -20,6 +20,9 @@ $(VENV)/.installed: $(VENV)/.deps $(SOURCES)
 demo: setup
 	$(BIN)/python tests/lab.py demo
 
+bench: setup
+	$(BIN)/python tests/bench.py
+
 lint: setup
 	$(BIN)/ruff check --quiet checks plugins tests
 	$(BIN)/vermin --quiet --no-tips --violations --eval-annotations -t=3.9- checks plugins

@@ -85,6 +85,12 @@ class Host:
     def iproute(self, *args):
         return _sh([IP, "-n", self.ns] + list(args))
 
+    def addresses(self, action, addresses, dev):
+        """Add or delete host addresses (/32) in one `ip -batch` run, however many."""
+        batch = "".join("addr {} {}/32 dev {}\n".format(action, a, dev) for a in addresses)
+        if batch:
+            _sh([IP, "-n", self.ns, "-batch", "-"], input=batch)
+
     def sysctl(self, values):
         """Write net.ipv4.conf values: {"all.arp_ignore": 1, "eth0.arp_announce": 2}."""
         for name, value in values.items():
@@ -150,11 +156,9 @@ class Lab:
 
     def place_vips(self, host):
         if host is self.director:
-            for vip in self.vips:
-                host.iproute("addr", "add", vip + "/32", "dev", host.iface)
+            host.addresses("add", self.vips, host.iface)
         elif host in self.realservers:
-            for vip in self.vips:
-                host.iproute("addr", "add", vip + "/32", "dev", "lo")
+            host.addresses("add", self.vips, "lo")
 
     def start(self):
         remove_stale_namespaces()

@@ -102,9 +102,7 @@ def test_many_vips_exactly_the_exposed_ones_reported(lab):
     with lab_module.Lab(vips=vips) as many:
         rs1, rs2 = many.realservers
         rs2.sysctl(PROTECT)
-        for vip in vips:
-            if vip not in exposed:
-                rs1.iproute("addr", "del", vip + "/32", "dev", "lo")
+        rs1.addresses("del", [vip for vip in vips if vip not in exposed], "lo")
         outcome = owner(many.director, "--vip", ",".join(vips), "-v")
     assert outcome.code == 2, outcome
     assert outcome.status == ("VIP_ARP_OWNER CRITICAL - VIP 192.0.2.103 answered by "

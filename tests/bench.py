@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""make bench: the suite's speed and memory, each figure a ratio against a baseline measured
+in the same run, in the lab. Prints a table and writes bench-results.json. Not a test: it
+asserts nothing; the targets are printed beside the figures."""
+
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import lab as lab_module
+import sshlab
+
+RUNS = 5
+ARPING = "/usr/bin/arping"
+ARP_SCAN = "/usr/sbin/arp-scan"
+# VIPs only from the documentation ranges, none of them a lab host's own address.
+ALL_VIPS = (["192.0.2.{}".format(n) for n in range(20, 255) if n not in (200,)]
+            + ["203.0.113.{}".format(n) for n in range(1, 255)])
+SIZES = (1, 16, 256, len(ALL_VIPS))
+PLUGIN_DIR = os.path.dirname(sys.executable)
+
+
+def plugin(name):
+    return os.path.join(PLUGIN_DIR, name)
+
+
+def timed(argv, **kwargs):
+    """(wall seconds, peak RSS in MB, stdout) of one process, its rusage from wait4."""
+    started = time.monotonic()
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                               text=True, **kwargs)
+    output = process.stdout.read()
+    _, _, usage = os.wait4(process.pid, 0)
+    process.returncode = 0
+    return time.monotonic() - started, usage.ru_maxrss / 1024.0, output
+
+
+def repeat(argv, runs=RUNS):
+    samples = [timed(argv) for _ in range(runs)]
+    return (statistics.median(s[0] for s in samples), max(s[1] for s in samples),
+            samples[-1][2])
+
+
+def startup(lab):
+    rs1 = lab.realservers[0]
+    in_ns = lab_module.Host.netns_argv
+    base_time, base_mem, _ = repeat(in_ns(rs1.ns, [sys.executable, "-c", "import nagiosplugin"]))
+    rows = [{"what": "python -c 'import nagiosplugin' (baseline)", "seconds": base_time,
+             "peak_mb": base_mem, "ratio": 1.0}]
+    for argv in ([plugin("check_arp_sysctl")],
+                 [plugin("check_vip_on_lo"), "--vip", lab_module.VIP]):
+        seconds, memory, _ = repeat(in_ns(rs1.ns, argv))
+        rows.append({"what": os.path.basename(argv[0]), "seconds": seconds, "peak_mb": memory,
+                     "ratio": seconds / base_time, "target": "<= 1.5x, < 40 MB"})
+    return rows
+
+
+def reported_vips(output):
+    return {m.group(1) for m in re.finditer(r"^CRITICAL: VIP (\S+) answered by", output, re.M)}
+
+
+def arp_scan_responders(output, mac):
+    return {line.split()[0] for line in output.splitlines()
+            if len(line.split()) >= 2 and line.split()[1].lower() == mac}
+
+
+def probe_scaling():
+    exposed = set(ALL_VIPS[::7])
+    rows = []
+    with lab_module.Lab(realservers=1, vips=ALL_VIPS) as lab:
+        director, rs1 = lab.director, lab.realservers[0]
+        rs1.addresses("del", [vip for vip in ALL_VIPS if vip not in exposed], "lo")
+        in_dir = lab_module.Host.netns_argv
+        baseline = None
+        for size in SIZES:
+            vips = ALL_VIPS[:size]
+            expected = exposed & set(vips)
+            seconds, memory, output = repeat(in_dir(director.ns, [
+                plugin("check_vip_arp_owner"), "-v", "-t", "30", "--vip", ",".join(vips)]), 3)
+            baseline = baseline or seconds
+            with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as targets:
+                targets.write("\n".join(vips) + "\n")
+            scan_seconds, _, scan = repeat(in_dir(director.ns, [
+                ARP_SCAN, "-q", "-I", director.iface, "--retry=2", "--timeout=1000",
+                "-f", targets.name]), 3)
+            os.unlink(targets.name)
+            row = {"vips": size, "seconds": seconds, "ratio_to_1_vip": seconds / baseline,
+                   "peak_mb": memory, "detected_right": reported_vips(output) == expected,
+                   "arp_scan_seconds": scan_seconds,
+                   "arp_scan_same_responders": arp_scan_responders(scan, rs1.mac) == expected}
+            if size <= 16:
+                started = time.monotonic()
+                found = set()
+                for vip in vips:
+                    done = director.run([ARPING, "-c", "1", "-w", "1", "-I", director.iface,
+                                         "-s", director.ip, vip])
+                    if rs1.mac.upper() in done.stdout.upper():
+                        found.add(vip)
+                row["arping_sequential_seconds"] = time.monotonic() - started
+                row["arping_same_responders"] = found == expected
+            rows.append(row)
+    return rows
+
+
+def ssh_sweep():
+    rows = []
+    with sshlab.LoginUser() as home, lab_module.Lab(realservers=8) as lab:
+        ssh = sshlab.SSHLab(lab, home).start()
+        try:
+            for count in (1, 8):
+                table = os.path.join(home, "ip_vs_{}".format(count))
+                with open(table, "w") as handle:
+                    handle.write("IP Virtual Server version 1.2.1 (size=4096)\n"
+                                 "Prot LocalAddress:Port Scheduler Flags\n"
+                                 "  -> RemoteAddress:Port Forward Weight ActiveConn InActConn\n"
+                                 "TCP  C0000264:0050 wlc\n")
+                    for host in lab.realservers[:count]:
+                        handle.write("  -> {:08X}:0050      Route   1      0          0\n".format(
+                            int.from_bytes(bytes(int(p) for p in host.ip.split(".")), "big")))
+                os.chmod(table, 0o644)
+                seconds, memory, _ = repeat(lab_module.Host.netns_argv(lab.director.ns, [
+                    plugin("check_lvs_realservers"), "--from-ipvs", table, "-t", "30"]
+                    + ssh.options()), 3)
+                rows.append({"servers": count, "seconds": seconds, "peak_mb": memory})
+        finally:
+            ssh.stop()
+    for row in rows:
+        row["ratio_to_1_server"] = row["seconds"] / rows[0]["seconds"]
+    return rows
+
+
+def main():
+    reason = lab_module.lab_unavailable_reason() or sshlab.unavailable_reason()
+    if reason:
+        sys.exit("make bench needs the lab: " + reason)
+    machine = "{} {}, {} CPUs, Linux {}, Python {}".format(
+        platform.machine(), platform.processor() or "", os.cpu_count(), platform.release(),
+        platform.python_version())
+    with lab_module.Lab(realservers=1) as lab:
+        results = {"machine": machine, "startup": startup(lab)}
+    results["probe"] = probe_scaling()
+    results["ssh_sweep"] = ssh_sweep()
+    print("machine:", machine)
+    print("\nstart-up (median of {} runs)".format(RUNS))
+    for row in results["startup"]:
+        print("  {:45s} {:6.3f} s  {:5.1f} MB  x{:.2f}".format(row["what"], row["seconds"],
+                                                              row["peak_mb"], row["ratio"]))
+    print("\nprobe scaling (one real server answering every 7th VIP; median of 3)")
+    for row in results["probe"]:
+        print("  {vips:4d} VIPs {seconds:6.3f} s x{ratio_to_1_vip:.2f} {peak_mb:5.1f} MB "
+              "right={detected_right} | arp-scan {arp_scan_seconds:6.3f} s "
+              "same={arp_scan_same_responders}".format(**row)
+              + (" | arping sequential {arping_sequential_seconds:6.2f} s same="
+                 "{arping_same_responders}".format(**row) if "arping_sequential_seconds" in row
+                 else ""))
+    print("\nSSH sweep (check_lvs_realservers; median of 3)")
+    for row in results["ssh_sweep"]:
+        print("  {servers} servers {seconds:6.3f} s x{ratio_to_1_server:.2f} {peak_mb:5.1f} MB"
+              .format(**row))
+    path = os.path.join(lab_module.REPO, "bench-results.json")
+    with open(path, "w") as handle:
+        json.dump(results, handle, indent=2)
+    print("\nwritten:", path)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""sshd in the lab's real servers, with an unprivileged login user: for tests and the bench."""
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+import lab as lab_module
+
+SSHD = "/usr/sbin/sshd"
+SSH_KEYGEN = "/usr/bin/ssh-keygen"
+LOGIN = "lvsdrssh"
+PROGRAMS = (SSHD, SSH_KEYGEN, "/usr/sbin/useradd", "/usr/sbin/userdel")
+
+
+def unavailable_reason():
+    missing = [p for p in PROGRAMS if not os.access(p, os.X_OK)]
+    if missing:
+        return "{} missing (Debian: openssh-server, passwd)".format(", ".join(missing))
+    if os.geteuid() != 0:
+        return "starting sshd and adding its login user needs root"
+    return None
+
+
+class LoginUser:
+    """An unprivileged login user with a shell (sshd runs commands through it), removed after."""
+
+    def __enter__(self):
+        self.home = tempfile.mkdtemp(prefix="lvs-dr-ssh-")
+        os.chmod(self.home, 0o755)
+        subprocess.run(["/usr/sbin/userdel", LOGIN], capture_output=True)
+        # "*": no password, but not a locked account (sshd refuses locked ones).
+        subprocess.run(["/usr/sbin/useradd", "--system", "--no-create-home", "--home-dir",
+                        self.home, "--shell", "/bin/sh", "--password", "*", LOGIN], check=True)
+        return self.home
+
+    def __exit__(self, *exc):
+        subprocess.run(["/usr/sbin/userdel", LOGIN], capture_output=True)
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+def keygen(path):
+    subprocess.run([SSH_KEYGEN, "-q", "-t", "ed25519", "-N", "", "-f", path], check=True)
+    with open(path + ".pub") as handle:
+        return handle.read().strip()
+
+
+class SSHLab:
+    """sshd in every real server of a lab; the client key and known_hosts on the director."""
+
+    def __init__(self, lab, home):
+        self.lab = lab
+        self.home = home
+        self.key = os.path.join(home, "id_ed25519")
+        self.known_hosts = os.path.join(home, "known_hosts")
+        self.authorized = os.path.join(home, "authorized_keys")
+        self.host_keys = {}
+        self.daemons = []
+
+    def start(self):
+        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege separation dir
+        with open(self.authorized, "w") as handle:
+            handle.write(keygen(self.key) + "\n")
+        lines = []
+        for host in self.lab.realservers:
+            host_key = os.path.join(self.home, "host_key_" + host.role)
+            self.host_keys[host.ip] = keygen(host_key)
+            lines.append("{} {}".format(host.ip, " ".join(self.host_keys[host.ip].split()[:2])))
+            config = os.path.join(self.home, "sshd_config_" + host.role)
+            with open(config, "w") as handle:
+                handle.write("\n".join([
+                    "ListenAddress " + host.ip, "Port 22", "HostKey " + host_key,
+                    "PidFile {}/sshd_{}.pid".format(self.home, host.role),
+                    "AuthorizedKeysFile " + self.authorized, "StrictModes no", "UsePAM no",
+                    "PasswordAuthentication no", "KbdInteractiveAuthentication no",
+                    "PermitRootLogin no", "AllowUsers " + LOGIN,
+                    "Subsystem sftp internal-sftp", "LogLevel ERROR", ""]))
+            self.daemons.append(subprocess.Popen(
+                lab_module.Host.netns_argv(host.ns, [SSHD, "-D", "-e", "-f", config]),
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        with open(self.known_hosts, "w") as handle:
+            handle.write("\n".join(lines) + "\n")
+        for host in self.lab.realservers:
+            deadline = time.monotonic() + 10
+            while not host.run(["/usr/bin/ss", "-Hltn", "sport = :22"]).stdout.strip():
+                assert time.monotonic() < deadline, "sshd did not start in " + host.role
+                time.sleep(0.1)
+        return self
+
+    def stop(self):
+        for daemon in self.daemons:
+            daemon.terminate()
+            daemon.wait(timeout=10)
+
+    def options(self, known_hosts=None, key=None):
+        return ["--ssh-user", LOGIN, "--ssh-key", key or self.key,
+                "--known-hosts", known_hosts or self.known_hosts]

@@ -1,0 +1,247 @@
+"""Bad input is harmless: parsers on random and truncated input raise nothing but the plugins'
+own error, the plugins end with exit 0-3 and one status line, and named bad inputs give an
+UNKNOWN line that names the cause."""
+
+import errno
+import os
+import sys
+import time
+
+import nagiosplugin
+import pytest
+from conftest import run_plugin
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from checks import ipvs, links, netconfig, vip_on_lo
+from checks.arp import dissect
+from checks.cli import PluginError
+from checks.source import MAX_FILE_BYTES, Source
+from checks.sysctl import BootSysctl, normalize_key, read_runtime
+
+FUZZ = settings(max_examples=150, deadline=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+TEXT = st.one_of(st.text(max_size=400), st.binary(max_size=400).map(
+    lambda b: b.decode("latin-1")))
+
+
+class MemorySource(Source):
+    """A Source over {path: bytes or ('link', target)}: the parsers' input, without a disk."""
+
+    def __init__(self, files):
+        super().__init__("/")
+        self.files = {path: (data.encode("utf-8", "surrogateescape") if isinstance(data, str)
+                             else data) for path, data in files.items()}
+
+    def _missing(self, path):
+        return FileNotFoundError(errno.ENOENT, "not found", path)
+
+    def _read_bytes(self, host_path, limit):
+        if host_path not in self.files or isinstance(self.files[host_path], tuple):
+            raise self._missing(host_path)
+        return self.files[host_path][:limit]
+
+    def _listdir(self, host_path):
+        prefix = host_path.rstrip("/") + "/"
+        names = {p[len(prefix):].split("/")[0] for p in self.files if p.startswith(prefix)}
+        if not names:
+            raise self._missing(host_path)
+        return list(names)
+
+    def _lstat_mode(self, host_path):
+        if host_path in self.files:
+            return 0o120777 if isinstance(self.files[host_path], tuple) else 0o100644
+        if any(p.startswith(host_path.rstrip("/") + "/") for p in self.files):
+            return 0o040755
+        raise self._missing(host_path)
+
+    def _readlink(self, host_path):
+        return self.files[host_path][1]
+
+
+def only_plugin_errors(function, *args):
+    try:
+        function(*args)
+    except PluginError as exc:
+        assert str(exc)
+
+
+@FUZZ
+@given(st.dictionaries(st.sampled_from(["/etc/sysctl.d/a.conf", "/usr/lib/sysctl.d/b.conf",
+                                        "/run/sysctl.d/a.conf", "/etc/sysctl.conf"]), TEXT))
+def test_sysctl_files_never_raise(files):
+    source = MemorySource(files)
+
+    def parse():
+        boot = BootSysctl(source)
+        for scope in ("all", "default", "eth0", "eth0.100"):
+            boot.value(scope, "arp_ignore")
+    only_plugin_errors(parse)
+
+
+@FUZZ
+@given(TEXT)
+def test_sysctl_keys_never_raise(key):
+    normalize_key(key)
+
+
+JSON_ISH = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=20)),
+    lambda inner: st.one_of(st.lists(inner, max_size=4),
+                            st.dictionaries(st.sampled_from(["ifname", "addr_info", "family",
+                                                             "local", "prefixlen", "label",
+                                                             "scope"]), inner, max_size=5)),
+    max_leaves=20)
+
+
+@FUZZ
+@given(st.one_of(TEXT, JSON_ISH.map(lambda value: __import__("json").dumps(value))))
+def test_ip_json_never_raises(text):
+    only_plugin_errors(links.parse_ip_json, text)
+
+
+def _capture(name):
+    with open(os.path.join(os.path.dirname(__file__), "fixtures", name)) as handle:
+        return handle.read()
+
+
+@FUZZ
+@given(TEXT, st.integers(min_value=0, max_value=2000))
+def test_ip_text_and_ipvs_never_raise_on_random_or_truncated_input(text, cut):
+    for captured in (_capture("ip-o-addr.txt"), text):
+        only_plugin_errors(links.parse_ip_oneline, captured[:cut])
+        only_plugin_errors(links.parse_ip_json, _capture("ip-j-addr.json")[:cut])
+    for table in (_capture("ip_vs"), _capture("ipvsadm-Ln.txt"), text):
+        only_plugin_errors(ipvs.parse, table[:cut])
+        only_plugin_errors(ipvs.parse, table)
+
+
+NETCONFIG_PATHS = ["/etc/network/interfaces", "/etc/network/interfaces.d/x",
+                   "/etc/netplan/01.yaml", "/etc/systemd/network/10.network",
+                   "/etc/NetworkManager/system-connections/a.nmconnection",
+                   "/etc/sysconfig/network-scripts/ifcfg-lo:0",
+                   "/etc/systemd/system/vip.service", "/etc/rc.local"]
+
+
+@FUZZ
+@given(st.dictionaries(st.sampled_from(NETCONFIG_PATHS), TEXT, min_size=1))
+def test_network_configuration_never_raises(files):
+    only_plugin_errors(netconfig.read_all, MemorySource(files), ["lo", "eth0"])
+
+
+@FUZZ
+@given(st.binary(max_size=80))
+def test_frames_from_the_wire_never_raise(frame):
+    dissect(frame, {"192.0.2.100"})
+
+
+@pytest.fixture
+def in_process(capsys):
+    """Run a plugin's main() here, as Icinga would see it: (exit code, stdout lines)."""
+    def run(main, argv):
+        nagiosplugin.Runtime.instance = None  # a fresh output per run
+        with pytest.raises(SystemExit) as ended:
+            main(argv)
+        out = capsys.readouterr().out
+        return ended.value.code, out.splitlines()
+    return run
+
+
+@FUZZ
+@given(argv=st.lists(st.one_of(st.sampled_from(["--vip", "-t", "--root", "-v", "--no-persistence",
+                                                 "192.0.2.100", "::1", "-H", "--bogus", "0",
+                                                 "/nonexistent", ","]), st.text(max_size=12)),
+                     max_size=6))
+def test_cli_on_random_arguments_ends_with_one_status_line(in_process, argv):
+    if "-H" in argv or "-h" in argv or "--help" in argv or "-V" in argv:
+        return  # remote mode and the informational options are covered elsewhere
+    code, lines = in_process(vip_on_lo.main, ["--no-persistence"] + argv)
+    assert code in (0, 1, 2, 3)
+    assert lines and lines[0].startswith("VIP_ON_LO ")
+    assert "Traceback" not in "\n".join(lines)
+
+
+@FUZZ
+@given(interfaces=TEXT, sysctl=TEXT, cut=st.integers(min_value=0, max_value=400))
+def test_cli_on_random_configuration_ends_with_one_status_line(in_process, tmp_path_factory,
+                                                               interfaces, sysctl, cut):
+    root = tmp_path_factory.mktemp("root")
+    for path, text in (("etc/network/interfaces", interfaces[:cut]),
+                       ("etc/sysctl.d/90-x.conf", sysctl)):
+        os.makedirs(os.path.dirname(os.path.join(str(root), path)), exist_ok=True)
+        with open(os.path.join(str(root), path), "w", encoding="utf-8",
+                  errors="surrogateescape") as handle:
+            handle.write(text)
+    code, lines = in_process(vip_on_lo.main, ["--vip", "127.0.0.1", "--root", str(root)])
+    assert code in (0, 1, 2, 3)
+    assert len(lines) == 1 and lines[0].startswith("VIP_ON_LO ")
+
+
+def test_missing_proc_sys_net_ipv4_conf_is_named():
+    with pytest.raises(PluginError, match=r"^/proc/sys/net/ipv4/conf is missing: no IPv4 in this "
+                                          r"network namespace or /proc/sys not mounted"):
+        read_runtime(MemorySource({"/proc/sys/kernel/hostname": "x"}), ["all"])
+
+
+def test_non_utf8_bytes_are_read_around():
+    boot = BootSysctl(MemorySource({"/etc/sysctl.d/a.conf":
+                                    b"# \xff\xfe caf\xe9\nnet.ipv4.conf.all.arp_ignore = 1\n"}))
+    assert boot.value("all", "arp_ignore")[0] == 1
+
+
+def test_enormous_file_is_refused_by_name():
+    source = MemorySource({"/etc/sysctl.d/huge.conf": b"#" * (MAX_FILE_BYTES + 10)})
+    with pytest.raises(PluginError, match=r"^/etc/sysctl.d/huge.conf: larger than 4 MiB"):
+        BootSysctl(source)
+
+
+def test_symlink_loop_is_refused_by_name():
+    source = MemorySource({"/etc/sysctl.d/a.conf": ("link", "/etc/sysctl.d/b.conf"),
+                           "/etc/sysctl.d/b.conf": ("link", "a.conf")})
+    with pytest.raises(PluginError, match=r"^/etc/sysctl.d/a.conf: symlink loop$"):
+        BootSysctl(source)
+
+
+@pytest.mark.parametrize("plugin, args, line", [
+    ("check_vip_arp_owner", ["--vip", "2001:db8::100"],
+     "VIP_ARP_OWNER UNKNOWN - IPv6 VIPs (2001:db8::100) have no ARP; this check probes IPv4 VIPs "
+     "(an IPv6 VIP is exposed only on an ND-facing interface: check_vip_on_lo)"),
+    ("check_vip_arp_owner", ["--vip", "192.0.2.100", "--count", "0"],
+     "VIP_ARP_OWNER UNKNOWN - --count 0 must be between 1 and 100"),
+    ("check_vip_arp_owner", ["--vip", "192.0.2.100", "--expect-mac", "02:00:5e:00:00:zz"],
+     "VIP_ARP_OWNER UNKNOWN - argument --expect-mac: not a MAC address (aa:bb:cc:dd:ee:ff): "
+     "'02:00:5e:00:00:zz' (see check_vip_arp_owner --help)"),
+    ("check_vip_on_lo", ["--vip", "192.0.2.100/32"],
+     "VIP_ON_LO UNKNOWN - --vip '192.0.2.100/32' is not an IPv4 or IPv6 address"),
+    ("check_arp_sysctl", ["--arp-ignore", "0,1"],
+     "ARP_SYSCTL UNKNOWN - argument --arp-ignore: must be a list of values that keep a VIP on "
+     "lo unanswered (1, 2, 8): '0,1' (see check_arp_sysctl --help)"),
+    ("check_arp_sysctl", ["-t", "0"],
+     "ARP_SYSCTL UNKNOWN - argument -t/--timeout: must be between 0 and 86400 seconds: '0' "
+     "(see check_arp_sysctl --help)"),
+    ("check_lvs_realservers", ["--from-ipvs", "/nonexistent/ip_vs"],
+     "LVS_REALSERVERS UNKNOWN - /nonexistent/ip_vs: not found"),
+])
+def test_named_bad_inputs(plugin, args, line):
+    outcome = run_plugin(plugin, *args)
+    assert (outcome.code, outcome.lines, outcome.stderr) == (3, [line], "")
+
+
+def test_a_timeout_too_small_to_finish_is_unknown():
+    """check_vip_on_lo runs `ip`, which alone takes longer than a millisecond (check_arp_sysctl
+    reads a few files and may really finish within one)."""
+    started = time.monotonic()
+    outcome = run_plugin("check_vip_on_lo", "--vip", "127.0.0.1", "-t", "0.001")
+    assert time.monotonic() - started < 2
+    assert (outcome.code, outcome.lines) == (
+        3, ["VIP_ON_LO UNKNOWN - no result within 0.001s (-t): raise -t, or find what hangs "
+            "with -vvv"])
+
+
+def test_heavy_modules_stay_off_the_real_server_paths():
+    """scapy and paramiko are imported only by the probe and by -H."""
+    code = ("import sys, checks.arp_sysctl, checks.vip_on_lo, checks.realservers; "
+            "print(sorted(m for m in ('scapy', 'paramiko') if m in sys.modules))")
+    done = __import__("subprocess").run([sys.executable, "-c", code], capture_output=True,
+                                        text=True)
+    assert done.stdout.strip() == "[]", done.stderr
