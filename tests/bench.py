@@ -3,6 +3,7 @@
 in the same run, in the lab. Prints a table and writes bench-results.json. Not a test: it
 asserts nothing; the targets are printed beside the figures."""
 
+import ast
 import json
 import os
 import platform
@@ -30,15 +31,38 @@ def plugin(name):
     return os.path.join(PLUGIN_DIR, name)
 
 
-def timed(argv, **kwargs):
-    """(wall seconds, peak RSS in MB, stdout) of one process, its rusage from wait4."""
-    started = time.monotonic()
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                               text=True, **kwargs)
-    output = process.stdout.read()
-    _, _, usage = os.wait4(process.pid, 0)
-    process.returncode = 0
-    return time.monotonic() - started, usage.ru_maxrss / 1024.0, output
+# A process's peak RSS (ru_maxrss) starts at its parent's at fork, so the program measured is
+# started by a minimal interpreter (-S, only os and time) inside the namespace, not by this
+# script nor by `ip netns exec` (both larger than the plugins' baseline).
+CHILD = """
+import os, sys, time
+argv = sys.argv[1:]
+read_end, write_end = os.pipe()
+started = time.monotonic()
+pid = os.fork()
+if pid == 0:
+    os.dup2(write_end, 1)
+    os.close(read_end)
+    os.execv(argv[0], argv)
+os.close(write_end)
+chunks = []
+while True:
+    chunk = os.read(read_end, 65536)
+    if not chunk:
+        break
+    chunks.append(chunk)
+usage = os.wait4(pid, 0)[2]
+print(repr((time.monotonic() - started, usage.ru_maxrss / 1024.0,
+            b"".join(chunks).decode("utf-8", "replace"))))
+"""
+
+
+def timed(argv):
+    """(wall seconds, peak RSS in MB, stdout) of argv, run in a namespace by netns_argv."""
+    prefix, command = argv[:4], argv[4:]
+    done = subprocess.run(prefix + [sys.executable, "-S", "-c", CHILD] + command,
+                          capture_output=True, text=True, check=True)
+    return ast.literal_eval(done.stdout)
 
 
 def repeat(argv, runs=RUNS):

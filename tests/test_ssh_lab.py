@@ -171,3 +171,18 @@ def test_sweep_keeps_results_when_a_server_is_unreachable(cluster, tmp_path):
         assert any(line.startswith("CRITICAL: 192.0.2.11: ARP_SYSCTL CRITICAL")
                    for line in outcome.lines)
         assert any(line.startswith("OK: 192.0.2.12: ARP_SYSCTL OK") for line in outcome.lines)
+
+
+def test_ssh_config_supplies_hostname_user_and_key(cluster, tmp_path):
+    """An alias from ~/.ssh/config: HostName, User and IdentityFile come from there."""
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    rs1 = cluster.lab.realservers[0]
+    (home / ".ssh" / "config").write_text(
+        "Host web1\n  HostName {}\n  User {}\n  IdentityFile {}\n".format(rs1.ip, LOGIN,
+                                                                         cluster.key))
+    done = cluster.lab.director.run(["/usr/bin/env", "HOME=" + str(home), plugin("check_arp_sysctl"),
+                                     "-H", "web1", "--known-hosts", cluster.known_hosts])
+    remote = Outcome(done)
+    local = local_run(rs1, "check_arp_sysctl")
+    assert (remote.code, remote.stdout) == (local.code, local.stdout), remote
