@@ -12,28 +12,27 @@ from nagiosplugin.state import Critical, Ok, Warn
 from checks import cli, kernel, links, sysctl, target
 
 NAME = "ARP_SYSCTL"
-RUNTIME_KEYS = (kernel.ARP_IGNORE, kernel.ARP_ANNOUNCE, kernel.PROXY_ARP)
 NEW_INTERFACES = "default"
 
 
-class Setting(collections.namedtuple("Setting", "scope key all_value own_value")):
-    """One key on one interface: the two values the kernel combines."""
+class _Combined:
+    """The value in force on ``scope``: ``all`` and the interface's own, combined by the kernel."""
 
     @property
     def effective(self):
         return kernel.effective(self.key, self.all_value, self.own_value)
+
+
+class Setting(_Combined, collections.namedtuple("Setting", "scope key all_value own_value")):
+    """One key on one interface now."""
 
     def origin(self):
         return "all={}, {}={}".format(self.all_value, self.scope, self.own_value)
 
 
-class BootSetting(collections.namedtuple("BootSetting", "scope key all_value all_from "
-                                                        "own_value own_from")):
+class BootSetting(_Combined, collections.namedtuple("BootSetting", "scope key all_value all_from "
+                                                                   "own_value own_from")):
     """One key on one interface as the boot configuration leaves it, with the lines that set it."""
-
-    @property
-    def effective(self):
-        return kernel.effective(self.key, self.all_value, self.own_value)
 
     def origin(self):
         def said(scope, assignment):
@@ -76,12 +75,11 @@ class ArpSysctl(nagiosplugin.Resource):
 
     def probe(self):
         self.checked = self._select(links.read_links(self.runtime_source))
-        values = sysctl.read_runtime(self.runtime_source, ["all", NEW_INTERFACES] + self.checked,
-                                     RUNTIME_KEYS)
+        values = sysctl.read_runtime(self.runtime_source, ["all", NEW_INTERFACES] + self.checked)
         exposed = 0
         for scope in self.checked:
             settings = [Setting(scope, key, values["all"][key], values[scope][key])
-                        for key in RUNTIME_KEYS]
+                        for key in kernel.KEYS]
             exposed += any(kernel.exposes(s.key, s.effective) for s in settings
                            if s.key in kernel.VIP_KEYS)
             for setting in settings:
@@ -101,7 +99,7 @@ class ArpSysctl(nagiosplugin.Resource):
         boot = sysctl.BootSysctl(self.config_source)
         unpersisted = 0
         for scope in self.checked:
-            for key in RUNTIME_KEYS:
+            for key in kernel.KEYS:
                 all_value, all_from = boot.value("all", key)
                 own_value, own_from = boot.value(scope, key)
                 setting = BootSetting(scope, key, all_value, all_from, own_value, own_from)

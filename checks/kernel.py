@@ -11,15 +11,13 @@ IFF_NOARP = 0x80
 ARP_IGNORE = "arp_ignore"
 ARP_ANNOUNCE = "arp_announce"
 PROXY_ARP = "proxy_arp"
-ARP_FILTER = "arp_filter"
-KEYS = (ARP_IGNORE, ARP_ANNOUNCE, PROXY_ARP, ARP_FILTER)
+KEYS = (ARP_IGNORE, ARP_ANNOUNCE, PROXY_ARP)
 
 # The keys whose values decide whether a VIP held on lo is answered or announced.
 VIP_KEYS = (ARP_IGNORE, ARP_ANNOUNCE)
 
-# Effective value on an interface: IN_DEV_MAXCONF for these two, IN_DEV_ORCONF for the flags.
+# Effective value on an interface: IN_DEV_MAXCONF for these two, IN_DEV_ORCONF for proxy_arp.
 MAX_KEYS = (ARP_IGNORE, ARP_ANNOUNCE)
-OR_KEYS = (PROXY_ARP, ARP_FILTER)
 
 # Value of every key in a fresh namespace's interfaces when nothing set it.
 KERNEL_DEFAULT = 0

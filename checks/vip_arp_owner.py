@@ -56,7 +56,7 @@ class Ownership(collections.namedtuple("Ownership", "vip holder responders allow
 class VipArpOwner(nagiosplugin.Resource):
     """Chooses the interface, probes every VIP in one window and sorts what was heard."""
 
-    def __init__(self, source, vips, services, iface, allow, expect, names, timing):
+    def __init__(self, source, vips, services, iface, allow, expect, names, timing, skipped=()):
         self.source = source
         self.vips = vips
         self.services = services
@@ -66,7 +66,7 @@ class VipArpOwner(nagiosplugin.Resource):
         self.names = dict(names)
         self.timing = timing
         self.labels = {}
-        self.skipped = []
+        self.skipped = list(skipped)  # IPv6 VIPs: no ARP, named in the OK line
 
     @property
     def name(self):
@@ -266,8 +266,7 @@ def build_parser():
 def build_check(args):
     source = Source("/")
     services = ipvs.read(source, args.from_ipvs) if args.from_ipvs else []
-    vips = links.parse_vips(cli.flatten(args.vip) + [str(s.vip) for s in services]) \
-        if args.vip or services else links.parse_vips([])
+    vips = links.parse_vips(cli.flatten(args.vip) + [str(s.vip) for s in services])
     ipv6 = [str(vip) for vip in vips if vip.version == 6]
     vips = [vip for vip in vips if vip.version == 4]
     if not vips:
@@ -284,8 +283,7 @@ def build_check(args):
         raise cli.PluginError("the probe window ({:.1f}s: --count, --interval, --wait, --listen) "
                               "does not fit in -t {:g}s: raise -t".format(window, args.timeout))
     resource = VipArpOwner(source, vips, services, args.interface, args.allow_mac,
-                           args.expect_mac, args.name, timing)
-    resource.skipped = ipv6
+                           args.expect_mac, args.name, timing, skipped=ipv6)
     return nagiosplugin.Check(
         resource, OwnerContext(),
         nagiosplugin.ScalarContext("vips"),
