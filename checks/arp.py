@@ -53,8 +53,9 @@ def probe_frame(own_mac, target):
                      pdst=str(target)))
 
 
-def dissect(frame, watched):
-    """A Heard for an ARP frame whose sender IP is in ``watched``, else None."""
+def dissect(frame, watched, own_mac):
+    """A Heard for an ARP frame whose sender IP is in ``watched``, else None. An is-at sent
+    to us answers our probe ('reply'); any other packet from that IP claims it ('claim')."""
     try:
         packet = Ether(frame)
     except Exception:  # a malformed frame from the wire is not our error
@@ -64,7 +65,8 @@ def dissect(frame, watched):
     arp = packet[ARP]
     if arp.psrc not in watched or arp.op not in (ARP_REQUEST, ARP_REPLY):
         return None
-    kind = "reply" if arp.op == ARP_REPLY else "claim"
+    to_us = own_mac in (packet.dst.lower(), arp.hwdst.lower())
+    kind = "reply" if arp.op == ARP_REPLY and to_us else "claim"
     return Heard(arp.psrc, arp.hwsrc.lower(), packet.src.lower(), kind)
 
 
@@ -120,6 +122,8 @@ class Probe:
         finally:
             sock.close()
             self.duration = time.monotonic() - start
+        if not self.sent:
+            raise PluginError("nothing was sent on {}: no probe, no verdict".format(self.iface))
         return self
 
     def _send(self, sock, frame):
@@ -138,6 +142,6 @@ class Probe:
                 return
             if address[2] == PACKET_OUTGOING:
                 continue
-            heard = dissect(frame, watched)
+            heard = dissect(frame, watched, self.own_mac)
             if heard:
                 self.heard.append(heard)

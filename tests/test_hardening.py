@@ -132,7 +132,7 @@ def test_network_configuration_never_raises(files):
 @FUZZ
 @given(st.binary(max_size=80))
 def test_frames_from_the_wire_never_raise(frame):
-    dissect(frame, {"192.0.2.100"})
+    dissect(frame, {"192.0.2.100"}, "02:00:5e:00:00:01")
 
 
 @pytest.fixture

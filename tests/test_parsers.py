@@ -79,3 +79,24 @@ def test_unknown_option_is_unknown(plugin, name):
     assert (outcome.code, outcome.lines) == (
         3, ["{} UNKNOWN - unrecognized arguments: --bogus (see {} --help)".format(name, plugin)])
     assert outcome.stderr == ""
+
+
+def test_arp_frames_are_sorted_into_replies_and_claims():
+    from scapy.layers.l2 import ARP, Ether
+
+    from checks.arp import Heard, dissect
+
+    own, rs1, other = "02:00:5e:00:00:01", "02:00:5e:00:00:0b", "02:00:5e:00:00:c8"
+    vips = {"192.0.2.100"}
+
+    def frame(op, eth_src, hwsrc, dst, psrc="192.0.2.100"):
+        return bytes(Ether(src=eth_src, dst=dst) /
+                     ARP(op=op, hwsrc=hwsrc, psrc=psrc, hwdst=dst, pdst="0.0.0.0"))
+
+    assert dissect(frame(2, rs1, rs1, own), vips, own) == Heard("192.0.2.100", rs1, rs1, "reply")
+    assert dissect(frame(2, rs1, rs1, other), vips, own).kind == "claim"  # answering someone else
+    assert dissect(frame(1, rs1, rs1, "ff:ff:ff:ff:ff:ff"), vips, own).kind == "claim"
+    assert dissect(frame(2, other, rs1, own), vips, own) == Heard("192.0.2.100", rs1, other,
+                                                                  "reply")
+    assert dissect(frame(2, rs1, rs1, own, psrc="192.0.2.11"), vips, own) is None
+    assert dissect(b"\x00" * 10, vips, own) is None
