@@ -100,3 +100,22 @@ def test_arp_frames_are_sorted_into_replies_and_claims():
                                                                   "reply")
     assert dissect(frame(2, rs1, rs1, own, psrc="192.0.2.11"), vips, own) is None
     assert dissect(b"\x00" * 10, vips, own) is None
+
+
+def test_check_arp_sysctl_on_a_captured_real_server():
+    """/proc and /sys captured from a lab real server where only lo was set (the classic
+    mistake), read through a Source rooted at the capture."""
+    from nagiosplugin.state import Critical
+
+    from checks.arp_sysctl import make_check
+    from checks.source import Source
+
+    capture = Source(os.path.join(FIXTURES, "realserver-only-lo"))
+    check = make_check(capture, capture, persistence=False)
+    check()
+    assert check.state == Critical
+    assert check.summary_str == (
+        "ens3 arp_ignore 0 (all=0, ens3=0): answers ARP for every local address, VIPs on lo "
+        "included; set net.ipv4.conf.all.arp_ignore = 1 (+3 more problems)")
+    assert check.perfdata == ["ens3_arp_announce=0;;2:2;0", "ens3_arp_ignore=0;;1:2;0;8",
+                              "ens3_proxy_arp=0;0;;0;1", "exposed_interfaces=1;;0;0;1"]
