@@ -10,7 +10,7 @@ setup: $(VENV)/.installed
 
 $(VENV)/.deps: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check nagiosplugin scapy paramiko pytest hypothesis ruff vermin
+	$(BIN)/pip install --quiet --disable-pip-version-check '.[test]'
 	touch $@
 
 $(VENV)/.installed: $(VENV)/.deps $(SOURCES)

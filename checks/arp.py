@@ -13,8 +13,9 @@ import time
 
 from scapy.layers.l2 import ARP, Ether
 
-from checks.cli import PluginError
+from checks.cli import PluginError, logger
 
+log = logger("arp")
 ETH_P_ARP = 0x0806
 PACKET_OUTGOING = 4
 BROADCAST = "ff:ff:ff:ff:ff:ff"
@@ -124,6 +125,10 @@ class Probe:
             self.duration = time.monotonic() - start
         if not self.sent:
             raise PluginError("nothing was sent on {}: no probe, no verdict".format(self.iface))
+        log.info("%d probes sent on %s from %s in %.3fs; %d packets heard from the targets",
+                 self.sent, self.iface, self.own_mac, self.duration, len(self.heard))
+        for heard in self.heard:
+            log.debug("heard %s", heard)
         return self
 
     def _send(self, sock, frame):

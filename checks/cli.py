@@ -5,6 +5,7 @@ one on stdout, so the run is wrapped here instead and tracebacks go to stderr at
 """
 
 import argparse
+import logging
 import signal
 import sys
 import traceback
@@ -14,6 +15,11 @@ import nagiosplugin
 from checks import __version__
 
 UNKNOWN = 3
+
+
+def logger(name):
+    """A logger whose records nagiosplugin prints: -vv shows info, -vvv debug."""
+    return logging.getLogger("nagiosplugin.lvs_dr." + name)
 
 
 class PluginError(Exception):

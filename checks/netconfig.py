@@ -11,8 +11,10 @@ import posixpath
 import re
 import shlex
 
-from checks.cli import PluginError
+from checks.cli import PluginError, logger
 from checks.source import conf_files
+
+log = logger("netconfig")
 
 
 class ConfiguredAddress(collections.namedtuple("ConfiguredAddress",
@@ -393,7 +395,10 @@ FORMATS = "ifupdown, netplan, systemd-networkd, NetworkManager, ifcfg, units in 
 def read_all(source, interfaces):
     """Every address any known boot-time configuration adds, under the source's root."""
     try:
-        return (read_ifupdown(source) + read_netplan(source) + read_networkd(source, interfaces)
-                + read_networkmanager(source) + read_ifcfg(source) + read_site_scripts(source))
+        found = (read_ifupdown(source) + read_netplan(source) + read_networkd(source, interfaces)
+                 + read_networkmanager(source) + read_ifcfg(source) + read_site_scripts(source))
     except RecursionError:
         raise PluginError("the network configuration includes itself too deeply")
+    for address in found:
+        log.info("boot configuration adds %s", address)
+    return found

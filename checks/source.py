@@ -10,7 +10,9 @@ import posixpath
 import stat
 import subprocess
 
-from checks.cli import PluginError
+from checks.cli import PluginError, logger
+
+log = logger("source")
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 READ_CHUNK = 64 * 1024
@@ -72,6 +74,7 @@ class Source:
 
     def run(self, argv):
         """Run a fixed command (full path, no shell) and return its stdout as text."""
+        log.info("running %s", " ".join(argv))
         try:
             done = subprocess.run(argv, capture_output=True, timeout=COMMAND_TIMEOUT, check=False)
         except OSError as exc:
@@ -85,6 +88,7 @@ class Source:
     # The public reads, in terms of the primitives.
     def read_text(self, path):
         """The file's text; non-UTF-8 bytes are replaced, files over 4 MiB refused."""
+        log.debug("reading %s", path)
         try:
             data = self._read_bytes(self._host_path(path), MAX_FILE_BYTES + 1)
         except OSError as exc:

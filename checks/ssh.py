@@ -12,9 +12,10 @@ import os
 import shlex
 import socket
 
-from checks.cli import PluginError
+from checks.cli import PluginError, logger
 from checks.source import MAX_FILE_BYTES, READ_CHUNK, Source
 
+log = logger("ssh")
 PASSWORD_ENV = "LVS_DR_SSH_PASSWORD"
 COMMAND_TIMEOUT = 30
 
@@ -74,6 +75,7 @@ class Target:
         except (OSError, paramiko.SSHException) as exc:
             raise PluginError("cannot read known_hosts {}: {}".format(self.known_hosts, exc))
         client.set_missing_host_key_policy(_Reject(self.known_hosts, port))
+        log.info("connecting to %s (known_hosts %s)", where, self.known_hosts)
         try:
             client.connect(hostname, port=port, username=user, key_filename=key_files,
                            password=self.password(), timeout=self.timeout,
@@ -191,6 +193,7 @@ class SSHSource(Source):
     def run(self, argv):
         """Run a fixed command: each word quoted, nothing from input interpreted by a shell."""
         command = " ".join(shlex.quote(word) for word in argv)
+        log.info("%s: running %s", self.host, command)
         try:
             _, stdout, stderr = self.client.exec_command(command, timeout=COMMAND_TIMEOUT)
             output = stdout.read(MAX_FILE_BYTES)

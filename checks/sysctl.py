@@ -7,9 +7,10 @@ import collections
 import fnmatch
 
 from checks import kernel
-from checks.cli import PluginError
+from checks.cli import PluginError, logger
 from checks.source import conf_files
 
+log = logger("sysctl")
 PROC_CONF = "/proc/sys/net/ipv4/conf"
 
 # systemd-sysctl's search path, highest priority first (/lib for split-usr systems).
@@ -68,6 +69,7 @@ class BootSysctl:
     def __init__(self, source):
         self.source = source
         self.files = conf_files(source, SYSCTL_DIRS, (".conf",))
+        log.info("systemd-sysctl would apply, in this order: %s", ", ".join(self.files) or "nothing")
         self.explicit = collections.OrderedDict()
         self.globs = collections.OrderedDict()
         for path in self.files:

@@ -186,3 +186,17 @@ def test_ssh_config_supplies_hostname_user_and_key(cluster, tmp_path):
     remote = Outcome(done)
     local = local_run(rs1, "check_arp_sysctl")
     assert (remote.code, remote.stdout) == (local.code, local.stdout), remote
+
+
+def test_unreadable_remote_file_is_unknown_naming_host_and_file(cluster, config_root):
+    directory = os.path.join(config_root, "etc", "sysctl.d")
+    os.makedirs(directory, mode=0o755)
+    with open(os.path.join(directory, "90-lvs.conf"), "w") as handle:
+        handle.write("net.ipv4.conf.all.arp_ignore = 1\n")
+    os.chmod(os.path.join(directory, "90-lvs.conf"), 0o600)  # root's, not the login user's
+    rs2 = cluster.lab.realservers[1]
+    outcome = from_director(cluster, "check_arp_sysctl", "-H", rs2.ip, *cluster.options(),
+                            "--root", config_root)
+    assert (outcome.code, outcome.lines) == (3, [
+        "ARP_SYSCTL UNKNOWN - 192.0.2.12: /etc/sysctl.d/90-lvs.conf: permission denied (run as a "
+        "user that may read it)"])
