@@ -45,16 +45,14 @@ class BootSetting(_Combined, collections.namedtuple("BootSetting", "scope key al
 class ArpSysctl(nagiosplugin.Resource):
     """Reads the interfaces, their runtime values and the boot configuration."""
 
+    name = NAME
+
     def __init__(self, runtime_source, config_source, interfaces, persistence):
         self.runtime_source = runtime_source
         self.config_source = config_source
         self.interfaces = interfaces
         self.persistence = persistence
         self.checked = []
-
-    @property
-    def name(self):
-        return NAME
 
     def _select(self, present):
         def has_ipv4(name):

@@ -10,6 +10,7 @@ import nagiosplugin
 from nagiosplugin.state import Critical, Ok, Unknown
 
 from checks import arp_sysctl, cli, ipvs, target, vip_on_lo
+from checks.summary import ItemSummary, plural
 
 NAME = "LVS_REALSERVERS"
 
@@ -76,15 +77,13 @@ def in_parallel(function, jobs, parallel):
 class RealServers(nagiosplugin.Resource):
     """Finds the direct-routing real servers and their VIPs, checks each over SSH."""
 
+    name = NAME
+
     def __init__(self, services, make_target, parallel, persistence):
         self.services = services
         self.make_target = make_target
         self.parallel = parallel
         self.persistence = persistence
-
-    @property
-    def name(self):
-        return NAME
 
     def servers(self):
         """{real server ip: [its VIPs]} for direct-routing real servers."""
@@ -140,28 +139,16 @@ class RealServerContext(nagiosplugin.Context):
                                         max=3)
 
 
-class RealServersSummary(nagiosplugin.Summary):
-    @staticmethod
-    def server_results(results):
-        return [r for r in results if r.metric is not None and r.metric.context == "realserver"]
+class RealServersSummary(ItemSummary):
+    """The worst real server and how many are affected; -v: one line per server."""
+
+    context = "realserver"
+    noun = "real server"
 
     def ok(self, results):
-        servers = self.server_results(results)
-        return "{} real server{} checked over SSH: {}".format(
-            len(servers), "" if len(servers) == 1 else "s",
-            ", ".join(r.metric.name for r in servers))
-
-    def problem(self, results):
-        servers = self.server_results(results)
-        affected = [r for r in servers if r.state != Ok]
-        if not affected:
-            return str(results.first_significant)
-        worst = max(affected, key=lambda r: int(r.state))
-        return "{} ({} of {} real servers affected)".format(worst, len(affected), len(servers))
-
-    def verbose(self, results):
-        ordered = sorted(self.server_results(results), key=lambda r: -int(r.state))
-        return ["{}: {}".format(str(r.state).upper(), r) for r in ordered]
+        servers = self.items(results)
+        return "{} checked over SSH: {}".format(plural(len(servers), "real server"),
+                                                ", ".join(r.metric.name for r in servers))
 
 
 def build_parser():

@@ -50,11 +50,14 @@ class Source:
         return os.path.join(self.root, path.lstrip("/"))
 
     # The primitives below are what a remote source overrides.
+    def _open(self, host_path):
+        return open(host_path, "rb")
+
     def _read_bytes(self, host_path, limit):
         # Small reads: /proc/sys refuses one buffer of several MiB (ENOMEM).
         chunks = []
         size = 0
-        with open(host_path, "rb") as handle:
+        with self._open(host_path) as handle:
             while size < limit:
                 chunk = handle.read(min(READ_CHUNK, limit - size))
                 if not chunk:

@@ -13,7 +13,7 @@ import shlex
 import socket
 
 from checks.cli import PluginError, logger
-from checks.source import MAX_FILE_BYTES, READ_CHUNK, Source
+from checks.source import MAX_FILE_BYTES, Source
 
 log = logger("ssh")
 PASSWORD_ENV = "LVS_DR_SSH_PASSWORD"
@@ -163,17 +163,8 @@ class SSHSource(Source):
                                   .format(self.host, exc))
         return self._sftp
 
-    def _read_bytes(self, host_path, limit):
-        chunks = []
-        size = 0
-        with self.sftp.open(host_path, "rb") as handle:
-            while size < limit:
-                chunk = handle.read(min(READ_CHUNK, limit - size))
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                size += len(chunk)
-        return b"".join(chunks)
+    def _open(self, host_path):
+        return self.sftp.open(host_path, "rb")
 
     def _listdir(self, host_path):
         return self.sftp.listdir(host_path)

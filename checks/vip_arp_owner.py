@@ -13,6 +13,7 @@ from nagiosplugin.state import Critical, Ok
 
 from checks import cli, ipvs, links
 from checks.source import Source
+from checks.summary import ItemSummary, plural
 
 NAME = "VIP_ARP_OWNER"
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
@@ -56,6 +57,8 @@ class Ownership(collections.namedtuple("Ownership", "vip holder responders allow
 class VipArpOwner(nagiosplugin.Resource):
     """Chooses the interface, probes every VIP in one window and sorts what was heard."""
 
+    name = NAME
+
     def __init__(self, source, vips, services, iface, allow, expect, names, timing, skipped=()):
         self.source = source
         self.vips = vips
@@ -67,10 +70,6 @@ class VipArpOwner(nagiosplugin.Resource):
         self.timing = timing
         self.labels = {}
         self.skipped = list(skipped)  # IPv6 VIPs: no ARP, named in the OK line
-
-    @property
-    def name(self):
-        return NAME
 
     def _interface(self, present, addresses):
         if self.iface:
@@ -189,37 +188,26 @@ class OwnerContext(nagiosplugin.Context):
         return self.result_cls(Ok, "VIP {}: no other host answers".format(owner.vip), metric)
 
 
-class OwnerSummary(nagiosplugin.Summary):
+class OwnerSummary(ItemSummary):
     """The worst VIP and how many are affected; -v: one line per VIP and foreign MAC."""
+
+    context = "vip_owner"
+    noun = "VIP"
 
     def __init__(self, resource):
         self.resource = resource
 
-    @staticmethod
-    def vip_results(results):
-        return [r for r in results if r.metric is not None and r.metric.context == "vip_owner"]
-
     def ok(self, results):
-        vips = self.vip_results(results)
-        return "{} VIP{} probed on {}: {}{}".format(
-            len(vips), "" if len(vips) == 1 else "s", self.resource.iface,
+        return "{} probed on {}: {}{}".format(
+            plural(len(self.items(results)), "VIP"), self.resource.iface,
             "answered only by the expected MACs" if self.resource.expect
             else "no other host answers",
             "; IPv6 VIPs have no ARP: {}".format(", ".join(self.resource.skipped))
             if self.resource.skipped else "")
 
-    def problem(self, results):
-        vips = self.vip_results(results)
-        affected = [r for r in vips if r.state != Ok]
-        if not affected:
-            return str(results.first_significant)
-        worst = max(affected, key=lambda r: int(r.state))
-        return "{} ({} of {} VIP{} affected)".format(worst, len(affected), len(vips),
-                                                     "" if len(vips) == 1 else "s")
-
     def verbose(self, results):
         lines = []
-        for result in sorted(self.vip_results(results), key=lambda r: -int(r.state)):
+        for result in self.ordered(results):
             owner = result.metric.value
             state = str(result.state).upper()
             if owner.foreign:

@@ -7,6 +7,7 @@ import nagiosplugin
 from nagiosplugin.state import Critical, Ok, Warn
 
 from checks import cli, kernel, links, netconfig, target
+from checks.summary import ItemSummary, plural
 
 NAME = "VIP_ON_LO"
 
@@ -47,15 +48,13 @@ class VipPlacement(collections.namedtuple("VipPlacement", "vip live configured s
 class VipOnLo(nagiosplugin.Resource):
     """Reads the live addresses and the boot-time network configuration."""
 
+    name = NAME
+
     def __init__(self, runtime_source, config_source, vips, persistence):
         self.runtime_source = runtime_source
         self.config_source = config_source
         self.vips = vips
         self.persistence = persistence
-
-    @property
-    def name(self):
-        return NAME
 
     def probe(self):
         present = links.read_links(self.runtime_source)
@@ -127,30 +126,18 @@ class VipContext(nagiosplugin.Context):
                                metric)
 
 
-class VipOnLoSummary(nagiosplugin.Summary):
+class VipOnLoSummary(ItemSummary):
     """The worst VIP and how many are affected; -v lists every VIP."""
 
-    @staticmethod
-    def vip_results(results):
-        return [r for r in results if r.metric is not None and r.metric.context == "vip"]
+    context = "vip"
+    noun = "VIP"
 
     def ok(self, results):
-        vips = [r.metric.value for r in self.vip_results(results)]
+        vips = [r.metric.value for r in self.items(results)]
         persistence = vips and vips[0].configured is not None
-        return "{} VIP{} on lo as host address{}{}: {}".format(
-            len(vips), "" if len(vips) == 1 else "s", "" if len(vips) == 1 else "es",
+        return "{} on lo as host address{}{}: {}".format(
+            plural(len(vips), "VIP"), "" if len(vips) == 1 else "es",
             ", restored at boot" if persistence else "", ", ".join(str(p.vip) for p in vips))
-
-    def problem(self, results):
-        vips = self.vip_results(results)
-        affected = [r for r in vips if r.state != Ok]
-        worst = max(affected, key=lambda r: int(r.state)) if affected else results.first_significant
-        return "{} ({} of {} VIP{} affected)".format(worst, len(affected), len(vips),
-                                                     "" if len(vips) == 1 else "s")
-
-    def verbose(self, results):
-        ordered = sorted(self.vip_results(results), key=lambda r: -int(r.state))
-        return ["{}: {}".format(str(r.state).upper(), r) for r in ordered]
 
 
 def build_parser():

@@ -1,10 +1,8 @@
 """Shared fixtures: the lab, the installed plugins, and the no-skip rule of CI."""
 
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 
 import pytest
 
@@ -99,10 +97,8 @@ def kernel_announces(lab, host, source=lab_module.VIP):
 @pytest.fixture
 def config_root():
     """An empty configuration tree that the unprivileged user may read."""
-    root = tempfile.mkdtemp(prefix="lvs-dr-root-")
-    os.chmod(root, 0o755)
-    yield root
-    shutil.rmtree(root, ignore_errors=True)
+    with lab_module.readable_tempdir("lvs-dr-root-") as root:
+        yield root
 
 
 def write_tree(root, files):

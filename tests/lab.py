@@ -9,6 +9,7 @@ lab namespace, and deleting the namespaces removes everything. Also a command li
 
 import argparse
 import atexit
+import contextlib
 import os
 import re
 import secrets
@@ -29,6 +30,17 @@ VIP = "192.0.2.100"
 NOBODY = "65534"
 SYSCTL_KEYS = ("arp_ignore", "arp_announce", "proxy_arp", "arp_filter")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@contextlib.contextmanager
+def readable_tempdir(prefix):
+    """A temporary directory the lab's unprivileged users may enter; removed afterwards."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(path, 0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def lab_unavailable_reason():
@@ -216,45 +228,46 @@ def demo():
             print("\n$ " + " ".join(os.path.basename(a) for a in argv), flush=True)
             subprocess.run(argv)
         return
-    config = tempfile.mkdtemp(prefix="lvs-dr-demo-")
-    os.chmod(config, 0o755)
+    with readable_tempdir("lvs-dr-demo-") as config:
+        demo_in_lab(config)
+
+
+def demo_in_lab(config):
+    """The four scenes of make demo, on a lab of its own; ``config`` is rs1's /etc tree."""
     arp_sysctl = [plugin("check_arp_sysctl"), "--root", config]
     vip_on_lo = [plugin("check_vip_on_lo"), "--vip", VIP, "--root", config]
     owner = [plugin("check_vip_arp_owner"), "--vip", VIP]
     protect = {"all.arp_ignore": 1, "all.arp_announce": 2}
-    try:
-        with Lab() as lab:
-            rs1, rs2 = lab.realservers[:2]
-            rs2.sysctl(protect)
-            print("Lab: director {} ({}), real servers {}, client {}; VIP {} on the director's "
-                  "{} and on each real server's lo. rs2 is configured right.".format(
-                      lab.director.ip, lab.director.mac,
-                      ", ".join("{} ({})".format(h.ip, h.mac) for h in lab.realservers),
-                      lab.client.ip, VIP, lab.director.iface))
-            print("\n== 1. rs1 fresh from the installer: kernel defaults")
-            _show(rs1, arp_sysctl, user=NOBODY)
-            _show(lab.director, owner)
-            print("\n== 2. The usual recipe, applied at runtime only: all and lo set")
-            rs1.sysctl(dict(protect, **{"lo.arp_ignore": 1, "lo.arp_announce": 2}))
-            _show(rs1, arp_sysctl + ["-v"], user=NOBODY)
-            _show(rs1, vip_on_lo, user=NOBODY)
-            _show(lab.director, owner)
-            print("\n== 3. The fix and the VIP persisted in the boot configuration")
-            write_config(config, {
-                "etc/sysctl.d/90-lvs-dr.conf": "net.ipv4.conf.all.arp_ignore = 1\n"
-                                               "net.ipv4.conf.all.arp_announce = 2\n",
-                "etc/network/interfaces": "auto lo\niface lo inet loopback\n"
-                                          "    up ip addr add {}/32 dev lo\n".format(VIP)})
-            _show(rs1, arp_sysctl, user=NOBODY)
-            _show(rs1, vip_on_lo, user=NOBODY)
-            print("\n== 4. A reboot after configuration management emptied the sysctl file")
-            write_config(config, {"etc/sysctl.d/90-lvs-dr.conf": "# managed by nobody\n"})
-            rs1.recreate()
-            _show(rs1, arp_sysctl, user=NOBODY)
-            _show(lab.director, owner + ["--from-ipvs", os.path.join(REPO, "tests", "fixtures",
-                                                                      "ip_vs")])
-    finally:
-        shutil.rmtree(config, ignore_errors=True)
+    with Lab() as lab:
+        rs1, rs2 = lab.realservers[:2]
+        rs2.sysctl(protect)
+        print("Lab: director {} ({}), real servers {}, client {}; VIP {} on the director's "
+              "{} and on each real server's lo. rs2 is configured right.".format(
+                  lab.director.ip, lab.director.mac,
+                  ", ".join("{} ({})".format(h.ip, h.mac) for h in lab.realservers),
+                  lab.client.ip, VIP, lab.director.iface))
+        print("\n== 1. rs1 fresh from the installer: kernel defaults")
+        _show(rs1, arp_sysctl, user=NOBODY)
+        _show(lab.director, owner)
+        print("\n== 2. The usual recipe, applied at runtime only: all and lo set")
+        rs1.sysctl(dict(protect, **{"lo.arp_ignore": 1, "lo.arp_announce": 2}))
+        _show(rs1, arp_sysctl + ["-v"], user=NOBODY)
+        _show(rs1, vip_on_lo, user=NOBODY)
+        _show(lab.director, owner)
+        print("\n== 3. The fix and the VIP persisted in the boot configuration")
+        write_config(config, {
+            "etc/sysctl.d/90-lvs-dr.conf": "net.ipv4.conf.all.arp_ignore = 1\n"
+                                           "net.ipv4.conf.all.arp_announce = 2\n",
+            "etc/network/interfaces": "auto lo\niface lo inet loopback\n"
+                                      "    up ip addr add {}/32 dev lo\n".format(VIP)})
+        _show(rs1, arp_sysctl, user=NOBODY)
+        _show(rs1, vip_on_lo, user=NOBODY)
+        print("\n== 4. A reboot after configuration management emptied the sysctl file")
+        write_config(config, {"etc/sysctl.d/90-lvs-dr.conf": "# managed by nobody\n"})
+        rs1.recreate()
+        _show(rs1, arp_sysctl, user=NOBODY)
+        _show(lab.director, owner + ["--from-ipvs", os.path.join(REPO, "tests", "fixtures",
+                                                                  "ip_vs")])
 
 
 def write_config(root, files):

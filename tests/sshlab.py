@@ -1,9 +1,7 @@
 """sshd in the lab's real servers, with an unprivileged login user: for tests and the bench."""
 
 import os
-import shutil
 import subprocess
-import tempfile
 import time
 
 import lab as lab_module
@@ -27,8 +25,8 @@ class LoginUser:
     """An unprivileged login user with a shell (sshd runs commands through it), removed after."""
 
     def __enter__(self):
-        self.home = tempfile.mkdtemp(prefix="lvs-dr-ssh-")
-        os.chmod(self.home, 0o755)
+        self.tempdir = lab_module.readable_tempdir("lvs-dr-ssh-")
+        self.home = self.tempdir.__enter__()
         subprocess.run(["/usr/sbin/userdel", LOGIN], capture_output=True)
         # "*": no password, but not a locked account (sshd refuses locked ones).
         subprocess.run(["/usr/sbin/useradd", "--system", "--no-create-home", "--home-dir",
@@ -37,7 +35,7 @@ class LoginUser:
 
     def __exit__(self, *exc):
         subprocess.run(["/usr/sbin/userdel", LOGIN], capture_output=True)
-        shutil.rmtree(self.home, ignore_errors=True)
+        self.tempdir.__exit__(*exc)
 
 
 def keygen(path):

@@ -8,7 +8,6 @@ import pwd
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 import lab as lab_module
@@ -48,27 +47,23 @@ def installed():
                and INSTALL_PREFIX not in (os.readlink(link) if os.path.islink(link) else "")]
     if foreign:
         unavailable("would overwrite an existing installation: {}".format(", ".join(foreign)))
-    prefix = tempfile.mkdtemp(prefix=INSTALL_PREFIX)
-    os.chmod(prefix, 0o755)
-    try:
-        subprocess.run(["make", "install", "PREFIX=" + prefix, "PLUGINDIR=" + PLUGIN_DIR],
-                       cwd=REPO, check=True, capture_output=True, timeout=600)
-        shutil.copyfile(os.path.join(CONF, "sudoers.d", "lvs-dr-checks"), SUDOERS)
-        os.chmod(SUDOERS, 0o440)
-        yield prefix
-    finally:
-        for path in links + [SUDOERS]:
-            if os.path.lexists(path):
-                os.unlink(path)
-        shutil.rmtree(prefix, ignore_errors=True)
+    with lab_module.readable_tempdir(INSTALL_PREFIX) as prefix:
+        try:
+            subprocess.run(["make", "install", "PREFIX=" + prefix, "PLUGINDIR=" + PLUGIN_DIR],
+                           cwd=REPO, check=True, capture_output=True, timeout=600)
+            shutil.copyfile(os.path.join(CONF, "sudoers.d", "lvs-dr-checks"), SUDOERS)
+            os.chmod(SUDOERS, 0o440)
+            yield prefix
+        finally:
+            for path in links + [SUDOERS]:
+                if os.path.lexists(path):
+                    os.unlink(path)
 
 
 @pytest.fixture(scope="module")
 def workdir():
-    path = tempfile.mkdtemp(prefix="lvs-dr-daemons-")
-    os.chmod(path, 0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+    with lab_module.readable_tempdir("lvs-dr-daemons-") as path:
+        yield path
 
 
 def _user_dir(parent, name):
