@@ -9,7 +9,7 @@ import collections
 import nagiosplugin
 from nagiosplugin.state import Critical, Ok, Warn
 
-from checks import cli, kernel, links, sysctl, target
+from checks import cli, kernel, links, netconfig, sysctl, target
 
 NAME = "ARP_SYSCTL"
 NEW_INTERFACES = "default"
@@ -95,11 +95,16 @@ class ArpSysctl(nagiosplugin.Resource):
 
     def _boot_metrics(self):
         boot = sysctl.BootSysctl(self.config_source)
+        networkd = netconfig.networkd_proxy_arp(self.config_source, self.checked)
         unpersisted = 0
         for scope in self.checked:
             for key in kernel.KEYS:
                 all_value, all_from = boot.value("all", key)
                 own_value, own_from = boot.value(scope, key)
+                if key == kernel.PROXY_ARP and scope in networkd:
+                    own_value, path, line, text = networkd[scope]
+                    own_from = sysctl.Assignment(sysctl.conf_path(scope, key), str(own_value),
+                                                 path, line, text)
                 setting = BootSetting(scope, key, all_value, all_from, own_value, own_from)
                 unpersisted += kernel.exposes(key, setting.effective)
                 yield nagiosplugin.Metric("{}_{}_boot".format(scope, key), setting, context="boot")
@@ -231,12 +236,20 @@ class BootContext(nagiosplugin.Context):
         if context.state_of(value) == Ok:
             return self.result_cls(Ok, "{} {} {} after reboot ({})".format(
                 setting.scope, setting.key, value, setting.origin()), metric)
+        return self.result_cls(Warn, "{} {} would be {} after reboot ({}): {}".format(
+            setting.scope, setting.key, value, setting.origin(), self.advice(setting, context)),
+            metric)
+
+    @staticmethod
+    def advice(setting, context):
+        """What to change: a networkd link file wins over sysctl.d, so it is fixed there."""
+        own = setting.own_from
+        if own is not None and own.file.endswith(".network"):
+            return "set IPv4ProxyARP=no in {} (networkd applies it after sysctl.d)".format(
+                own.file)
         fix = kernel.fixes(setting.key, setting.scope, setting.all_value, setting.own_value,
                            context.fix_target, context.accepted())
-        return self.result_cls(Warn, "{} {} would be {} after reboot ({}): add '{}' to a file "
-                                     "in /etc/sysctl.d".format(
-                                         setting.scope, setting.key, value, setting.origin(),
-                                         "', '".join(fix)), metric)
+        return "add '{}' to a file in /etc/sysctl.d".format("', '".join(fix))
 
 
 COUNT_CONTEXTS = ("exposed_interfaces", "unpersisted_settings")

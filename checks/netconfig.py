@@ -280,24 +280,47 @@ def _ini_sections(source, path):
             yield section, key.strip(), value.strip(), number
 
 
-def read_networkd(source, interfaces):
-    """`Address=` of the first .network file that matches each interface by Name=."""
+def networkd_links(source, interfaces):
+    """{interface: (file, [(section, key, value, line)])}: the .network file networkd applies
+    to each interface, the first in name order whose [Match] Name= matches it."""
     files = conf_files(source, NETWORKD_DIRS, (".network",))
     parsed = {path: list(_ini_sections(source, path)) for path in files}
-    found = []
+    chosen = {}
     for interface in interfaces:
         for path in files:
             names = " ".join(value for section, key, value, _ in parsed[path]
                              if section == "Match" and key == "Name").split()
-            if not names or not any(fnmatch.fnmatchcase(interface, name) for name in names):
-                continue
-            for section, key, value, number in parsed[path]:
-                if section in ("Network", "Address") and key == "Address":
-                    address = _address(value)
-                    if address:
-                        found.append(ConfiguredAddress(address[0], address[1], interface, path,
-                                                       number))
-            break  # networkd applies the first matching file only
+            if names and any(fnmatch.fnmatchcase(interface, name) for name in names):
+                chosen[interface] = (path, parsed[path])
+                break
+    return chosen
+
+
+def read_networkd(source, interfaces):
+    """`Address=` of the .network file that networkd applies to each interface."""
+    found = []
+    for interface, (path, entries) in networkd_links(source, interfaces).items():
+        for section, key, value, number in entries:
+            if section in ("Network", "Address") and key == "Address":
+                address = _address(value)
+                if address:
+                    found.append(ConfiguredAddress(address[0], address[1], interface, path,
+                                                   number))
+    return found
+
+
+_BOOLEANS = {"yes": 1, "true": 1, "on": 1, "1": 1, "no": 0, "false": 0, "off": 0, "0": 0}
+
+
+def networkd_proxy_arp(source, interfaces):
+    """{interface: (0 or 1, file, line, text)} for links whose .network sets IPv4ProxyARP=;
+    networkd writes it when it configures the link, after systemd-sysctl."""
+    found = {}
+    for interface, (path, entries) in networkd_links(source, interfaces).items():
+        for section, key, value, number in entries:
+            if section == "Network" and key == "IPv4ProxyARP" and value.lower() in _BOOLEANS:
+                found[interface] = (_BOOLEANS[value.lower()], path, number,
+                                    "{}={}".format(key, value))
     return found
 
 

@@ -74,3 +74,18 @@ def test_unreadable_configuration_file_is_unknown_naming_it(rs1, config_root):
     assert (outcome.code, outcome.lines) == (
         3, ["ARP_SYSCTL UNKNOWN - /etc/sysctl.d/90-lvs-dr.conf: permission denied (run as a "
             "user that may read it)"])
+
+
+def test_networkd_proxy_arp_is_part_of_the_boot_result(rs1, config_root):
+    """systemd-networkd writes proxy_arp for the links it manages, after systemd-sysctl."""
+    write_tree(config_root, {
+        "/etc/sysctl.d/90-lvs-dr.conf": "net.ipv4.conf.all.arp_ignore = 1\n"
+                                        "net.ipv4.conf.all.arp_announce = 2\n",
+        "/etc/systemd/network/10-eth0.network": "[Match]\nName=eth0\n\n[Network]\n"
+                                                "Address=192.0.2.11/24\nIPv4ProxyARP=yes\n"})
+    outcome = run_in(rs1, "check_arp_sysctl", "--root", config_root, user=lab_module.NOBODY)
+    assert outcome.code == 1, outcome
+    assert outcome.status == (
+        "ARP_SYSCTL WARNING - eth0 proxy_arp would be 1 after reboot (all: not set; eth0: "
+        "/etc/systemd/network/10-eth0.network:6 'IPv4ProxyARP=yes'): set IPv4ProxyARP=no in "
+        "/etc/systemd/network/10-eth0.network (networkd applies it after sysctl.d)")

@@ -175,3 +175,13 @@ SITE_CASES = [
 @pytest.mark.parametrize("case, path, text, expected", SITE_CASES, ids=[c[0] for c in SITE_CASES])
 def test_site_units_and_scripts(tmp_path, case, path, text, expected):
     assert found(tmp_path, {path: text}) == expected
+
+
+def test_networkd_proxy_arp_from_the_file_that_applies(tmp_path):
+    write_tree(str(tmp_path), {
+        "/etc/systemd/network/10-eth0.network": "[Match]\nName=eth0\n[Network]\nIPv4ProxyARP=no\n",
+        "/etc/systemd/network/20-all.network": "[Match]\nName=e*\n[Network]\nIPv4ProxyARP=yes\n",
+        "/etc/systemd/network/30-lo.network": "[Match]\nName=lo\n[Network]\n#IPv4ProxyARP=yes\n"})
+    assert netconfig.networkd_proxy_arp(Source(str(tmp_path)), ["eth0", "eth1", "lo"]) == {
+        "eth0": (0, "/etc/systemd/network/10-eth0.network", 4, "IPv4ProxyARP=no"),
+        "eth1": (1, "/etc/systemd/network/20-all.network", 4, "IPv4ProxyARP=yes")}
