@@ -42,7 +42,7 @@ def icinga2_validate(tmp_path, services):
 def test_icinga2_validates_the_shipped_configuration(tmp_path):
     done = icinga2_validate(tmp_path, os.path.join(CONF, "services.conf"))
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "Instantiated 7 Services." in done.stdout
+    assert "Instantiated 8 Services." in done.stdout
     assert "Finished validating the configuration file(s)." in done.stdout
 
 
