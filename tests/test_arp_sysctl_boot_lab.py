@@ -89,3 +89,25 @@ def test_networkd_proxy_arp_is_part_of_the_boot_result(rs1, config_root):
         "ARP_SYSCTL WARNING - eth0 proxy_arp would be 1 after reboot (all: not set; eth0: "
         "/etc/systemd/network/10-eth0.network:6 'IPv4ProxyARP=yes'): set IPv4ProxyARP=no in "
         "/etc/systemd/network/10-eth0.network (networkd applies it after sysctl.d)")
+
+
+def test_dotted_interface_name_in_fixes_perfdata_and_boot_lines(lab, rs1, config_root):
+    """VLAN-style names (eth0.100) are written with '/' in sysctl.d keys, both ways."""
+    rs1.iproute("link", "add", "lan.100", "type", "veth", "peer", "name", "lanpeer")
+    try:
+        rs1.sysctl({"lan.100.arp_ignore": 3, "lan.100.arp_announce": 2})
+        write_tree(config_root, {"/etc/sysctl.d/90-lvs-dr.conf":
+                                 "net.ipv4.conf.all.arp_ignore = 1\n"
+                                 "net.ipv4.conf.all.arp_announce = 2\n"
+                                 "net.ipv4.conf.lan/100.arp_ignore = 2\n"})
+        outcome = run_in(rs1, "check_arp_sysctl", "-i", "lan.100", "--root", config_root,
+                         user=lab_module.NOBODY)
+        assert outcome.code == 2, outcome
+        assert outcome.status == (
+            "ARP_SYSCTL CRITICAL - lan.100 arp_ignore 3 (all=1, lan.100=3): answers for every "
+            "address but scope host ones (a VIP on lo is scope global); set "
+            "net.ipv4.conf.lan/100.arp_ignore = 1")
+        assert outcome.perf()["'lan.100_arp_ignore'"] == "3;;1:2;0;8"
+        assert outcome.perf()["unpersisted_settings"] == "0;0;;0"  # 2 at boot, from the file
+    finally:
+        rs1.iproute("link", "del", "lan.100")
