@@ -1,12 +1,15 @@
-"""The ARP probe: ask the segment who has each VIP and hear every MAC that answers or claims one.
+"""The probe: ask the segment who has each VIP and hear every MAC that answers or claims one.
 
-Imported only by check_vip_arp_owner (scapy is heavy). Requests are RFC 5227 probes (sender
-IP 0.0.0.0): they poison no neighbour cache, and unlike a request sent from the VIP itself
-(which Linux takes for gratuitous and never answers) they are answered by every host that
-would answer a client, also when this host holds the VIP.
+Imported only by check_vip_arp_owner (scapy is heavy). IPv4 VIPs get RFC 5227 ARP probes
+(sender IP 0.0.0.0): they poison no neighbour cache, and unlike a request sent from the VIP
+itself (which Linux takes for gratuitous and never answers) they are answered by every host
+that would answer a client, also when this host holds the VIP. IPv6 VIPs get DAD-style
+Neighbor Solicitations (source ::) to the VIP's solicited-node group, answered by a Neighbor
+Advertisement to all nodes from every host that holds the VIP on that segment's interface.
 """
 
 import collections
+import ipaddress
 import select
 import socket
 import time
@@ -16,31 +19,29 @@ from scapy.layers.l2 import ARP, Ether
 from checks.cli import PluginError, logger
 
 log = logger("arp")
-ETH_P_ARP = 0x0806
 PACKET_OUTGOING = 4
 BROADCAST = "ff:ff:ff:ff:ff:ff"
-UNSPECIFIED = "0.0.0.0"
-ARP_REQUEST, ARP_REPLY = 1, 2
 # Pacing: at most this many requests per second, so that a round over a thousand VIPs
 # is a short burst, not a flood (1024 VIPs: 0.26 s a round).
 MAX_RATE = 4000
 
 Heard = collections.namedtuple("Heard", "ip arp_mac eth_mac kind")
-Heard.__doc__ = ("An ARP packet naming ``ip`` as its sender: kind 'reply' (is-at, answering a "
-                 "probe) or 'claim' (a request or gratuitous packet sent from that address).")
+Heard.__doc__ = ("A packet naming ``ip`` as its own: kind 'reply' (an answer to a probe) or "
+                 "'claim' (a request, gratuitous or other packet sent from that address); "
+                 "arp_mac is the link-layer address it gives for ``ip``, eth_mac its source.")
 
 CAP_NET_RAW_HINT = ("sending ARP needs CAP_NET_RAW: run it as root, through the sudo rule "
                     "shipped in icinga-conf/sudoers.d/lvs-dr-checks, or grant the capability")
 
 
-def open_socket(iface):
-    """A packet socket bound to ``iface`` that sees ARP frames only."""
+def open_socket(iface, ethertype):
+    """A packet socket bound to ``iface`` that sees frames of one ethertype only."""
     try:
-        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ARP))
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ethertype))
     except PermissionError:
         raise PluginError(CAP_NET_RAW_HINT)
     try:
-        sock.bind((iface, ETH_P_ARP))
+        sock.bind((iface, ethertype))
     except OSError as exc:
         sock.close()
         raise PluginError("cannot bind to interface {}: {}".format(iface, exc.strerror or exc))
@@ -48,27 +49,74 @@ def open_socket(iface):
     return sock
 
 
-def probe_frame(own_mac, target):
-    return bytes(Ether(src=own_mac, dst=BROADCAST) /
-                 ARP(op=ARP_REQUEST, hwsrc=own_mac, psrc=UNSPECIFIED, hwdst="00:00:00:00:00:00",
-                     pdst=str(target)))
-
-
-def dissect(frame, watched, own_mac):
-    """A Heard for an ARP frame whose sender IP is in ``watched``, else None. An is-at sent
-    to us answers our probe ('reply'); any other packet from that IP claims it ('claim')."""
+def _parse(frame):
     try:
-        packet = Ether(frame)
+        return Ether(frame)
     except Exception:  # a malformed frame from the wire is not our error
         return None
-    if ARP not in packet:
-        return None
-    arp = packet[ARP]
-    if arp.psrc not in watched or arp.op not in (ARP_REQUEST, ARP_REPLY):
-        return None
-    to_us = own_mac in (packet.dst.lower(), arp.hwdst.lower())
-    kind = "reply" if arp.op == ARP_REPLY and to_us else "claim"
-    return Heard(arp.psrc, arp.hwsrc.lower(), packet.src.lower(), kind)
+
+
+class Arp:
+    """IPv4: ARP probes out, is-at answers and packets sent from a VIP in."""
+
+    ethertype = 0x0806
+    REQUEST, REPLY = 1, 2
+
+    def frame(self, own_mac, target):
+        return bytes(Ether(src=own_mac, dst=BROADCAST) /
+                     ARP(op=self.REQUEST, hwsrc=own_mac, psrc="0.0.0.0",
+                         hwdst="00:00:00:00:00:00", pdst=str(target)))
+
+    def dissect(self, frame, watched, own_mac):
+        """An is-at sent to us answers our probe ('reply'); any other ARP packet from a
+        watched address claims it ('claim')."""
+        packet = _parse(frame)
+        if packet is None or ARP not in packet:
+            return None
+        arp = packet[ARP]
+        if arp.psrc not in watched or arp.op not in (self.REQUEST, self.REPLY):
+            return None
+        to_us = own_mac in (packet.dst.lower(), arp.hwdst.lower())
+        kind = "reply" if arp.op == self.REPLY and to_us else "claim"
+        return Heard(arp.psrc, arp.hwsrc.lower(), packet.src.lower(), kind)
+
+
+class NeighborDiscovery:
+    """IPv6: DAD-style solicitations out; advertisements for a VIP, and solicitations sent
+    from one, in."""
+
+    ethertype = 0x86DD
+
+    def __init__(self):
+        from scapy.layers import inet6  # only when an IPv6 VIP is probed
+        self.inet6 = inet6
+
+    def frame(self, own_mac, target):
+        inet6 = self.inet6
+        packed = socket.inet_pton(socket.AF_INET6, str(target))
+        group = socket.inet_ntop(socket.AF_INET6, inet6.in6_getnsma(packed))
+        return bytes(Ether(src=own_mac, dst=inet6.in6_getnsmac(inet6.in6_getnsma(packed))) /
+                     inet6.IPv6(src="::", dst=group, hlim=255) /
+                     inet6.ICMPv6ND_NS(tgt=str(target)))
+
+    def dissect(self, frame, watched, own_mac):
+        inet6 = self.inet6
+        packet = _parse(frame)
+        if packet is None or inet6.IPv6 not in packet:
+            return None
+        if inet6.ICMPv6ND_NA in packet:
+            kind, address = "reply", packet[inet6.ICMPv6ND_NA].tgt
+            option = inet6.ICMPv6NDOptDstLLAddr
+        elif inet6.ICMPv6ND_NS in packet:
+            kind, address = "claim", packet[inet6.IPv6].src
+            option = inet6.ICMPv6NDOptSrcLLAddr
+        else:
+            return None
+        address = str(ipaddress.ip_address(address))
+        if address not in watched:
+            return None
+        link = packet[option].lladdr if option in packet else packet.src
+        return Heard(address, link.lower(), packet.src.lower(), kind)
 
 
 class Probe:
@@ -102,9 +150,25 @@ class Probe:
                 for n in range(self.count) for i, target in enumerate(self.targets)]
 
     def run(self):
-        sock = open_socket(self.iface)
+        families = {4: Arp, 6: NeighborDiscovery}
+        versions = {ipaddress.ip_address(t).version for t in self.targets} or {4}
+        channels = {}  # IP version -> (its packet socket, its family)
+        try:
+            for version in sorted(versions):
+                family = families[version]()
+                channels[version] = (open_socket(self.iface, family.ethertype), family)
+            return self._run(channels)
+        finally:
+            for sock, _ in channels.values():
+                sock.close()
+
+    def _run(self, channels):
         watched = set(self.targets)
-        frames = {t: probe_frame(self.own_mac, t) for t in self.targets}
+        frames = {}
+        for target in self.targets:
+            sock, family = channels[ipaddress.ip_address(target).version]
+            frames[target] = (sock, family.frame(self.own_mac, target))
+        readers = dict(channels.values())
         start = time.monotonic()
         pending = collections.deque(self.schedule(start))
         end = (pending[-1][0] if pending else start) + self.wait + self.listen
@@ -112,16 +176,16 @@ class Probe:
             while True:
                 now = time.monotonic()
                 while pending and pending[0][0] <= now:
-                    self._send(sock, frames[pending.popleft()[1]])
+                    self._send(*frames[pending.popleft()[1]])
                 if now >= end:
                     break
                 timeout = min(pending[0][0] if pending else end, end) - now
-                readable, _, _ = select.select([sock], [], [], max(timeout, 0))
-                if readable:
-                    self._drain(sock, watched)
-            self._drain(sock, watched)
+                readable, _, _ = select.select(list(readers), [], [], max(timeout, 0))
+                for sock in readable:
+                    self._drain(sock, readers[sock], watched)
+            for sock, family in readers.items():
+                self._drain(sock, family, watched)
         finally:
-            sock.close()
             self.duration = time.monotonic() - start
         if not self.sent:
             raise PluginError("nothing was sent on {}: no probe, no verdict".format(self.iface))
@@ -139,7 +203,7 @@ class Probe:
                 self.iface, exc.strerror or exc))
         self.sent += 1
 
-    def _drain(self, sock, watched):
+    def _drain(self, sock, family, watched):
         while True:
             try:
                 frame, address = sock.recvfrom(65535)
@@ -147,6 +211,6 @@ class Probe:
                 return
             if address[2] == PACKET_OUTGOING:
                 continue
-            heard = dissect(frame, watched, self.own_mac)
+            heard = family.dissect(frame, watched, self.own_mac)
             if heard:
                 self.heard.append(heard)

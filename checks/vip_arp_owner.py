@@ -59,7 +59,7 @@ class VipArpOwner(nagiosplugin.Resource):
 
     name = NAME
 
-    def __init__(self, source, vips, services, iface, allow, expect, names, timing, skipped=()):
+    def __init__(self, source, vips, services, iface, allow, expect, names, timing):
         self.source = source
         self.vips = vips
         self.services = services
@@ -69,7 +69,6 @@ class VipArpOwner(nagiosplugin.Resource):
         self.names = dict(names)
         self.timing = timing
         self.labels = {}
-        self.skipped = list(skipped)  # IPv6 VIPs: no ARP, named in the OK line
 
     def _interface(self, present, addresses):
         if self.iface:
@@ -111,7 +110,7 @@ class VipArpOwner(nagiosplugin.Resource):
                                   "(the director) or name the owner with --expect-mac".format(
                                       ", ".join(str(v) for v in not_held)))
         roles = ipvs.realserver_roles(self.services)
-        targets = self.vips + [ip for ip in roles if ip.version == 4 and ip not in self.vips]
+        targets = self.vips + [ip for ip in roles if ip not in self.vips]
         run = arp.Probe(iface, own_mac, targets, **self.timing).run()
         self._learn_labels(run.heard, iface, roles)
         responders = collections.defaultdict(dict)
@@ -198,12 +197,10 @@ class OwnerSummary(ItemSummary):
         self.resource = resource
 
     def ok(self, results):
-        return "{} probed on {}: {}{}".format(
+        return "{} probed on {}: {}".format(
             plural(len(self.items(results)), "VIP"), self.resource.iface,
             "answered only by the expected MACs" if self.resource.expect
-            else "no other host answers",
-            "; IPv6 VIPs have no ARP: {}".format(", ".join(self.resource.skipped))
-            if self.resource.skipped else "")
+            else "no other host answers")
 
     def verbose(self, results):
         lines = []
@@ -255,12 +252,6 @@ def build_check(args):
     source = Source("/")
     services = ipvs.read(source, args.from_ipvs) if args.from_ipvs else []
     vips = links.parse_vips(cli.flatten(args.vip) + [str(s.vip) for s in services])
-    ipv6 = [str(vip) for vip in vips if vip.version == 6]
-    vips = [vip for vip in vips if vip.version == 4]
-    if not vips:
-        raise cli.PluginError("IPv6 VIPs ({}) have no ARP; this check probes IPv4 VIPs "
-                              "(an IPv6 VIP is exposed only on an ND-facing interface: "
-                              "check_vip_on_lo)".format(", ".join(ipv6)))
     if not 1 <= args.count <= 100:
         raise cli.PluginError("--count {} must be between 1 and 100".format(args.count))
     timing = {"count": args.count, "interval": args.interval, "wait": args.wait,
@@ -271,7 +262,7 @@ def build_check(args):
         raise cli.PluginError("the probe window ({:.1f}s: --count, --interval, --wait, --listen) "
                               "does not fit in -t {:g}s: raise -t".format(window, args.timeout))
     resource = VipArpOwner(source, vips, services, args.interface, args.allow_mac,
-                           args.expect_mac, args.name, timing, skipped=ipv6)
+                           args.expect_mac, args.name, timing)
     return nagiosplugin.Check(
         resource, OwnerContext(),
         nagiosplugin.ScalarContext("vips"),

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from checks import ipvs, links, netconfig, vip_on_lo
-from checks.arp import dissect
+from checks.arp import Arp, NeighborDiscovery
 from checks.cli import PluginError
 from checks.source import MAX_FILE_BYTES, Source
 from checks.sysctl import BootSysctl, normalize_key, read_runtime
@@ -132,7 +132,8 @@ def test_network_configuration_never_raises(files):
 @FUZZ
 @given(st.binary(max_size=80))
 def test_frames_from_the_wire_never_raise(frame):
-    dissect(frame, {"192.0.2.100"}, "02:00:5e:00:00:01")
+    Arp().dissect(frame, {"192.0.2.100"}, "02:00:5e:00:00:01")
+    NeighborDiscovery().dissect(frame, {"2001:db8::100"}, "02:00:5e:00:00:01")
 
 
 @pytest.fixture
@@ -203,9 +204,8 @@ def test_symlink_loop_is_refused_by_name():
 
 
 @pytest.mark.parametrize("plugin, args, line", [
-    ("check_vip_arp_owner", ["--vip", "2001:db8::100"],
-     "VIP_ARP_OWNER UNKNOWN - IPv6 VIPs (2001:db8::100) have no ARP; this check probes IPv4 VIPs "
-     "(an IPv6 VIP is exposed only on an ND-facing interface: check_vip_on_lo)"),
+    ("check_vip_arp_owner", ["--vip", "192.0.2.100", "--count", "101"],
+     "VIP_ARP_OWNER UNKNOWN - --count 101 must be between 1 and 100"),
     ("check_vip_arp_owner", ["--vip", "192.0.2.100", "--count", "0"],
      "VIP_ARP_OWNER UNKNOWN - --count 0 must be between 1 and 100"),
     ("check_vip_arp_owner", ["--vip", "192.0.2.100", "--expect-mac", "02:00:5e:00:00:zz"],

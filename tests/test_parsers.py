@@ -84,7 +84,9 @@ def test_unknown_option_is_unknown(plugin, name):
 def test_arp_frames_are_sorted_into_replies_and_claims():
     from scapy.layers.l2 import ARP, Ether
 
-    from checks.arp import Heard, dissect
+    from checks.arp import Arp, Heard
+
+    dissect = Arp().dissect
 
     own, rs1, other = "02:00:5e:00:00:01", "02:00:5e:00:00:0b", "02:00:5e:00:00:c8"
     vips = {"192.0.2.100"}
@@ -100,6 +102,33 @@ def test_arp_frames_are_sorted_into_replies_and_claims():
                                                                   "reply")
     assert dissect(frame(2, rs1, rs1, own, psrc="192.0.2.11"), vips, own) is None
     assert dissect(b"\x00" * 10, vips, own) is None
+
+
+def test_neighbor_discovery_frames():
+    from scapy.layers.inet6 import (
+        ICMPv6ND_NA,
+        ICMPv6ND_NS,
+        ICMPv6NDOptDstLLAddr,
+        ICMPv6NDOptSrcLLAddr,
+        IPv6,
+    )
+    from scapy.layers.l2 import Ether
+
+    from checks.arp import Heard, NeighborDiscovery
+
+    nd = NeighborDiscovery()
+    own, rs1, vip = "02:00:5e:00:00:01", "02:00:5e:00:00:0b", "2001:db8::100"
+    probe = Ether(nd.frame(own, vip))
+    assert (probe.dst, probe[IPv6].src, probe[IPv6].dst, probe[ICMPv6ND_NS].tgt) == (
+        "33:33:ff:00:01:00", "::", "ff02::1:ff00:100", vip)
+    advert = bytes(Ether(src=rs1, dst="33:33:00:00:00:01") / IPv6(src="fe80::b", dst="ff02::1") /
+                   ICMPv6ND_NA(tgt="2001:DB8:0::100") / ICMPv6NDOptDstLLAddr(lladdr=rs1))
+    assert nd.dissect(advert, {vip}, own) == Heard(vip, rs1, rs1, "reply")
+    leak = bytes(Ether(src=rs1, dst="33:33:ff:00:00:c8") / IPv6(src=vip, dst="ff02::1:ff00:c8") /
+                 ICMPv6ND_NS(tgt="2001:db8::c8") / ICMPv6NDOptSrcLLAddr(lladdr=rs1))
+    assert nd.dissect(leak, {vip}, own) == Heard(vip, rs1, rs1, "claim")
+    assert nd.dissect(advert, {"2001:db8::101"}, own) is None
+    assert nd.dissect(b"\x00" * 10, {vip}, own) is None
 
 
 def test_check_arp_sysctl_on_a_captured_real_server():

@@ -158,3 +158,39 @@ def test_bad_input_is_unknown(cluster, args, line):
         director.iproute("link", "add", "spare0", "type", "veth", "peer", "name", "spare1")
     outcome = owner(director, *args)
     assert (outcome.code, outcome.lines) == (3, ["VIP_ARP_OWNER UNKNOWN - " + line]), outcome
+
+
+VIP6 = "2001:db8::100"
+
+
+def enable_ipv6(host):
+    """New namespaces inherit disable_ipv6 from the host: make sure IPv6 is on here."""
+    for scope in ("all", "default", "lo", host.iface):
+        host.run(["/usr/bin/tee", "/proc/sys/net/ipv6/conf/{}/disable_ipv6".format(scope)],
+                 input="0", check=True)
+
+
+def test_ipv6_vip_on_lo_is_not_answered_on_the_interface_it_is(cluster):
+    """Neighbor Solicitations are answered only for addresses on the receiving interface."""
+    director, rs1 = cluster.director, cluster.realservers[0]
+    for host in (director, rs1):
+        enable_ipv6(host)
+    director.iproute("addr", "add", VIP6 + "/128", "dev", director.iface, "nodad")
+    rs1.iproute("addr", "add", VIP6 + "/128", "dev", "lo")
+    try:
+        rs1.sysctl(EXPOSE)  # arp_ignore has no IPv6 counterpart: it changes nothing here
+        clean = owner(director, "--vip", VIP6)
+        assert clean.code == 0, clean
+        assert clean.status == "VIP_ARP_OWNER OK - 1 VIP probed on eth0: no other host answers"
+        rs1.iproute("addr", "add", VIP6 + "/128", "dev", rs1.iface, "nodad")
+        hijacked = owner(director, "--vip", "{},{}".format(VIP, VIP6), "-v")
+        assert hijacked.code == 2, hijacked
+        assert hijacked.status.startswith("VIP_ARP_OWNER CRITICAL - VIP 192.0.2.100 answered by "
+                                          "02:00:5e:00:00:0b")
+        assert hijacked.status.endswith("(2 of 2 VIPs affected)")
+        assert any(line.startswith("CRITICAL: VIP 2001:db8::100 answered by 02:00:5e:00:00:0b")
+                   for line in hijacked.lines)
+    finally:
+        rs1.run(["/usr/sbin/ip", "addr", "del", VIP6 + "/128", "dev", rs1.iface])
+        rs1.run(["/usr/sbin/ip", "addr", "del", VIP6 + "/128", "dev", "lo"])
+        director.run(["/usr/sbin/ip", "addr", "del", VIP6 + "/128", "dev", director.iface])
