@@ -13,6 +13,15 @@ FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 PROTECT = {"all.arp_ignore": 1, "all.arp_announce": 2}
 EXPOSE = {"all.arp_ignore": 0, "all.arp_announce": 0}
 
+VIP6 = "2001:db8::100"
+
+
+def enable_ipv6(host):
+    """New namespaces inherit disable_ipv6 from the host: make sure IPv6 is on here."""
+    for scope in ("all", "default", "lo", host.iface):
+        host.run(["/usr/bin/tee", "/proc/sys/net/ipv6/conf/{}/disable_ipv6".format(scope)],
+                 input="0", check=True)
+
 
 @pytest.fixture
 def cluster(lab):
@@ -57,12 +66,19 @@ def test_real_server_with_arp_ignore_0_is_critical_and_named(cluster):
 
 
 def test_ipvsadm_output_and_name_option(cluster):
+    """The saved table has an IPv6 service too: the director holds that VIP as well."""
+    director = cluster.director
     cluster.realservers[0].sysctl(EXPOSE)
-    outcome = owner(cluster.director, "--from-ipvs", os.path.join(FIXTURES, "ipvsadm-Ln.txt"),
-                    "--name", "02:00:5E:00:00:0B=web1")
+    enable_ipv6(director)
+    director.iproute("addr", "add", VIP6 + "/128", "dev", director.iface, "nodad")
+    try:
+        outcome = owner(director, "--from-ipvs", os.path.join(FIXTURES, "ipvsadm-Ln.txt"),
+                        "--name", "02:00:5E:00:00:0B=web1")
+    finally:
+        director.iproute("addr", "del", VIP6 + "/128", "dev", director.iface)
     assert outcome.code == 2, outcome
     assert outcome.status == ("VIP_ARP_OWNER CRITICAL - VIP 192.0.2.100 answered by "
-                              "02:00:5e:00:00:0b (web1) (1 of 1 VIP affected)")
+                              "02:00:5e:00:00:0b (web1) (1 of 2 VIPs affected)")
 
 
 def test_allow_mac_accepts_it(cluster):
@@ -159,15 +175,6 @@ def test_bad_input_is_unknown(cluster, args, line):
     outcome = owner(director, *args)
     assert (outcome.code, outcome.lines) == (3, ["VIP_ARP_OWNER UNKNOWN - " + line]), outcome
 
-
-VIP6 = "2001:db8::100"
-
-
-def enable_ipv6(host):
-    """New namespaces inherit disable_ipv6 from the host: make sure IPv6 is on here."""
-    for scope in ("all", "default", "lo", host.iface):
-        host.run(["/usr/bin/tee", "/proc/sys/net/ipv6/conf/{}/disable_ipv6".format(scope)],
-                 input="0", check=True)
 
 
 def test_ipv6_vip_on_lo_is_not_answered_on_the_interface_it_is(cluster):
