@@ -41,6 +41,7 @@ class Source:
 
     def __init__(self, root="/"):
         self.root = root
+        self._kinds = {}  # path -> kind: a check's run is short, the tree does not change under it
 
     def with_root(self, root):
         """The same host, files under another root."""
@@ -59,11 +60,12 @@ class Source:
         size = 0
         with self._open(host_path) as handle:
             while size < limit:
-                chunk = handle.read(min(READ_CHUNK, limit - size))
-                if not chunk:
-                    break
+                wanted = min(READ_CHUNK, limit - size)
+                chunk = handle.read(wanted)
                 chunks.append(chunk)
                 size += len(chunk)
+                if len(chunk) < wanted:  # a short read is the end of a file (and over SFTP,
+                    break                # asking again would cost a round trip)
         return b"".join(chunks)
 
     def _listdir(self, host_path):
@@ -117,7 +119,14 @@ class Source:
             raise PluginError(_describe_os_error(path, exc))
 
     def kind(self, path):
-        """'file', 'dir', 'link', 'other' or None (absent), without following a link."""
+        """'file', 'dir', 'link', 'other' or None (absent), without following a link.
+        Remembered per path: resolving links asks for the same directories again and again,
+        and over SFTP each question is a round trip."""
+        if path not in self._kinds:
+            self._kinds[path] = self._kind(path)
+        return self._kinds[path]
+
+    def _kind(self, path):
         try:
             mode = self._lstat_mode(self._host_path(path))
         except OSError as exc:
