@@ -4,6 +4,7 @@ Every verdict about what an interface answers or announces is derived from here.
 """
 
 # Interface flags from /sys/class/net/<if>/flags (include/uapi/linux/if.h).
+IFF_UP = 0x1
 IFF_LOOPBACK = 0x8
 IFF_NOARP = 0x80
 
@@ -87,7 +88,7 @@ def exposes(key, value):
 def is_arp_facing(flags, enslaved):
     """An interface that receives ARP itself: not loopback, not NOARP, not a bridge port or
     bond slave (their frames reach ARP as frames of the master)."""
-    return not flags & (IFF_LOOPBACK | IFF_NOARP) and not enslaved
+    return not holds_vip_safely(flags) and not enslaved
 
 
 def holds_vip_safely(flags):

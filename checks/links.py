@@ -24,16 +24,13 @@ class Link(collections.namedtuple("Link", "name flags operstate enslaved")):
         return kernel.is_arp_facing(self.flags, self.enslaved)
 
     @property
-    def noarp(self):
-        return bool(self.flags & kernel.IFF_NOARP)
-
-    @property
-    def loopback(self):
-        return bool(self.flags & kernel.IFF_LOOPBACK)
+    def arp_silent(self):
+        """Loopback or NOARP: the interface answers no ARP itself."""
+        return kernel.holds_vip_safely(self.flags)
 
     @property
     def up(self):
-        return bool(self.flags & 0x1)
+        return bool(self.flags & kernel.IFF_UP)
 
 
 def read_links(source):

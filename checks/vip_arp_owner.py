@@ -88,7 +88,7 @@ class VipArpOwner(nagiosplugin.Resource):
 
     @staticmethod
     def _usable(link):
-        if link.loopback or link.noarp:
+        if link.arp_silent:
             raise cli.PluginError("interface {} does not do ARP (loopback or NOARP): name the "
                                   "VIPs' segment with -I".format(link.name))
         if not link.up or link.operstate in ("down", "lowerlayerdown", "notpresent"):
@@ -142,12 +142,12 @@ class VipArpOwner(nagiosplugin.Resource):
 
     def _learn_labels(self, heard, iface, roles):
         """MAC -> 'ip, role' from --name, the real servers' own replies and the neighbours."""
+        roles_of = {str(ip): texts for ip, texts in roles.items()}
         addresses = dict(links.read_neighbours(self.source, iface))
         addresses.update({h.arp_mac: h.ip for h in heard
-                          if h.kind == "reply" and any(str(ip) == h.ip for ip in roles)})
+                          if h.kind == "reply" and h.ip in roles_of})
         for mac, ip in addresses.items():
-            parts = [ip] + next((roles[r] for r in roles if str(r) == ip), [])
-            self.labels[mac] = ", ".join(parts)
+            self.labels[mac] = ", ".join([ip] + roles_of.get(ip, []))
         self.labels.update(self.names)
 
     def describe(self, responder):

@@ -6,7 +6,7 @@ import collections
 import nagiosplugin
 from nagiosplugin.state import Critical, Ok, Warn
 
-from checks import cli, kernel, links, netconfig, target
+from checks import cli, links, netconfig, target
 from checks.summary import ItemSummary, plural
 
 NAME = "VIP_ON_LO"
@@ -58,7 +58,7 @@ class VipOnLo(nagiosplugin.Resource):
 
     def probe(self):
         present = links.read_links(self.runtime_source)
-        safe = {name for name, link in present.items() if kernel.holds_vip_safely(link.flags)}
+        safe = {name for name, link in present.items() if link.arp_silent}
         addresses = links.read_addresses(self.runtime_source)
         configured = None
         if self.persistence:
