@@ -64,13 +64,19 @@ def read(source, path=PROC_IP_VS):
     return services
 
 
-def realserver_roles(services):
-    """{real server ip: ["real server of TCP 192.0.2.100:80", ...]} for direct routing."""
-    roles = collections.defaultdict(list)
+def direct_routing(services):
+    """{real server ip: [the services it serves by direct routing]}, in table order."""
+    served = collections.OrderedDict()
     for service in services:
         for ip, _, forward in service.realservers:
             if forward == DIRECT_ROUTING:
-                vip = "[{}]".format(service.vip) if service.vip.version == 6 else str(service.vip)
-                roles[ip].append("real server of {} {}:{}".format(service.protocol, vip,
-                                                                    service.port))
-    return dict(roles)
+                served.setdefault(ip, []).append(service)
+    return served
+
+
+def realserver_roles(services):
+    """{real server ip: ["real server of TCP 192.0.2.100:80", ...]} for direct routing."""
+    def role(service):
+        vip = "[{}]".format(service.vip) if service.vip.version == 6 else str(service.vip)
+        return "real server of {} {}:{}".format(service.protocol, vip, service.port)
+    return {ip: [role(s) for s in served] for ip, served in direct_routing(services).items()}

@@ -87,13 +87,9 @@ class RealServers(nagiosplugin.Resource):
 
     def servers(self):
         """{real server ip: [its VIPs]} for direct-routing real servers."""
-        vips = collections.OrderedDict()
-        for service in self.services:
-            for ip, _, forward in service.realservers:
-                if forward == ipvs.DIRECT_ROUTING:
-                    vips.setdefault(ip, [])
-                    if service.vip not in vips[ip]:
-                        vips[ip].append(service.vip)
+        vips = collections.OrderedDict(
+            (ip, list(dict.fromkeys(service.vip for service in served)))
+            for ip, served in ipvs.direct_routing(self.services).items())
         if not vips:
             raise cli.PluginError("the IPVS table has no direct-routing real server")
         return vips
