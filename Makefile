@@ -2,7 +2,7 @@
 PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
 VENV := .venv
 BIN := $(VENV)/bin
-SOURCES := setup.cfg pyproject.toml $(wildcard checks/*.py)
+SOURCES := setup.cfg pyproject.toml $(wildcard lvs_dr_checks/*.py)
 
 .PHONY: setup demo test lint bench clean install
 
@@ -24,8 +24,8 @@ bench: setup
 	$(BIN)/python tests/bench.py
 
 lint: setup
-	$(BIN)/ruff check --quiet checks plugins tests
-	$(BIN)/vermin --quiet --no-tips --violations --eval-annotations -t=3.9- checks plugins
+	$(BIN)/ruff check --quiet lvs_dr_checks plugins tests
+	$(BIN)/vermin --quiet --no-tips --violations --eval-annotations -t=3.9- lvs_dr_checks plugins
 
 test: setup lint
 	$(BIN)/python -m pytest -q -ra tests

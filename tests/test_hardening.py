@@ -13,11 +13,11 @@ from conftest import run_plugin
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from checks import ipvs, links, netconfig, vip_on_lo
-from checks.arp import Arp, NeighborDiscovery
-from checks.cli import PluginError
-from checks.source import MAX_FILE_BYTES, Source
-from checks.sysctl import BootSysctl, normalize_key, read_runtime
+from lvs_dr_checks import ipvs, links, netconfig, vip_on_lo
+from lvs_dr_checks.arp import Arp, NeighborDiscovery
+from lvs_dr_checks.cli import PluginError
+from lvs_dr_checks.source import MAX_FILE_BYTES, Source
+from lvs_dr_checks.sysctl import BootSysctl, normalize_key, read_runtime
 
 FUZZ = settings(max_examples=150, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
@@ -240,7 +240,7 @@ def test_a_timeout_too_small_to_finish_is_unknown():
 
 def test_heavy_modules_stay_off_the_real_server_paths():
     """scapy and paramiko are imported only by the probe and by -H."""
-    code = ("import sys, checks.arp_sysctl, checks.vip_on_lo, checks.realservers; "
+    code = ("import sys, lvs_dr_checks.arp_sysctl, lvs_dr_checks.vip_on_lo, lvs_dr_checks.realservers; "
             "print(sorted(m for m in ('scapy', 'paramiko') if m in sys.modules))")
     done = __import__("subprocess").run([sys.executable, "-c", code], capture_output=True,
                                         text=True)

@@ -6,8 +6,8 @@ import os
 import pytest
 from conftest import run_plugin
 
-from checks import __version__, ipvs, links
-from checks.arp import Probe
+from lvs_dr_checks import __version__, ipvs, links
+from lvs_dr_checks.arp import Probe
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 
@@ -84,7 +84,7 @@ def test_unknown_option_is_unknown(plugin, name):
 def test_arp_frames_are_sorted_into_replies_and_claims():
     from scapy.layers.l2 import ARP, Ether
 
-    from checks.arp import Arp, Heard
+    from lvs_dr_checks.arp import Arp, Heard
 
     dissect = Arp().dissect
 
@@ -114,7 +114,7 @@ def test_neighbor_discovery_frames():
     )
     from scapy.layers.l2 import Ether
 
-    from checks.arp import Heard, NeighborDiscovery
+    from lvs_dr_checks.arp import Heard, NeighborDiscovery
 
     nd = NeighborDiscovery()
     own, rs1, vip = "02:00:5e:00:00:01", "02:00:5e:00:00:0b", "2001:db8::100"
@@ -136,8 +136,8 @@ def test_check_arp_sysctl_on_a_captured_real_server():
     mistake), read through a Source rooted at the capture."""
     from nagiosplugin.state import Critical
 
-    from checks.arp_sysctl import make_check
-    from checks.source import Source
+    from lvs_dr_checks.arp_sysctl import make_check
+    from lvs_dr_checks.source import Source
 
     capture = Source(os.path.join(FIXTURES, "realserver-only-lo"))
     check = make_check(capture, capture, persistence=False)

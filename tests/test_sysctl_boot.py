@@ -3,9 +3,9 @@
 import pytest
 from conftest import write_tree
 
-from checks.cli import PluginError
-from checks.source import Source
-from checks.sysctl import BootSysctl, normalize_key
+from lvs_dr_checks.cli import PluginError
+from lvs_dr_checks.source import Source
+from lvs_dr_checks.sysctl import BootSysctl, normalize_key
 
 
 def tree(root, files):

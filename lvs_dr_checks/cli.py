@@ -12,7 +12,7 @@ import traceback
 
 import nagiosplugin
 
-from checks import __version__
+from lvs_dr_checks import __version__
 
 UNKNOWN = 3
 

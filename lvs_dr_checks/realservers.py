@@ -9,8 +9,8 @@ import threading
 import nagiosplugin
 from nagiosplugin.state import Critical, Ok, Unknown
 
-from checks import arp_sysctl, cli, ipvs, target, vip_on_lo
-from checks.summary import ItemSummary, plural
+from lvs_dr_checks import arp_sysctl, cli, ipvs, target, vip_on_lo
+from lvs_dr_checks.summary import ItemSummary, plural
 
 NAME = "LVS_REALSERVERS"
 
@@ -32,7 +32,7 @@ def _run_check(name, check):
 
 def check_server(ip, vips, make_target, persistence):
     """Both real-server checks on one server over one SSH connection."""
-    from checks.ssh import SSHSource
+    from lvs_dr_checks.ssh import SSHSource
 
     try:
         client = make_target(str(ip)).connect()
@@ -166,7 +166,7 @@ def build_parser():
 
 
 def build_check(args):
-    from checks.source import Source
+    from lvs_dr_checks.source import Source
 
     if not 1 <= args.parallel <= 256:
         raise cli.PluginError("--parallel {} must be between 1 and 256".format(args.parallel))

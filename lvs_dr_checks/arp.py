@@ -16,7 +16,7 @@ import time
 
 from scapy.layers.l2 import ARP, Ether
 
-from checks.cli import PluginError, logger
+from lvs_dr_checks.cli import PluginError, logger
 
 log = logger("arp")
 PACKET_OUTGOING = 4

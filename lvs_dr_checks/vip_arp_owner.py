@@ -1,6 +1,6 @@
 """check_vip_arp_owner: which MACs answer ARP for the VIPs, or claim them, and may they?
 
-Runs on the director (or any host on the VIPs' segment). The packets are checks.arp's;
+Runs on the director (or any host on the VIPs' segment). The packets are lvs_dr_checks.arp's;
 this module decides which interface, who may answer, and presents the findings.
 """
 
@@ -11,9 +11,9 @@ import re
 import nagiosplugin
 from nagiosplugin.state import Critical, Ok
 
-from checks import cli, ipvs, links
-from checks.source import Source
-from checks.summary import ItemSummary, plural
+from lvs_dr_checks import cli, ipvs, links
+from lvs_dr_checks.source import Source
+from lvs_dr_checks.summary import ItemSummary, plural
 
 NAME = "VIP_ARP_OWNER"
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
@@ -96,7 +96,7 @@ class VipArpOwner(nagiosplugin.Resource):
                                   "or name another with -I".format(link.name, link.operstate))
 
     def probe(self):
-        from checks import arp  # scapy: only on this path
+        from lvs_dr_checks import arp  # scapy: only on this path
 
         present = links.read_links(self.source)
         addresses = links.read_addresses(self.source)
@@ -256,7 +256,7 @@ def build_check(args):
         raise cli.PluginError("--count {} must be between 1 and 100".format(args.count))
     timing = {"count": args.count, "interval": args.interval, "wait": args.wait,
               "listen": args.listen}
-    from checks.arp import Probe  # only to know the window before anything is sent
+    from lvs_dr_checks.arp import Probe  # only to know the window before anything is sent
     window = Probe(None, None, vips, **timing).window
     if window + 0.5 > args.timeout:
         raise cli.PluginError("the probe window ({:.1f}s: --count, --interval, --wait, --listen) "

@@ -11,8 +11,8 @@ import posixpath
 import re
 import shlex
 
-from checks.cli import PluginError, logger
-from checks.source import conf_files
+from lvs_dr_checks.cli import PluginError, logger
+from lvs_dr_checks.source import conf_files
 
 log = logger("netconfig")
 

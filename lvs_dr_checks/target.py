@@ -1,8 +1,8 @@
 """Which host a real-server check reads: this one, or another over SSH (-H); and where its
 boot-time configuration lives (--root). Shared by check_arp_sysctl and check_vip_on_lo."""
 
-from checks import cli
-from checks.source import Source
+from lvs_dr_checks import cli
+from lvs_dr_checks.source import Source
 
 
 def add_options(parser):
@@ -39,7 +39,7 @@ CONNECT_SHARE = 0.6
 
 
 def remote_target(args, host=None):
-    from checks.ssh import Target
+    from lvs_dr_checks.ssh import Target
     return Target(host or args.host, args.ssh_port, args.ssh_user, args.ssh_key,
                   args.known_hosts, args.ssh_password_file,
                   timeout=args.timeout * CONNECT_SHARE)
@@ -48,7 +48,7 @@ def remote_target(args, host=None):
 def sources(args):
     """(runtime source, configuration source) for the options given."""
     if args.host:
-        from checks.ssh import SSHSource
+        from lvs_dr_checks.ssh import SSHSource
         runtime = SSHSource(remote_target(args).connect(), args.host)
     else:
         runtime = Source("/")

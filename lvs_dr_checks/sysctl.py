@@ -6,9 +6,9 @@ A model only: which value, from where. Verdicts are the checks' business.
 import collections
 import fnmatch
 
-from checks import kernel
-from checks.cli import PluginError, logger
-from checks.source import conf_files
+from lvs_dr_checks import kernel
+from lvs_dr_checks.cli import PluginError, logger
+from lvs_dr_checks.source import conf_files
 
 log = logger("sysctl")
 PROC_CONF = "/proc/sys/net/ipv4/conf"

@@ -6,8 +6,8 @@ import collections
 import nagiosplugin
 from nagiosplugin.state import Critical, Ok, Warn
 
-from checks import cli, links, netconfig, target
-from checks.summary import ItemSummary, plural
+from lvs_dr_checks import cli, links, netconfig, target
+from lvs_dr_checks.summary import ItemSummary, plural
 
 NAME = "VIP_ON_LO"
 

@@ -10,7 +10,7 @@ import posixpath
 import stat
 import subprocess
 
-from checks.cli import PluginError, logger
+from lvs_dr_checks.cli import PluginError, logger
 
 log = logger("source")
 

@@ -9,8 +9,8 @@ import ipaddress
 import json
 import re
 
-from checks import kernel
-from checks.cli import PluginError
+from lvs_dr_checks import kernel
+from lvs_dr_checks.cli import PluginError
 
 SYS_NET = "/sys/class/net"
 IP_COMMANDS = ("/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip")

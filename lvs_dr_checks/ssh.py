@@ -1,4 +1,4 @@
-"""The same reads as checks.source, over SSH: files through SFTP, fixed commands through exec.
+"""The same reads as lvs_dr_checks.source, over SSH: files through SFTP, fixed commands through exec.
 
 Host keys are verified strictly against known_hosts (no automatic trust); authentication is by
 key (or a password read from a file or the environment, never from the command line).
@@ -12,8 +12,8 @@ import os
 import shlex
 import socket
 
-from checks.cli import PluginError, logger
-from checks.source import MAX_FILE_BYTES, Source
+from lvs_dr_checks.cli import PluginError, logger
+from lvs_dr_checks.source import MAX_FILE_BYTES, Source
 
 log = logger("ssh")
 PASSWORD_ENV = "LVS_DR_SSH_PASSWORD"

@@ -1,7 +1,7 @@
 """check_arp_sysctl: may a real server's ARP-facing interfaces answer or announce a VIP?
 
-Runtime values are judged by the kernel's rules (checks.kernel); the boot-time values are
-what systemd-sysctl would apply from the configuration (checks.sysctl).
+Runtime values are judged by the kernel's rules (lvs_dr_checks.kernel); the boot-time values are
+what systemd-sysctl would apply from the configuration (lvs_dr_checks.sysctl).
 """
 
 import collections
@@ -9,7 +9,7 @@ import collections
 import nagiosplugin
 from nagiosplugin.state import Critical, Ok, Warn
 
-from checks import cli, kernel, links, netconfig, sysctl, target
+from lvs_dr_checks import cli, kernel, links, netconfig, sysctl, target
 
 NAME = "ARP_SYSCTL"
 NEW_INTERFACES = "default"
