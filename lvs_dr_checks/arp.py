@@ -16,37 +16,17 @@ import time
 
 from scapy.layers.l2 import ARP, Ether
 
+from lvs_dr_checks.channels import MAX_RATE, bind_socket
 from lvs_dr_checks.cli import PluginError, logger
 
 log = logger("arp")
 PACKET_OUTGOING = 4
 BROADCAST = "ff:ff:ff:ff:ff:ff"
-# Pacing: at most this many requests per second, so that a round over a thousand VIPs
-# is a short burst, not a flood (1024 VIPs: 0.26 s a round).
-MAX_RATE = 4000
 
 Heard = collections.namedtuple("Heard", "ip arp_mac eth_mac kind")
 Heard.__doc__ = ("A packet naming ``ip`` as its own: kind 'reply' (an answer to a probe) or "
                  "'claim' (a request, gratuitous or other packet sent from that address); "
                  "arp_mac is the link-layer address it gives for ``ip``, eth_mac its source.")
-
-CAP_NET_RAW_HINT = ("sending ARP needs CAP_NET_RAW: run it as root, through the sudo rule "
-                    "shipped in icinga-conf/sudoers.d/lvs-dr-checks, or grant the capability")
-
-
-def open_socket(iface, ethertype):
-    """A packet socket bound to ``iface`` that sees frames of one ethertype only."""
-    try:
-        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ethertype))
-    except PermissionError:
-        raise PluginError(CAP_NET_RAW_HINT)
-    try:
-        sock.bind((iface, ethertype))
-    except OSError as exc:
-        sock.close()
-        raise PluginError("cannot bind to interface {}: {}".format(iface, exc.strerror or exc))
-    sock.setblocking(False)
-    return sock
 
 
 def _parse(frame):
@@ -137,6 +117,10 @@ class Probe:
         self.duration = 0.0
 
     @property
+    def frames(self):
+        return len(self.targets) * self.count
+
+    @property
     def window(self):
         """Seconds the probe takes, whatever the number of targets (up to the pacing rate)."""
         round_time = max(self.interval, len(self.targets) / MAX_RATE)
@@ -149,20 +133,18 @@ class Probe:
         return [(start + n * round_time + i / MAX_RATE, target)
                 for n in range(self.count) for i, target in enumerate(self.targets)]
 
-    def run(self):
+    def run(self, channels):
+        """Probe through ``channels`` (taken beforehand, see Channels), bound here."""
         families = {4: Arp, 6: NeighborDiscovery}
         versions = {ipaddress.ip_address(t).version for t in self.targets} or {4}
-        channels = {}  # IP version -> (its packet socket, its family)
-        try:
-            for version in sorted(versions):
-                family = families[version]()
-                channels[version] = (open_socket(self.iface, family.ethertype), family)
-            return self._run(channels)
-        finally:
-            for sock, _ in channels.values():
-                sock.close()
+        used = {}  # IP version -> (its packet socket, its family)
+        for version in sorted(versions):
+            family = families[version]()
+            bind_socket(channels.sockets[version], self.iface, family.ethertype)
+            used[version] = (channels.sockets[version], family)
+        return self._run(used, channels.pacer)
 
-    def _run(self, channels):
+    def _run(self, channels, pacer):
         watched = set(self.targets)
         frames = {}
         for target in self.targets:
@@ -171,16 +153,27 @@ class Probe:
         readers = dict(channels.values())
         start = time.monotonic()
         pending = collections.deque(self.schedule(start))
-        end = (pending[-1][0] if pending else start) + self.wait + self.listen
+        batch, release = [], None  # due frames and the time the shared pacer lets them out
+        end = None if pending else start + self.wait + self.listen
         try:
             while True:
                 now = time.monotonic()
-                while pending and pending[0][0] <= now:
-                    self._send(*frames[pending.popleft()[1]])
-                if now >= end:
+                if not batch:
+                    while pending and pending[0][0] <= now:
+                        batch.append(frames[pending.popleft()[1]])
+                    release = pacer.reserve(len(batch)) if batch else None
+                if batch and release <= now:
+                    for frame in batch:
+                        self._send(*frame)
+                    batch = []
+                    if not pending:
+                        end = time.monotonic() + self.wait + self.listen
+                if end is not None and now >= end:
                     break
-                timeout = min(pending[0][0] if pending else end, end) - now
-                readable, _, _ = select.select(list(readers), [], [], max(timeout, 0))
+                wake = [t for t in (end, release if batch else None,
+                                    pending[0][0] if pending and not batch else None)
+                        if t is not None]
+                readable, _, _ = select.select(list(readers), [], [], max(min(wake) - now, 0))
                 for sock in readable:
                     self._drain(sock, readers[sock], watched)
             for sock, family in readers.items():

@@ -10,6 +10,7 @@ import nagiosplugin
 from nagiosplugin.state import Critical, Ok, Warn
 
 from lvs_dr_checks import cli, kernel, links, netconfig, sysctl, target
+from lvs_dr_checks.summary import unique_labels
 
 NAME = "ARP_SYSCTL"
 NEW_INTERFACES = "default"
@@ -53,6 +54,7 @@ class ArpSysctl(nagiosplugin.Resource):
         self.interfaces = interfaces
         self.persistence = persistence
         self.checked = []
+        self.labels = {}
 
     def _select(self, present):
         def has_ipv4(name):
@@ -73,6 +75,7 @@ class ArpSysctl(nagiosplugin.Resource):
 
     def probe(self):
         self.checked = self._select(links.read_links(self.runtime_source))
+        self.labels = unique_labels(self.checked)
         values = sysctl.read_runtime(self.runtime_source, ["all", NEW_INTERFACES] + self.checked)
         exposed = 0
         for scope in self.checked:
@@ -81,7 +84,7 @@ class ArpSysctl(nagiosplugin.Resource):
             exposed += any(kernel.exposes(s.key, s.effective) for s in settings
                            if s.key in kernel.VIP_KEYS)
             for setting in settings:
-                yield nagiosplugin.Metric("{}_{}".format(scope, setting.key), setting,
+                yield nagiosplugin.Metric("{}_{}".format(self.labels[scope], setting.key), setting,
                                           context=setting.key)
         for key in (kernel.ARP_IGNORE, kernel.ARP_ANNOUNCE):
             yield nagiosplugin.Metric("new_interfaces_" + key,
@@ -107,13 +110,10 @@ class ArpSysctl(nagiosplugin.Resource):
                                                  path, line, text)
                 setting = BootSetting(scope, key, all_value, all_from, own_value, own_from)
                 unpersisted += kernel.exposes(key, setting.effective)
-                yield nagiosplugin.Metric("{}_{}_boot".format(scope, key), setting, context="boot")
+                yield nagiosplugin.Metric("{}_{}_boot".format(self.labels[scope], key), setting,
+                                          context="boot")
         yield nagiosplugin.Metric("unpersisted_settings", unpersisted, min=0,
                                   context="unpersisted_settings")
-
-
-def _label(name):
-    return name.replace("'", "_").replace("=", "_")
 
 
 class SettingContext(nagiosplugin.Context):
@@ -160,7 +160,7 @@ class SettingContext(nagiosplugin.Context):
         setting = metric.value
         if setting.scope == NEW_INTERFACES:
             return None
-        return nagiosplugin.Performance(_label(metric.name), setting.effective,
+        return nagiosplugin.Performance(metric.name, setting.effective,
                                         crit=self.crit_range(), min=0)
 
 

@@ -6,6 +6,7 @@ one on stdout, so the run is wrapped here instead and tracebacks go to stderr at
 
 import argparse
 import logging
+import re
 import signal
 import sys
 import traceback
@@ -35,14 +36,36 @@ class _ArgumentParser(argparse.ArgumentParser):
         raise PluginError("{} (see {} --help)".format(message, self.prog))
 
 
-def positive_seconds(text):
+# No check needs more than this: a monitoring system's own timeouts are shorter, and a bound
+# keeps a run started through sudo from holding its privileges for a day.
+MAX_TIMEOUT = 600
+
+
+def seconds_up_to(limit):
+    """An argparse type: a number of seconds in (0, limit]."""
+    def parse(text):
+        try:
+            seconds = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError("not a number of seconds: {!r}".format(text))
+        if not 0 < seconds <= limit:
+            raise argparse.ArgumentTypeError("must be between 0 and {:g} seconds: {!r}".format(
+                limit, text))
+        return seconds
+    return parse
+
+
+positive_seconds = seconds_up_to(MAX_TIMEOUT)
+
+
+def port_number(text):
     try:
-        seconds = float(text)
+        port = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError("not a number of seconds: {!r}".format(text))
-    if not 0 < seconds <= 86400:
-        raise argparse.ArgumentTypeError("must be between 0 and 86400 seconds: {!r}".format(text))
-    return seconds
+        port = 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError("not a TCP port (1-65535): {!r}".format(text))
+    return port
 
 
 def comma_list(text):
@@ -63,15 +86,48 @@ def make_parser(prog, description):
                         help="-v: one line per finding; -vv, -vvv: debug details "
                              "(-vvv also prints tracebacks of internal errors on stderr)")
     parser.add_argument("-t", "--timeout", type=positive_seconds, default=10.0, metavar="SECONDS",
-                        help="abort with UNKNOWN after this many seconds (default: %(default)g)")
+                        help="abort with UNKNOWN after this many seconds (default: %(default)g, "
+                             "at most {})".format(MAX_TIMEOUT))
     return parser
 
 
-def _print_unknown(name, message):
+# Bounds of what reaches the monitoring system: Nagios keeps 8 KiB of a plugin's output.
+MAX_LINE = 1024
+MAX_LINES = 60
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def printable(text, limit=MAX_LINE):
+    """One line of output: control characters and bytes that are not UTF-8 (surrogate escapes
+    from names the kernel or a remote host gave) shown as \\xNN, cut to ``limit``."""
+    def escape(match):
+        code = ord(match.group())
+        return "\\x{:02x}".format(code - 0xdc00 if code >= 0xdc00 else code)
+    line = _UNPRINTABLE.sub(escape, str(text))
+    return line if len(line) <= limit else line[:limit - 3] + "..."
+
+
+def bounded_output(text):
+    """The plugin's output, every line printable and bounded, at most MAX_LINES lines."""
+    lines = [printable(line) for line in text.splitlines()]
+    if len(lines) > MAX_LINES:
+        lines = lines[:MAX_LINES - 1] + ["... {} more lines (bounded output)".format(
+            len(lines) - MAX_LINES + 1)]
+    return "".join(line + "\n" for line in lines)
+
+
+def print_unknown(name, message):
     line = " ".join(str(message).replace("|", "/").split())
-    sys.stdout.write("{} UNKNOWN - {}\n".format(name, line))
-    sys.stdout.flush()
+    emit(bounded_output("{} UNKNOWN - {}".format(name, line)))
     sys.exit(UNKNOWN)
+
+
+def emit(text):
+    """Write to stdout as UTF-8 whatever the locale (a plugin run with LC_ALL=C must not fail
+    on a name it prints)."""
+    sys.stdout.flush()
+    sys.stdout.buffer.write(text.encode("utf-8", "backslashreplace"))
+    sys.stdout.flush()
 
 
 def _on_alarm(signum, frame):
@@ -101,17 +157,16 @@ def run(name, parser, build_check, argv=None):
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
     except PluginError as exc:
-        _print_unknown(name, exc)
+        print_unknown(name, exc)
     except _Deadline:
-        _print_unknown(name, "no result within {:g}s (-t): raise -t, or find what hangs with -vvv"
+        print_unknown(name, "no result within {:g}s (-t): raise -t, or find what hangs with -vvv"
                        .format(timeout))
     except KeyboardInterrupt:
-        _print_unknown(name, "interrupted")
+        print_unknown(name, "interrupted")
     except Exception as exc:  # the last line of defence: never a traceback on stdout
         if verbose >= 3:
             traceback.print_exc(file=sys.stderr)
-        _print_unknown(name, "internal error: {}: {} (please report it; -vvv prints the "
+        print_unknown(name, "internal error: {}: {} (please report it; -vvv prints the "
                              "traceback on stderr)".format(type(exc).__name__, exc))
-    sys.stdout.write(str(runtime.output))
-    sys.stdout.flush()
+    emit(bounded_output(str(runtime.output)))
     sys.exit(runtime.exitcode)

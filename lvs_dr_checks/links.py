@@ -68,16 +68,39 @@ class Address(collections.namedtuple("Address", "interface address prefixlen sco
         return "{}/{} on {}".format(self.address, self.prefixlen, self.interface)
 
 
+def vip_address(text):
+    """One VIP: a unicast address a host can hold and neighbours can resolve; anything else
+    (unspecified, multicast, broadcast, loopback, link-local, IPv4-mapped, a scope) is refused
+    by name, since a probe or a check of it would judge something else."""
+    if "%" in text:
+        raise PluginError("--vip {!r}: a scoped address is not a VIP; give the address alone"
+                          .format(text))
+    try:
+        vip = ipaddress.ip_address(text)
+    except ValueError:
+        raise PluginError("--vip {!r} is not an IPv4 or IPv6 address".format(text))
+    kind = None
+    if vip.is_unspecified:
+        kind = "the unspecified address"
+    elif vip.is_multicast:
+        kind = "a multicast address"
+    elif vip == ipaddress.IPv4Address("255.255.255.255"):
+        kind = "the broadcast address"
+    elif vip.is_loopback:
+        kind = "a loopback address"
+    elif vip.is_link_local:
+        kind = "a link-local address"
+    elif vip.version == 6 and vip.ipv4_mapped is not None:
+        kind = "an IPv4-mapped address (give the IPv4 address {})".format(vip.ipv4_mapped)
+    if kind:
+        raise PluginError("--vip {}: {} cannot be a VIP".format(vip, kind))
+    return vip
+
+
 def parse_vips(values):
-    """VIP addresses from repeatable options that also take comma lists; a bad one is named."""
-    vips = []
-    for text in values:
-        try:
-            vip = ipaddress.ip_address(text)
-        except ValueError:
-            raise PluginError("--vip {!r} is not an IPv4 or IPv6 address".format(text))
-        if vip not in vips:
-            vips.append(vip)
+    """VIP addresses from repeatable options that also take comma lists, in order, without
+    duplicates (linear: thousands of VIPs are common on kube-proxy nodes)."""
+    vips = list(dict.fromkeys(vip_address(text) for text in values))
     if not vips:
         raise PluginError("no VIP given: name at least one with --vip ADDRESS")
     return vips
@@ -87,54 +110,70 @@ def _address(interface, local, prefixlen, scope, label):
     try:
         return Address(interface, ipaddress.ip_address(local.split("%")[0]),
                        int(prefixlen), scope, label or interface)
-    except ValueError:
+    except (ValueError, TypeError):
         return None
 
 
+def _unreadable(command, what):
+    return PluginError("{}: {}: no verdict from output that cannot be read (is iproute2 "
+                       "intact?)".format(command, what))
+
+
 def parse_ip_json(text):
-    """Addresses from ``ip -j addr show``."""
+    """Addresses from ``ip -j addr show``; an entry that is not what iproute2 writes is an
+    error, not an address less (a VIP missed would be judged missing)."""
     try:
         interfaces = json.loads(text)
     except ValueError as exc:
         raise PluginError("ip -j addr: output is not JSON ({})".format(exc))
     if not isinstance(interfaces, list):
-        raise PluginError("ip -j addr: output is not a list of interfaces")
+        raise _unreadable("ip -j addr", "output is not a list of interfaces")
     addresses = []
     for entry in interfaces:
-        if not isinstance(entry, dict) or not isinstance(entry.get("addr_info"), list):
-            continue
-        for info in entry["addr_info"]:
-            if not isinstance(info, dict) or info.get("family") not in ("inet", "inet6"):
+        if not isinstance(entry, dict) or not isinstance(entry.get("ifname"), str) \
+                or not isinstance(entry.get("addr_info", []), list):
+            raise _unreadable("ip -j addr", "unexpected interface entry")
+        for info in entry.get("addr_info", []):
+            if not isinstance(info, dict):
+                raise _unreadable("ip -j addr", "unexpected address entry")
+            if info.get("family") not in ("inet", "inet6"):
                 continue
-            address = _address(str(entry.get("ifname", "")), str(info.get("local", "")),
-                               info.get("prefixlen", -1), str(info.get("scope", "")),
-                               info.get("label"))
-            if address:
-                addresses.append(address)
+            label = info.get("label")
+            address = _address(entry["ifname"], str(info.get("local", "")),
+                               info.get("prefixlen"), str(info.get("scope", "")),
+                               label if isinstance(label, str) else None)
+            if address is None:
+                raise _unreadable("ip -j addr", "unexpected address of {}".format(entry["ifname"]))
+            addresses.append(address)
     return addresses
 
 
 _ONELINE = re.compile(r"^\d+:\s+(?P<ifname>[^\s@]+)(?:@\S+)?\s+(?P<family>inet6?)\s+"
-                      r"(?P<local>[0-9a-fA-F:.]+(?:%\S+)?)/(?P<prefixlen>\d+)"
-                      r"(?:\s+peer\s+\S+)?(?:\s+brd\s+\S+)?(?:\s+scope\s+(?P<scope>\S+))?"
-                      r"(?P<rest>.*)$")
+                      r"(?P<local>[0-9a-fA-F:.]+(?:%\S+)?)(?:/(?P<prefixlen>\d+))?"
+                      r"(?:\s+peer\s+[^\s/]+(?:/(?P<peerlen>\d+))?)?(?:\s+brd\s+\S+)?"
+                      r"(?:\s+scope\s+(?P<scope>\S+))?(?P<rest>.*)$")
 
 
 def parse_ip_oneline(text):
-    """Addresses from ``ip -o addr show`` (iproute2 without JSON support)."""
+    """Addresses from ``ip -o addr show`` (iproute2 without JSON support); a line that is not
+    an address line is an error."""
     addresses = []
     for line in text.splitlines():
+        if not line.strip():
+            continue
         match = _ONELINE.match(line.strip())
         if not match:
-            continue
+            raise _unreadable("ip -o addr", "unexpected line {!r}".format(line.strip()[:60]))
         rest = match.group("rest").split("\\")[0].split()
         # A label (lo:1) follows the flags; it is the last word and contains the interface.
         label = next((word for word in reversed(rest)
                       if word.startswith(match.group("ifname"))), None)
         address = _address(match.group("ifname"), match.group("local"),
-                           match.group("prefixlen"), match.group("scope") or "", label)
-        if address:
-            addresses.append(address)
+                           match.group("prefixlen") or match.group("peerlen"),
+                           match.group("scope") or "", label)
+        if address is None:
+            raise _unreadable("ip -o addr", "unexpected address {!r}".format(match.group("local")))
+        addresses.append(address)
     return addresses
 
 
@@ -156,6 +195,17 @@ def route_interface(source, address):
         return routes[0].get("dev")
     except (PluginError, ValueError, IndexError, AttributeError, TypeError):
         return None
+
+
+def off_segment(source, iface, addresses, targets):
+    """The targets that are not on ``iface``'s segment: neither held on it, nor inside one of
+    its subnets, nor routed through it (one route lookup only for the few left)."""
+    networks = [a.network for a in addresses if a.interface == iface]
+    held = {a.address for a in addresses if a.interface == iface}
+    return [target for target in targets
+            if target not in held
+            and not any(target.version == n.version and target in n for n in networks)
+            and route_interface(source, target) != iface]
 
 
 def read_neighbours(source, name):

@@ -4,15 +4,18 @@ Checks and that server's VIPs; the worst state wins, one line per server."""
 
 import collections
 import os
+import queue
 import threading
+import time
 
 import nagiosplugin
-from nagiosplugin.state import Critical, Ok, Unknown
+from nagiosplugin.state import Critical, Ok, Unknown, Warn
 
 from lvs_dr_checks import arp_sysctl, cli, ipvs, target, vip_on_lo
 from lvs_dr_checks.summary import ItemSummary, plural
 
 NAME = "LVS_REALSERVERS"
+log = cli.logger("realservers")
 
 
 class ServerReport(collections.namedtuple("ServerReport", "ip vips results error")):
@@ -30,14 +33,18 @@ def _run_check(name, check):
                                                   check.summary_str)
 
 
-def check_server(ip, vips, make_target, persistence):
-    """Both real-server checks on one server over one SSH connection."""
+def check_server(ip, vips, make_target, persistence, session):
+    """Both real-server checks on one server over one SSH connection. Whatever happens here
+    is this server's result alone: every exception ends as its error. ``session`` receives
+    the client, so that the sweep can close it when the server's time is up."""
     from lvs_dr_checks.ssh import SSHSource
 
     try:
-        client = make_target(str(ip)).connect()
+        client = session["client"] = make_target(str(ip)).connect()
     except cli.PluginError as exc:
         return ServerReport(ip, vips, [], str(exc))
+    except Exception as exc:  # noqa: BLE001 - isolation is the point
+        return ServerReport(ip, vips, [], "check failed: {}: {}".format(type(exc).__name__, exc))
     try:
         source = SSHSource(client, str(ip))
         return ServerReport(ip, vips, [
@@ -47,31 +54,84 @@ def check_server(ip, vips, make_target, persistence):
         ], None)
     except cli.PluginError as exc:
         return ServerReport(ip, vips, [], str(exc))
+    except Exception as exc:  # noqa: BLE001
+        return ServerReport(ip, vips, [], "check failed: {}: {}".format(type(exc).__name__, exc))
     finally:
         client.close()
 
 
-def in_parallel(function, jobs, parallel):
-    """function(*job) for every job, at most ``parallel`` at once, in daemon threads (so that
-    the -t timer can end the run without waiting for a hung connection)."""
-    results = [None] * len(jobs)
-    slots = threading.Semaphore(parallel)
+class Plan(collections.namedtuple("Plan", "servers parallel budget")):
+    """The sweep's time: ``parallel`` slots, each server ``budget`` seconds from its start,
+    in as many waves as it takes, all within -t."""
 
-    def work(index, job):
+    # Share of -t the sweep may plan with: the rest is start-up and output.
+    SHARE = 0.85
+    MIN_BUDGET = 1.0
+
+    @classmethod
+    def make(cls, servers, parallel, timeout):
+        parallel = min(parallel, servers)
+        waves = -(-servers // parallel)
+        budget = timeout * cls.SHARE / waves
+        if budget < cls.MIN_BUDGET:
+            raise cli.PluginError(
+                "{} real servers, {} at a time, leave {:.2f}s each within -t {:g}: raise -t or "
+                "--parallel".format(servers, parallel, budget, timeout))
+        return cls(servers, parallel, budget)
+
+    def __str__(self):
+        return "{} servers, {} at a time, {:.1f}s each".format(self.servers, self.parallel,
+                                                               self.budget)
+
+
+def sweep(jobs, plan):
+    """check_server(*job) for every job, ``plan.parallel`` at once, each cut at its own
+    deadline: a server whose time is up is UNKNOWN and its connection closed, the others go
+    on. Workers are daemon threads: none can hold the run past -t."""
+    reports = [None] * len(jobs)
+    finished = queue.Queue()
+    waiting = collections.deque(range(len(jobs)))
+    running = {}  # index -> (deadline, session)
+
+    def work(index, session):
+        finished.put((index, check_server(*jobs[index], session)))
+
+    while waiting or running:
+        while waiting and len(running) < plan.parallel:
+            index = waiting.popleft()
+            session = {}
+            running[index] = (time.monotonic() + plan.budget, session)
+            threading.Thread(target=work, args=(index, session), daemon=True).start()
+        timeout = min(deadline for deadline, _ in running.values()) - time.monotonic()
         try:
-            results[index] = function(*job)
-        finally:
-            slots.release()
+            index, report = finished.get(timeout=max(timeout, 0))
+            if index in running:
+                del running[index]
+                reports[index] = report
+        except queue.Empty:
+            pass
+        now = time.monotonic()
+        for index, (deadline, session) in list(running.items()):
+            if now >= deadline:
+                del running[index]
+                ip, vips = jobs[index][:2]
+                reports[index] = ServerReport(ip, vips, [], "no result within {:.1f}s, its share "
+                                                            "of -t ({})".format(plan.budget, plan))
+                _close(session)
+    return reports
 
-    threads = []
-    for index, job in enumerate(jobs):
-        slots.acquire()
-        thread = threading.Thread(target=work, args=(index, job), daemon=True)
-        thread.start()
-        threads.append(thread)
-    for thread in threads:
-        thread.join()
-    return results
+
+def _close(session):
+    client = session.get("client")
+    if client is not None:
+        try:
+            client.close()
+        except Exception:  # noqa: BLE001 - closing a broken connection may fail too
+            pass
+
+
+# The sweep's ranking: a confirmed CRITICAL outranks a server that could not be checked.
+RANK = {Ok: 0, Warn: 1, Unknown: 2, Critical: 3}
 
 
 class RealServers(nagiosplugin.Resource):
@@ -79,11 +139,14 @@ class RealServers(nagiosplugin.Resource):
 
     name = NAME
 
-    def __init__(self, services, make_target, parallel, persistence):
+    def __init__(self, services, make_target, parallel, persistence, timeout, unreachable_state):
         self.services = services
         self.make_target = make_target
         self.parallel = parallel
         self.persistence = persistence
+        self.timeout = timeout
+        self.unreachable_state = unreachable_state
+        self.plan = None
 
     def servers(self):
         """{real server ip: [its VIPs]} for direct-routing real servers."""
@@ -94,17 +157,27 @@ class RealServers(nagiosplugin.Resource):
             raise cli.PluginError("the IPVS table has no direct-routing real server")
         return vips
 
+    def state_of(self, report):
+        return self.unreachable_state if report.error else report.state
+
     def probe(self):
-        jobs = [(ip, vips, self.make_target, self.persistence)
-                for ip, vips in self.servers().items()]
-        reports = in_parallel(check_server, jobs, self.parallel)
+        servers = self.servers()
+        self.plan = Plan.make(len(servers), self.parallel, self.timeout)
+        log.info("sweep plan: %s", self.plan)
+        connect_timeout = self.plan.budget * target.CONNECT_SHARE
+
+        def make_target(host):
+            return self.make_target(host, connect_timeout)
+
+        jobs = [(ip, vips, make_target, self.persistence) for ip, vips in servers.items()]
+        reports = sweep(jobs, self.plan)
         for report in reports:
             yield nagiosplugin.Metric(str(report.ip), report, context="realserver")
-        counts = collections.Counter(report.state for report in reports if not report.error)
+        counts = collections.Counter(self.state_of(report) for report in reports)
         yield nagiosplugin.Metric("servers", len(reports), min=0, context="servers")
         yield nagiosplugin.Metric("unreachable", sum(bool(r.error) for r in reports), min=0,
                                   max=len(reports), context="unreachable")
-        for state in (Ok, nagiosplugin.state.Warn, Critical, Unknown):
+        for state in (Ok, Warn, Critical, Unknown):
             yield nagiosplugin.Metric("servers_" + str(state), counts[state], min=0,
                                       max=len(reports), context="servers")
 
@@ -113,30 +186,40 @@ class RealServerContext(nagiosplugin.Context):
     """A server's state is the worst of its checks; one that cannot be checked is UNKNOWN
     (or CRITICAL with --unreachable critical)."""
 
-    def __init__(self, unreachable_state):
+    def __init__(self):
         super().__init__("realserver")
-        self.unreachable_state = unreachable_state
 
     def evaluate(self, metric, resource):
         report = metric.value
+        state = resource.state_of(report)
         if report.error:
-            return self.result_cls(self.unreachable_state, "{}: {}".format(report.ip, report.error),
-                                   metric)
+            return self.result_cls(state, "{}: {}".format(report.ip, report.error), metric)
         worst = max(report.results, key=lambda item: int(item[1]))
         others = "; ".join("{} {}".format(name, str(state).upper())
                            for name, state, _ in report.results if name != worst[0])
-        return self.result_cls(report.state, "{}: {}{}".format(
+        return self.result_cls(state, "{}: {}{}".format(
             report.ip, worst[2], " ({})".format(others) if others else ""), metric)
 
     def performance(self, metric, resource):
-        report = metric.value
-        state = self.unreachable_state if report.error else report.state
-        return nagiosplugin.Performance(metric.name, int(state), warn="0", crit="1", min=0,
-                                        max=3)
+        return nagiosplugin.Performance(metric.name, int(resource.state_of(metric.value)),
+                                        warn="0", crit="1", min=0, max=3)
+
+
+class SweepCheck(nagiosplugin.Check):
+    """The worst server by the sweep's ranking decides state and exit code alike."""
+
+    @property
+    def state(self):
+        return max((r.state for r in self.results), key=RANK.get, default=Unknown)
+
+    @property
+    def exitcode(self):
+        return int(self.state)
 
 
 class RealServersSummary(ItemSummary):
-    """The worst real server and how many are affected; -v: one line per server."""
+    """The worst real server first (CRITICAL before UNKNOWN), then those that could not be
+    checked; -v: one line per server."""
 
     context = "realserver"
     noun = "real server"
@@ -145,6 +228,23 @@ class RealServersSummary(ItemSummary):
         servers = self.items(results)
         return "{} checked over SSH: {}".format(plural(len(servers), "real server"),
                                                 ", ".join(r.metric.name for r in servers))
+
+    def problem(self, results):
+        items = self.items(results)
+        if not items:
+            return str(results.first_significant)
+        affected = [r for r in items if r.state != Ok]
+        worst = max(affected, key=lambda r: RANK[r.state])
+        text = "{} ({} of {} affected)".format(worst, len(affected), plural(len(items), self.noun))
+        unchecked = [r.metric.name for r in items if r.metric.value.error and r is not worst]
+        if unchecked:
+            text += "; not checked: {}".format(", ".join(unchecked[:5]) +
+                                              (" and {} more".format(len(unchecked) - 5)
+                                               if len(unchecked) > 5 else ""))
+        return text
+
+    def ordered(self, results):
+        return sorted(self.items(results), key=lambda r: -RANK[r.state])
 
 
 def build_parser():
@@ -171,13 +271,14 @@ def build_check(args):
     if not 1 <= args.parallel <= 256:
         raise cli.PluginError("--parallel {} must be between 1 and 256".format(args.parallel))
     services = ipvs.read(Source("/"), args.from_ipvs)
+    unreachable = Critical if args.unreachable == "critical" else Unknown
+    def make_target(host, connect_timeout):
+        return target.remote_target(args, host, connect_timeout)
 
-    def make_target(host):
-        return target.remote_target(args, host)
-
-    resource = RealServers(services, make_target, args.parallel, not args.no_persistence)
-    return nagiosplugin.Check(
-        resource, RealServerContext(Critical if args.unreachable == "critical" else Unknown),
+    resource = RealServers(services, make_target, args.parallel, not args.no_persistence,
+                           args.timeout, unreachable)
+    return SweepCheck(
+        resource, RealServerContext(),
         nagiosplugin.ScalarContext("servers"),
         nagiosplugin.ScalarContext("unreachable", warning="0"),
         RealServersSummary())

@@ -28,6 +28,7 @@ def _describe_os_error(path, exc):
         errno.ELOOP: "symlink loop",
         errno.EISDIR: "is a directory",
         errno.ENOTDIR: "a part of the path is not a directory",
+        errno.EINVAL: "not a regular file",
     }
     return "{}: {}".format(path, reasons.get(exc.errno, exc.strerror or str(exc)))
 
@@ -52,7 +53,12 @@ class Source:
 
     # The primitives below are what a remote source overrides.
     def _open(self, host_path):
-        return open(host_path, "rb")
+        """A regular file, opened without waiting on a FIFO or a device."""
+        fd = os.open(host_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise OSError(errno.EINVAL, "not a regular file", host_path)
+        return os.fdopen(fd, "rb")
 
     def _read_bytes(self, host_path, limit):
         # Small reads: /proc/sys refuses one buffer of several MiB (ENOMEM).
@@ -84,18 +90,25 @@ class Source:
             done = subprocess.run(argv, capture_output=True, timeout=COMMAND_TIMEOUT, check=False)
         except OSError as exc:
             raise PluginError("cannot run {}: {}".format(argv[0], exc.strerror or exc))
-        if done.returncode != 0:
-            error = done.stderr.decode("utf-8", "replace").strip().splitlines()
-            raise PluginError("{} failed (exit {}): {}".format(
-                " ".join(argv), done.returncode, error[0] if error else "no message"))
-        return done.stdout.decode("utf-8", "replace")
+        return command_output(argv, done.returncode, done.stdout, done.stderr)
 
     # The public reads, in terms of the primitives.
+    def _confined(self, path, follow=True):
+        """The host path of ``path`` with every symlink resolved inside ``root`` (all of them,
+        or all but the last component): an absolute link in a configuration tree points into
+        the tree, never at the monitoring host's own files."""
+        if self.root == "/":
+            return self._host_path(path)
+        if follow:
+            return self._host_path(self.resolve(path))
+        parent, name = posixpath.split(posixpath.normpath("/" + path))
+        return self._host_path(posixpath.join(self.resolve(parent), name))
+
     def read_text(self, path):
         """The file's text; non-UTF-8 bytes are replaced, files over 4 MiB refused."""
         log.debug("reading %s", path)
         try:
-            data = self._read_bytes(self._host_path(path), MAX_FILE_BYTES + 1)
+            data = self._read_bytes(self._confined(path), MAX_FILE_BYTES + 1)
         except OSError as exc:
             raise PluginError(_describe_os_error(path, exc))
         if len(data) > MAX_FILE_BYTES:
@@ -105,14 +118,14 @@ class Source:
 
     def read_optional(self, path):
         """The file's text, or None when it does not exist."""
-        if self.kind(path) is None:
+        if self.kind(self.resolve(path)) is None:
             return None
         return self.read_text(path)
 
     def listdir(self, path):
         """Sorted names in a directory; an absent directory is empty."""
         try:
-            return sorted(self._listdir(self._host_path(path)))
+            return sorted(self._listdir(self._confined(path)))
         except OSError as exc:
             if exc.errno in (errno.ENOENT, errno.ENOTDIR):
                 return []
@@ -128,7 +141,7 @@ class Source:
 
     def _kind(self, path):
         try:
-            mode = self._lstat_mode(self._host_path(path))
+            mode = self._lstat_mode(self._confined(path, follow=False))
         except OSError as exc:
             if exc.errno in (errno.ENOENT, errno.ENOTDIR):
                 return None
@@ -161,13 +174,28 @@ class Source:
             if followed > MAX_SYMLINKS:
                 raise PluginError("{}: symlink loop".format(path))
             try:
-                target = self._readlink(self._host_path(candidate))
+                target = self._readlink(self._host_path(candidate))  # its parent is resolved
             except OSError as exc:
                 raise PluginError(_describe_os_error(candidate, exc))
             if target.startswith("/"):
                 resolved = "/"
             parts[:0] = [piece for piece in target.split("/") if piece]
         return resolved
+
+
+def command_output(argv, status, stdout, stderr, where=""):
+    """A fixed command's stdout as text (names that are not UTF-8 kept as surrogate escapes,
+    as os.listdir gives them), or the error: a failure, or output over the read limit, which
+    is never judged in part."""
+    command = " ".join(argv)
+    if status != 0:
+        error = stderr.decode("utf-8", "replace").strip().splitlines()
+        raise PluginError("{}{} failed (exit {}): {}".format(
+            where, command, status, error[0] if error else "no message"))
+    if len(stdout) > MAX_FILE_BYTES:
+        raise PluginError("{}output of {} is larger than {} MiB: cut, and no verdict comes from "
+                          "part of it".format(where, command, MAX_FILE_BYTES >> 20))
+    return stdout.decode("utf-8", "surrogateescape")
 
 
 MASKED = "/dev/null"

@@ -7,13 +7,19 @@ paramiko is imported only when a remote host is named.
 
 import base64
 import errno
+import fnmatch
 import hashlib
+import ipaddress
+import logging
 import os
+import re
 import shlex
 import socket
+import stat
+import time
 
 from lvs_dr_checks.cli import PluginError, logger
-from lvs_dr_checks.source import MAX_FILE_BYTES, Source
+from lvs_dr_checks.source import MAX_FILE_BYTES, Source, command_output
 
 log = logger("ssh")
 PASSWORD_ENV = "LVS_DR_SSH_PASSWORD"
@@ -25,12 +31,112 @@ def fingerprint(key):
     return "{} SHA256:{}".format(key.get_name(), base64.b64encode(digest).decode().rstrip("="))
 
 
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})"
+                       r"(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?$")
+# Bounds of the local files SSH reads: a config, a key, known_hosts, a password.
+MAX_CONFIG_BYTES = 1024 * 1024
+MAX_KEY_BYTES = 64 * 1024
+MAX_PASSWORD_BYTES = 4096
+# ssh_config keywords this reader never acts on (they run commands or reach other hosts).
+NOT_FOLLOWED = {"match": "Match", "proxycommand": "ProxyCommand", "proxyjump": "ProxyJump",
+                "localcommand": "LocalCommand", "knownhostscommand": "KnownHostsCommand",
+                "include": "Include"}
+
+
+def valid_host(text, option="-H"):
+    """A host name (RFC 1123, '_' tolerated) or an IP address without a scope; anything
+    else is refused before it reaches ssh_config patterns, DNS or a log line."""
+    try:
+        ipaddress.ip_address(text)
+        return text
+    except ValueError:
+        pass
+    if not _HOSTNAME.match(text or ""):
+        raise PluginError("{} {!r}: not a host name or IP address".format(option, text[:80]))
+    return text
+
+
+def read_local_file(path, what, limit, private=False):
+    """A small local file as bytes: a regular file, at most ``limit`` bytes, and with
+    ``private`` readable by its owner alone (as ssh demands of keys)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+    except OSError as exc:
+        raise PluginError("{} {}: {}".format(what, path, exc.strerror or exc))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise PluginError("{} {}: not a regular file".format(what, path))
+        if private and info.st_mode & 0o077:
+            raise PluginError("{} {}: readable by others (mode {:o}): chmod 600 it, as ssh "
+                              "demands of secrets".format(what, path, stat.S_IMODE(info.st_mode)))
+        data = os.read(fd, limit + 1)
+        if len(data) > limit:
+            raise PluginError("{} {}: larger than {} bytes, not such a file".format(
+                what, path, limit))
+        return data
+    finally:
+        os.close(fd)
+
+
+def _host_matches(patterns, host):
+    """ssh_config's Host rule: some pattern matches and no negated one does."""
+    host = host.lower()
+    matched = False
+    for pattern in patterns:
+        negated = pattern.startswith("!")
+        if fnmatch.fnmatchcase(host, pattern.lstrip("!").lower()):
+            if negated:
+                return False
+            matched = True
+    return matched
+
+
+def parse_ssh_config(text, host):
+    """({hostname, user, port, identityfile: [...]}, keywords not followed) for ``host``.
+
+    Only HostName, User, Port and IdentityFile are read, first value wins as in ssh;
+    Match blocks, ProxyCommand, ProxyJump, LocalCommand and Include are never acted on."""
+    found = {"identityfile": []}
+    ignored = set()
+    applies = True
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        parts = re.split(r"\s*=\s*|\s+", line, maxsplit=1)
+        keyword = parts[0].lower()
+        value = parts[1].strip() if len(parts) > 1 else ""
+        if len(value) > 1 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        if keyword == "host":
+            applies = _host_matches(value.split(), host)
+        elif keyword in NOT_FOLLOWED:
+            ignored.add(NOT_FOLLOWED[keyword])
+            if keyword == "match":
+                applies = False
+        elif not applies:
+            continue
+        elif keyword == "identityfile":
+            found["identityfile"].append(value)
+        elif keyword in ("hostname", "user", "port") and keyword not in found:
+            found[keyword] = value
+    return found, sorted(ignored)
+
+
+def _expand(value, host, user):
+    """The % tokens ssh expands in HostName and IdentityFile that matter here."""
+    tokens = {"%h": host, "%d": os.path.expanduser("~"), "%u": _local_user(), "%r": user,
+              "%%": "%"}
+    return os.path.expanduser(re.sub(r"%[hdur%]", lambda m: tokens[m.group()], value))
+
+
 class Target:
     """Where and how to connect: host, port, user, key, known_hosts, password source."""
 
     def __init__(self, host, port=None, user=None, key_file=None, known_hosts=None,
                  password_file=None, timeout=10.0):
-        self.host = host
+        self.host = valid_host(host)
         self.port = port
         self.user = user
         self.key_file = key_file
@@ -40,47 +146,95 @@ class Target:
 
     def password(self):
         if self.password_file:
-            try:
-                with open(self.password_file) as handle:
-                    return handle.readline().rstrip("\n")
-            except OSError as exc:
-                raise PluginError("--ssh-password-file {}: {}".format(self.password_file,
-                                                                       exc.strerror or exc))
+            data = read_local_file(self.password_file, "--ssh-password-file",
+                                   MAX_PASSWORD_BYTES, private=True)
+            return data.decode("utf-8", "replace").splitlines()[0] if data.strip() else ""
         return os.environ.get(PASSWORD_ENV)
 
-    def _ssh_config(self, paramiko):
+    def _ssh_config(self):
         path = os.path.expanduser("~/.ssh/config")
-        if not os.path.isfile(path):
-            return {}
-        try:
-            return paramiko.SSHConfig.from_path(path).lookup(self.host)
-        except (OSError, ValueError, paramiko.SSHException):
-            return {}
+        if not os.path.exists(path):
+            return {"identityfile": []}
+        text = read_local_file(path, "ssh config", MAX_CONFIG_BYTES).decode("utf-8", "replace")
+        config, ignored = parse_ssh_config(text, self.host)
+        if ignored and path not in _WARNED:
+            _WARNED.add(path)
+            log.log(logging.WARNING if _verbosity() else logging.INFO,
+                    "%s: %s not followed (only HostName, User, Port and IdentityFile are read)",
+                    path, ", ".join(ignored))
+        return config
+
+    def _key_files(self, config, user):
+        """The key files to offer, each checked to be a small regular file first."""
+        if self.key_file:
+            names = [self.key_file]
+        else:
+            names = [f for f in (_expand(n, self.host, user) for n in config["identityfile"])
+                     if os.path.exists(f)]
+        for name in names:
+            read_local_file(name, "--ssh-key" if self.key_file else "IdentityFile", MAX_KEY_BYTES)
+        return names or None
+
+    def _host_keys(self, paramiko, client):
+        """known_hosts read here, bounded, line by line: markers (@cert-authority, @revoked)
+        and lines paramiko cannot read are skipped (revoked keys are remembered)."""
+        if not os.path.exists(self.known_hosts):
+            return set()
+        text = read_local_file(self.known_hosts, "known_hosts", MAX_CONFIG_BYTES)
+        keys, revoked = client.get_host_keys(), set()
+        for number, raw in enumerate(text.decode("utf-8", "replace").splitlines(), 1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            marker = None
+            if line.startswith("@"):
+                marker, _, line = line.partition(" ")
+                line = line.strip()
+            try:
+                entry = paramiko.hostkeys.HostKeyEntry.from_line(line, number)
+            except Exception:  # any line paramiko cannot read is a line less, not a failure
+                entry = None
+            if entry is None or marker == "@cert-authority":
+                log.info("%s:%d: skipped (%s)", self.known_hosts, number,
+                         "certificate authorities are not supported" if marker else "unreadable")
+                continue
+            if marker == "@revoked":
+                revoked.add(entry.key.asbytes())
+                continue
+            for name in entry.hostnames:
+                keys.add(name, entry.key.get_name(), entry.key)
+        return revoked
 
     def connect(self):
         """An authenticated paramiko client; every failure is a PluginError naming the fix."""
         import paramiko
 
-        config = self._ssh_config(paramiko)
-        hostname = config.get("hostname", self.host)
-        port = int(self.port or config.get("port", 22))
+        _quiet(paramiko)
+        config = self._ssh_config()
+        hostname = valid_host(_expand(config.get("hostname", self.host), self.host, ""),
+                              "HostName in ~/.ssh/config for")
+        try:
+            port = int(self.port or config.get("port", 22))
+        except ValueError:
+            raise PluginError("Port in ~/.ssh/config for {} is not a number".format(self.host))
         user = self.user or config.get("user") or _local_user()
-        key_files = [self.key_file] if self.key_file else config.get("identityfile")
+        key_files = self._key_files(config, user)
+        password = self.password()
         where = "{}@{}:{}".format(user, self.host, port)
         client = paramiko.SSHClient()
-        try:
-            client.load_host_keys(self.known_hosts)
-        except FileNotFoundError:
-            pass
-        except (OSError, paramiko.SSHException) as exc:
-            raise PluginError("cannot read known_hosts {}: {}".format(self.known_hosts, exc))
+        revoked = self._host_keys(paramiko, client)
         client.set_missing_host_key_policy(_Reject(self.known_hosts, port))
         log.info("connecting to %s (known_hosts %s)", where, self.known_hosts)
+        started = time.monotonic()
         try:
             client.connect(hostname, port=port, username=user, key_filename=key_files,
-                           password=self.password(), timeout=self.timeout,
+                           password=password, timeout=self.timeout,
                            banner_timeout=self.timeout, auth_timeout=self.timeout,
                            allow_agent=True, look_for_keys=not key_files)
+            offered = client.get_transport().get_remote_server_key()
+            if offered.asbytes() in revoked:
+                raise PluginError("host key of {} ({}) is marked @revoked in {}: refusing it"
+                                  .format(self.host, fingerprint(offered), self.known_hosts))
         except PluginError:
             client.close()
             raise
@@ -109,10 +263,37 @@ class Target:
             client.close()
             raise PluginError("{} did not answer within {:g}s: host down or port filtered"
                               .format(where, self.timeout))
-        except (OSError, paramiko.SSHException, EOFError) as exc:
+        except Exception as exc:  # paramiko raises many kinds; each is this host's failure
             client.close()
-            raise PluginError("cannot connect to {}: {}".format(where, exc))
+            if time.monotonic() - started >= self.timeout:
+                raise PluginError("{} did not complete the SSH handshake within {:g}s: a "
+                                  "tarpit, an overloaded host or not an SSH server".format(
+                                      where, self.timeout))
+            raise PluginError("cannot connect to {}: {}: {}".format(
+                where, type(exc).__name__, exc))
         return client
+
+
+_WARNED = set()
+
+
+def _verbosity():
+    import nagiosplugin
+    runtime = nagiosplugin.Runtime.instance
+    return runtime.verbose if runtime else 0
+
+
+def _quiet(paramiko):
+    """paramiko's own log records go to this run's debug channel (-vvv), never to stderr."""
+    logger = logging.getLogger("paramiko")
+    logger.propagate = False
+    if not any(isinstance(h, _Forward) for h in logger.handlers):
+        logger.addHandler(_Forward())
+
+
+class _Forward(logging.Handler):
+    def emit(self, record):
+        log.debug("paramiko: %s", record.getMessage())
 
 
 def _local_user():
@@ -163,17 +344,72 @@ class SSHSource(Source):
                                   .format(self.host, exc))
         return self._sftp
 
+    def _on_sftp(self, what, host_path, call):
+        """One SFTP operation on a path (sent as bytes, so that names that are not UTF-8 go
+        through); OSError stays an OSError, anything else the session throws is this host's
+        failure, named."""
+        try:
+            return call(host_path.encode("utf-8", "surrogateescape"))
+        except (OSError, PluginError):
+            raise
+        except Exception as exc:
+            raise PluginError("{}: SFTP failed on {} {} ({}: {}): is the connection or the "
+                              "sftp subsystem limited?".format(self.host, what, host_path,
+                                                               type(exc).__name__, exc))
+
     def _open(self, host_path):
-        return self.sftp.open(host_path, "rb")
+        handle = self._on_sftp("open", host_path, lambda path: self.sftp.open(path, "rb"))
+        mode = self._on_sftp("stat", host_path, lambda path: handle.stat().st_mode) or 0
+        if not stat.S_ISREG(mode):
+            handle.close()
+            raise OSError(errno.EINVAL, "not a regular file", host_path)
+        return handle
+
+    def _read_bytes(self, host_path, limit):
+        return self._on_sftp("read", host_path, lambda _: Source._read_bytes(self, host_path, limit))
 
     def _listdir(self, host_path):
-        return self.sftp.listdir(host_path)
+        return self._on_sftp("listdir", host_path, self._readdir)
+
+    def _readdir(self, path):
+        """Names in a directory as the kernel has them: paramiko's listdir decodes them as
+        strict UTF-8 and fails on any other name, so the protocol is spoken here."""
+        from paramiko import SFTPAttributes
+        from paramiko import sftp as protocol
+
+        kind, msg = self.sftp._request(protocol.CMD_OPENDIR, path)
+        if kind != protocol.CMD_HANDLE:
+            raise protocol.SFTPError("expected a handle")
+        handle = msg.get_binary()
+        names = []
+        try:
+            while True:
+                try:
+                    kind, msg = self.sftp._request(protocol.CMD_READDIR, handle)
+                except EOFError:
+                    break
+                if kind != protocol.CMD_NAME:
+                    raise protocol.SFTPError("expected names")
+                for _ in range(msg.get_int()):
+                    name = msg.get_string().decode("utf-8", "surrogateescape")
+                    msg.get_string()  # the long name
+                    SFTPAttributes._from_msg(msg)
+                    if name not in (".", ".."):
+                        names.append(name)
+        finally:
+            self.sftp._request(protocol.CMD_CLOSE, handle)
+        return names
 
     def _lstat_mode(self, host_path):
-        return self.sftp.lstat(host_path).st_mode or 0
+        return self._on_sftp("lstat", host_path, lambda path: self.sftp.lstat(path).st_mode) or 0
 
     def _readlink(self, host_path):
-        return self.sftp.readlink(host_path)
+        target = self._on_sftp("readlink", host_path, self.sftp.readlink)
+        if isinstance(target, bytes):
+            return target.decode("utf-8", "surrogateescape")
+        if target is None:
+            raise OSError(errno.EINVAL, "not a link", host_path)
+        return target
 
     def read_text(self, path):
         try:
@@ -187,12 +423,14 @@ class SSHSource(Source):
         log.info("%s: running %s", self.host, command)
         try:
             _, stdout, stderr = self.client.exec_command(command, timeout=COMMAND_TIMEOUT)
-            output = stdout.read(MAX_FILE_BYTES)
-            status = stdout.channel.recv_exit_status()
-            error = stderr.read(4096).decode("utf-8", "replace").strip().splitlines()
-        except (OSError, EOFError) as exc:
-            raise PluginError("{}: running {} failed: {}".format(self.host, argv[0], exc))
-        if status != 0:
-            raise PluginError("{}: {} failed (exit {}): {}".format(
-                self.host, " ".join(argv), status, error[0] if error else "no message"))
-        return output.decode("utf-8", "replace")
+            output = stdout.read(MAX_FILE_BYTES + 1)
+            status, error = 0, b""
+            if len(output) > MAX_FILE_BYTES:  # refused below; the rest is never waited for
+                stdout.channel.close()
+            else:
+                status = stdout.channel.recv_exit_status()
+                error = stderr.read(4096)
+        except Exception as exc:  # a refused channel (MaxSessions), a dropped connection
+            raise PluginError("{}: running {} failed: {}: {}".format(
+                self.host, argv[0], type(exc).__name__, exc))
+        return command_output(argv, status, output, error, where=self.host + ": ")

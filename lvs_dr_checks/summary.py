@@ -1,11 +1,31 @@
 """Status lines for checks with one result per item (a VIP, a real server)."""
 
+import re
+
 import nagiosplugin
 from nagiosplugin.state import Ok
+
+from lvs_dr_checks.cli import printable
 
 
 def plural(count, singular, plural_form=None):
     return "{} {}".format(count, singular if count == 1 else plural_form or singular + "s")
+
+
+def unique_labels(names):
+    """{name: perfdata label}: what a label may not hold ('=', quotes, spaces, control
+    characters) replaced, and names that would collide told apart by a stable suffix (_2,
+    _3, ... in the names' sorted order), so that no two values share a label."""
+    labels, taken = {}, set()
+    for name in sorted(set(names)):
+        base = re.sub(r"[='\s\\]", "_", printable(name, limit=64))
+        label, suffix = base, 1
+        while label in taken:
+            suffix += 1
+            label = "{}_{}".format(base, suffix)
+        taken.add(label)
+        labels[name] = label
+    return labels
 
 
 class ItemSummary(nagiosplugin.Summary):

@@ -22,7 +22,7 @@ def add_ssh_options(parser):
     remote = parser.add_argument_group("remote mode (agentless, over SSH)")
     remote.add_argument("--ssh-user", metavar="USER", help="login user (default: ~/.ssh/config, "
                                                            "else the local user)")
-    remote.add_argument("--ssh-port", type=int, metavar="PORT", help="default: 22")
+    remote.add_argument("--ssh-port", type=cli.port_number, metavar="PORT", help="default: 22")
     remote.add_argument("--ssh-key", metavar="FILE", help="private key (default: the agent and "
                                                           "~/.ssh/id_*)")
     remote.add_argument("--known-hosts", metavar="FILE",
@@ -38,16 +38,16 @@ def add_ssh_options(parser):
 CONNECT_SHARE = 0.6
 
 
-def remote_target(args, host=None):
+def remote_target(args, host=None, connect_timeout=None):
     from lvs_dr_checks.ssh import Target
-    return Target(host or args.host, args.ssh_port, args.ssh_user, args.ssh_key,
-                  args.known_hosts, args.ssh_password_file,
-                  timeout=args.timeout * CONNECT_SHARE)
+    return Target(args.host if host is None else host, args.ssh_port, args.ssh_user,
+                  args.ssh_key, args.known_hosts, args.ssh_password_file,
+                  timeout=connect_timeout or args.timeout * CONNECT_SHARE)
 
 
 def sources(args):
     """(runtime source, configuration source) for the options given."""
-    if args.host:
+    if args.host is not None:
         from lvs_dr_checks.ssh import SSHSource
         runtime = SSHSource(remote_target(args).connect(), args.host)
     else:
@@ -57,5 +57,5 @@ def sources(args):
     config = runtime.with_root(args.root)
     if config.kind("/") != "dir":
         raise cli.PluginError("--root {}: no such directory{}".format(
-            args.root, " on " + args.host if args.host else ""))
+            args.root, " on " + args.host if args.host is not None else ""))
     return runtime, config

@@ -7,15 +7,21 @@ this module decides which interface, who may answer, and presents the findings.
 import collections
 import os
 import re
+import sys
 
 import nagiosplugin
 from nagiosplugin.state import Critical, Ok
 
-from lvs_dr_checks import cli, ipvs, links
+from lvs_dr_checks import cli, ipvs, links, privilege
+from lvs_dr_checks.channels import MAX_FRAMES, Channels
 from lvs_dr_checks.source import Source
 from lvs_dr_checks.summary import ItemSummary, plural
 
 NAME = "VIP_ARP_OWNER"
+log = cli.logger("vip_arp_owner")
+# The probe runs with CAP_NET_RAW, also on behalf of others (sudo): bounded in time and count.
+MAX_PROBE_TIMEOUT = 300
+MAX_COUNT = 10
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 
 
@@ -59,7 +65,8 @@ class VipArpOwner(nagiosplugin.Resource):
 
     name = NAME
 
-    def __init__(self, source, vips, services, iface, allow, expect, names, timing):
+    def __init__(self, channels, source, vips, services, iface, allow, expect, names, timing):
+        self.channels = channels
         self.source = source
         self.vips = vips
         self.services = services
@@ -95,8 +102,21 @@ class VipArpOwner(nagiosplugin.Resource):
             raise cli.PluginError("interface {} is down ({}): nothing can be probed; bring it up "
                                   "or name another with -I".format(link.name, link.operstate))
 
+    def _on_segment(self, iface, addresses, vips, roles):
+        """Probes go out only on the VIPs' own segment: a VIP must be held on ``iface``, in one
+        of its subnets, or routed through it. Real servers elsewhere are not probed."""
+        away = links.off_segment(self.source, iface, addresses, vips)
+        if away:
+            raise cli.PluginError("{} not on the segment of {} (held there, in its subnets, or "
+                                  "routed through it): probes go out only where the VIPs live; "
+                                  "name that interface with -I".format(
+                                      ", ".join(str(v) for v in away[:5]), iface))
+        for ip in links.off_segment(self.source, iface, addresses, list(roles)):
+            log.info("real server %s is not on the segment of %s: not probed", ip, iface)
+            del roles[ip]
+
     def probe(self):
-        from lvs_dr_checks import arp  # scapy: only on this path
+        from lvs_dr_checks import arp  # scapy: only on this path, after the privileges are gone
 
         present = links.read_links(self.source)
         addresses = links.read_addresses(self.source)
@@ -110,8 +130,13 @@ class VipArpOwner(nagiosplugin.Resource):
                                   "(the director) or name the owner with --expect-mac".format(
                                       ", ".join(str(v) for v in not_held)))
         roles = ipvs.realserver_roles(self.services)
-        targets = self.vips + [ip for ip in roles if ip not in self.vips]
-        run = arp.Probe(iface, own_mac, targets, **self.timing).run()
+        self._on_segment(iface, addresses, self.vips, roles)
+        vips = set(self.vips)
+        targets = self.vips + [ip for ip in roles if ip not in vips]
+        try:
+            run = arp.Probe(iface, own_mac, targets, **self.timing).run(self.channels)
+        finally:
+            self.channels.close()
         self._learn_labels(run.heard, iface, roles)
         responders = collections.defaultdict(dict)
         for heard in run.heard:
@@ -237,7 +262,11 @@ def build_parser():
     parser.add_argument("--name", action="append", type=parse_name, default=[],
                         metavar="MAC=LABEL", help="name a MAC in the output")
     parser.add_argument("--count", type=int, default=2, metavar="N",
-                        help="probes per VIP (default %(default)s)")
+                        help="probes per VIP (default %(default)s, at most {})".format(MAX_COUNT))
+    parser.add_argument(privilege.SUDO_OPTION, action="store_true",
+                        help="when not root: run through 'sudo -n' and the shipped sudo rule; "
+                             "a refusal by sudo is UNKNOWN (sudo's own exit 1 would read as "
+                             "WARNING)")
     parser.add_argument("--interval", type=cli.positive_seconds, default=0.25, metavar="SECONDS",
                         help="between rounds of probes (default %(default)g)")
     parser.add_argument("--wait", type=cli.positive_seconds, default=1.0, metavar="SECONDS",
@@ -249,19 +278,48 @@ def build_parser():
 
 
 def build_check(args):
-    source = Source("/")
-    services = ipvs.read(source, args.from_ipvs) if args.from_ipvs else []
+    # Privileged work first and only: the sockets and the pacing file; then the invoking
+    # user's identity for everything the command line names.
+    channels = Channels()
+    try:
+        privilege.drop_privileges()
+        return _build_check(args, channels)
+    except BaseException:
+        channels.close()
+        raise
+
+
+def _read_ipvs(path):
+    try:
+        return ipvs.read(Source("/"), path)
+    except cli.PluginError as exc:
+        if str(exc).startswith(path + ":"):  # a read error, not a parse error
+            raise privilege.unreadable("--from-ipvs", path)
+        raise
+
+
+def _build_check(args, channels):
+    if args.timeout > MAX_PROBE_TIMEOUT:
+        raise cli.PluginError("-t {:g} is more than the probe allows ({}s)".format(
+            args.timeout, MAX_PROBE_TIMEOUT))
+    if not 1 <= args.count <= MAX_COUNT:
+        raise cli.PluginError("--count {} must be between 1 and {}".format(args.count, MAX_COUNT))
+    services = _read_ipvs(args.from_ipvs) if args.from_ipvs else []
     vips = links.parse_vips(cli.flatten(args.vip) + [str(s.vip) for s in services])
-    if not 1 <= args.count <= 100:
-        raise cli.PluginError("--count {} must be between 1 and 100".format(args.count))
     timing = {"count": args.count, "interval": args.interval, "wait": args.wait,
               "listen": args.listen}
-    from lvs_dr_checks.arp import Probe  # only to know the window before anything is sent
-    window = Probe(None, None, vips, **timing).window
+    from lvs_dr_checks.arp import Probe  # scapy, now that the privileges are gone
+    planned = Probe(None, None, list(dict.fromkeys(vips + list(ipvs.direct_routing(services)))),
+                    **timing)
+    if planned.frames > MAX_FRAMES:
+        raise cli.PluginError("{} targets x --count {} is more than the {} probes one run may "
+                              "send: split the VIPs over several checks".format(
+                                  len(planned.targets), args.count, MAX_FRAMES))
+    window = planned.window
     if window + 0.5 > args.timeout:
         raise cli.PluginError("the probe window ({:.1f}s: --count, --interval, --wait, --listen) "
                               "does not fit in -t {:g}s: raise -t".format(window, args.timeout))
-    resource = VipArpOwner(source, vips, services, args.interface, args.allow_mac,
+    resource = VipArpOwner(channels, Source("/"), vips, services, args.interface, args.allow_mac,
                            args.expect_mac, args.name, timing)
     return nagiosplugin.Check(
         resource, OwnerContext(),
@@ -275,4 +333,7 @@ def build_check(args):
 
 
 def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if privilege.SUDO_OPTION in argv and os.geteuid() != 0:
+        privilege.rerun_through_sudo(NAME, [a for a in argv if a != privilege.SUDO_OPTION])
     cli.run(NAME, build_parser(), build_check, argv)

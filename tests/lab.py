@@ -221,10 +221,10 @@ def demo():
     reason = lab_unavailable_reason()
     if reason:
         print("The lab cannot run here: {}.".format(reason))
-        print("Running the real-server checks on this host instead (127.0.0.1 stands in for "
-              "a VIP: lo holds it as /8, which is exactly what check_vip_on_lo flags):")
+        print("Running the real-server checks on this host instead (with the documentation "
+              "address {} as the VIP, which this host does not hold):".format(VIP))
         for argv in ([plugin("check_arp_sysctl"), "-v"],
-                     [plugin("check_vip_on_lo"), "-v", "--vip", "127.0.0.1"]):
+                     [plugin("check_vip_on_lo"), "-v", "--vip", VIP]):
             print("\n$ " + " ".join(os.path.basename(a) for a in argv), flush=True)
             subprocess.run(argv)
         return

@@ -252,3 +252,50 @@ def test_icinga2_runs_the_shipped_commands_and_parses_their_output(cluster, work
     assert probe["output"].startswith("VIP_ARP_OWNER CRITICAL - VIP 192.0.2.100 answered by "
                                       "02:00:5e:00:00:0b")
     assert "foreign_responders=1;;0;0" in probe["performance_data"]
+
+
+def test_through_the_sudo_rule_a_root_only_file_reveals_nothing(cluster, tmp_path):
+    """The probe takes its sockets as root, then reads --from-ipvs as the invoking user: a
+    mode-600 root file and a path that does not exist give the same line."""
+    os.chmod(str(tmp_path), 0o755)
+    secret = tmp_path / "secret"
+    secret.write_text("TCP  C0000264:0050 wlc\nTOPSECRET root-only content\n")
+    os.chmod(str(secret), 0o600)
+    outcomes = {}
+    for path in (str(secret), str(tmp_path / "absent"), "/dev/zero", str(tmp_path)):
+        outcomes[path] = Outcome(cluster.director.run(
+            ["/usr/bin/sudo", "-n", PLUGIN_DIR + "/check_vip_arp_owner", "--from-ipvs", path],
+            user=_uid()))
+    lines = {(o.code, o.stdout.replace(path, "PATH")) for path, o in outcomes.items()}
+    assert lines == {(3, "VIP_ARP_OWNER UNKNOWN - --from-ipvs PATH: cannot read it as uid {} "
+                         "(missing, not a regular file, or not readable): give a file this "
+                         "user may read\n".format(_uid()))}, outcomes
+
+
+def test_through_the_sudo_rule_probes_stay_on_the_vips_segment(cluster):
+    outcome = Outcome(cluster.director.run(
+        ["/usr/bin/sudo", "-n", PLUGIN_DIR + "/check_vip_arp_owner", "--vip", "203.0.113.5",
+         "-I", cluster.director.iface], user=_uid()))
+    assert (outcome.code, outcome.lines) == (3, [
+        "VIP_ARP_OWNER UNKNOWN - 203.0.113.5 not on the segment of eth0 (held there, in its "
+        "subnets, or routed through it): probes go out only where the VIPs live; name that "
+        "interface with -I"]), outcome
+    outcome = Outcome(cluster.director.run(
+        ["/usr/bin/sudo", "-n", PLUGIN_DIR + "/check_vip_arp_owner", "--vip", lab_module.VIP,
+         "-t", "3600"], user=_uid()))
+    assert outcome.code == 3 and "-t 3600" in outcome.status, outcome
+
+
+def test_sudo_option_turns_a_refusal_into_unknown(cluster):
+    """--sudo: the plugin runs itself through sudo -n; where no rule lets it, UNKNOWN (not
+    sudo's exit 1, which Icinga reads as WARNING); where the rule does, the probe's result."""
+    refused = Outcome(cluster.director.run(
+        [PLUGIN_DIR + "/check_vip_arp_owner", "--sudo", "--vip", lab_module.VIP],
+        user=lab_module.NOBODY))
+    assert refused.code == 3, refused
+    assert refused.status.startswith("VIP_ARP_OWNER UNKNOWN - sudo refused to run "
+                                     "check_vip_arp_owner as root (exit 1: "), refused
+    allowed = Outcome(cluster.director.run(
+        [PLUGIN_DIR + "/check_vip_arp_owner", "--sudo", "--vip", lab_module.VIP], user=_uid()))
+    assert allowed.code == 2, allowed
+    assert allowed.status.startswith("VIP_ARP_OWNER CRITICAL - VIP 192.0.2.100 answered by ")

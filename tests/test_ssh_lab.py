@@ -160,14 +160,19 @@ def test_sweep_keeps_results_when_a_server_is_unreachable(cluster, tmp_path):
         # A third real server, 192.0.2.250, that does not exist.
         table.write_text(handle.read() + "  -> C00002FA:0050      Route   1      0          0\n")
     os.chmod(str(tmp_path), 0o755)
-    for state, code in (("unknown", 3), ("critical", 2)):
+    # rs1 is CRITICAL: a confirmed CRITICAL outranks the unreachable server either way.
+    for state, code in (("unknown", 2), ("critical", 2)):
         started = time.monotonic()
         outcome = from_director(cluster, "check_lvs_realservers", "--from-ipvs", str(table),
                                 "--no-persistence", "-v", "-t", "4", "--unreachable", state,
                                 *cluster.options())
         assert time.monotonic() - started < 4 + 0.5  # -t honoured within half a second
         assert outcome.code == code, outcome
-        assert re.search(r"192\.0\.2\.250: " + ABSENT.format(r"2\.4"), outcome.stdout), outcome
+        # Its share of -t: 4 s x 0.85 in one wave, 60% of it to connect.
+        assert re.search(r"192\.0\.2\.250: " + ABSENT.format(r"2\.04"), outcome.stdout), outcome
+        assert outcome.status.startswith("LVS_REALSERVERS CRITICAL - 192.0.2.11: ARP_SYSCTL "
+                                         "CRITICAL"), outcome
+        assert "; not checked: 192.0.2.250" in outcome.status
         assert any(line.startswith("CRITICAL: 192.0.2.11: ARP_SYSCTL CRITICAL")
                    for line in outcome.lines)
         assert any(line.startswith("OK: 192.0.2.12: ARP_SYSCTL OK") for line in outcome.lines)

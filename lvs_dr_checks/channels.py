@@ -1,0 +1,105 @@
+"""What the probe needs privileges for, taken before anything else and kept apart from scapy:
+the packet sockets (CAP_NET_RAW) and the host-wide pacing file under /run. A run through
+sudo takes these, then drops to the invoking user (lvs_dr_checks.privilege) before it imports
+scapy or reads any file named on the command line."""
+
+import fcntl
+import os
+import socket
+import time
+
+from lvs_dr_checks.cli import PluginError, logger
+
+log = logger("channels")
+# Pacing: at most this many requests per second on the whole host, however many runs at
+# once, so that a round over a thousand VIPs is a short burst, not a flood (1024 VIPs: 0.26 s
+# a round); and at most MAX_FRAMES probes in one run.
+MAX_RATE = 4000
+MAX_FRAMES = 50000
+
+CAP_NET_RAW_HINT = ("sending ARP needs CAP_NET_RAW: run it as root, through the sudo rule "
+                    "shipped in icinga-conf/sudoers.d/lvs-dr-checks, or grant the capability")
+
+
+def open_socket():
+    """A packet socket that receives nothing until bound: taken while privileged, bound to
+    the interface and the ethertype later, after the privileges are gone."""
+    try:
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+    except PermissionError:
+        raise PluginError(CAP_NET_RAW_HINT)
+    sock.setblocking(False)
+    return sock
+
+
+def bind_socket(sock, iface, ethertype):
+    try:
+        sock.bind((iface, ethertype))
+    except OSError as exc:
+        raise PluginError("cannot bind to interface {}: {}".format(iface, exc.strerror or exc))
+
+
+class Pacer:
+    """One sending rate for every probe on the host: a reservation in a small file under /run
+    (opened while privileged, locked for each batch), so that concurrent runs together stay
+    at MAX_RATE. Where the file cannot be opened the run paces itself alone (said at -vv)."""
+
+    PATH = "/run/lvs-dr-checks.pace"
+    # A reservation never reaches further ahead than this: a damaged file cannot stall probes.
+    MAX_BACKLOG = 5.0
+
+    def __init__(self, rate=MAX_RATE, path=PATH):
+        self.rate = rate
+        self.next_free = 0.0
+        try:
+            self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+        except OSError as exc:
+            log.info("pacing this run alone: %s: %s", path, exc.strerror or exc)
+            self.fd = None
+
+    def reserve(self, frames):
+        """The monotonic time at which ``frames`` more frames may start going out."""
+        now = time.monotonic()
+        if self.fd is None:
+            start = max(now, self.next_free)
+            self.next_free = start + frames / self.rate
+            return start
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        try:
+            try:
+                shared = float(os.pread(self.fd, 64, 0).decode("ascii").strip() or 0)
+            except (ValueError, UnicodeDecodeError):
+                shared = 0.0
+            start = max(now, min(shared, now + self.MAX_BACKLOG))
+            record = "{:.6f}\n".format(start + frames / self.rate).encode("ascii")
+            os.pwrite(self.fd, record.ljust(32), 0)
+        finally:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+        return start
+
+    def close(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+class Channels:
+    """What the probe needs privileges for, taken at once: a packet socket per IP version and
+    the pacer. ``bind`` attaches them to the chosen interface afterwards."""
+
+    def __init__(self):
+        self.sockets = {}
+        try:
+            for version in (4, 6):
+                self.sockets[version] = open_socket()
+        except PluginError:
+            self.close()
+            raise
+        self.pacer = Pacer()
+
+    def close(self):
+        for sock in self.sockets.values():
+            sock.close()
+        self.sockets = {}
+        if getattr(self, "pacer", None):
+            self.pacer.close()

@@ -1,0 +1,56 @@
+"""The plugins' entry points, importing nothing but the standard library first: a broken or
+incomplete install (nagiosplugin, scapy or paramiko missing) is an UNKNOWN line naming the
+missing piece, never a traceback with an empty stdout (which Icinga shows as WARNING)."""
+
+import importlib
+import sys
+
+# plugin -> (module, status name)
+PLUGINS = {
+    "check_arp_sysctl": ("arp_sysctl", "ARP_SYSCTL"),
+    "check_vip_on_lo": ("vip_on_lo", "VIP_ON_LO"),
+    "check_vip_arp_owner": ("vip_arp_owner", "VIP_ARP_OWNER"),
+    "check_lvs_realservers": ("realservers", "LVS_REALSERVERS"),
+}
+DEBIAN_PACKAGES = {"nagiosplugin": "python3-nagiosplugin", "scapy": "python3-scapy",
+                   "paramiko": "python3-paramiko"}
+
+
+def _broken(name, message):
+    sys.stdout.write("{} UNKNOWN - {}\n".format(name, " ".join(message.split())))
+    sys.stdout.flush()
+    sys.exit(3)
+
+
+def run(plugin):
+    module_name, name = PLUGINS[plugin]
+    try:
+        module = importlib.import_module("lvs_dr_checks." + module_name)
+    except ImportError as exc:
+        missing = (getattr(exc, "name", None) or "").split(".")[0]
+        if missing in DEBIAN_PACKAGES:
+            _broken(name, "the Python module {} is missing: install {} (Debian) or reinstall "
+                          "lvs-dr-checks with its dependencies".format(missing,
+                                                                       DEBIAN_PACKAGES[missing]))
+        _broken(name, "broken install, cannot import {}: {}: reinstall lvs-dr-checks".format(
+            module_name, exc))
+    except Exception as exc:  # a damaged file of the package itself
+        _broken(name, "broken install, cannot load {}: {}: {}: reinstall lvs-dr-checks".format(
+            module_name, type(exc).__name__, exc))
+    module.main()
+
+
+def check_arp_sysctl():
+    run("check_arp_sysctl")
+
+
+def check_vip_on_lo():
+    run("check_vip_on_lo")
+
+
+def check_vip_arp_owner():
+    run("check_vip_arp_owner")
+
+
+def check_lvs_realservers():
+    run("check_lvs_realservers")

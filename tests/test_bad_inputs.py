@@ -1,0 +1,134 @@
+"""A named list of bad inputs across the four plugins: each ends with exit 3, one line naming
+the cause, no traceback, no internal error. They run inside a bare network namespace of the
+test's own (only lo), so that nothing can leave this machine whatever a plugin would do."""
+
+import os
+import subprocess
+
+import lab as lab_module
+import pytest
+from conftest import Outcome, plugin, unavailable
+
+OWNER, ON_LO, SYSCTL, SWEEP = ("check_vip_arp_owner", "check_vip_on_lo", "check_arp_sysctl",
+                               "check_lvs_realservers")
+HOST = ["-H", "192.0.2.11"]
+
+CASES = [
+    # VIPs that are no VIPs, for every plugin that takes them.
+    *[(plugin_, ["--vip", vip], cause) for plugin_ in (OWNER, ON_LO) for vip, cause in (
+        ("0.0.0.0", "the unspecified address cannot be a VIP"),
+        ("::", "the unspecified address cannot be a VIP"),
+        ("224.0.0.18", "a multicast address cannot be a VIP"),
+        ("ff02::1", "a multicast address cannot be a VIP"),
+        ("255.255.255.255", "the broadcast address cannot be a VIP"),
+        ("127.0.0.1", "a loopback address cannot be a VIP"),
+        ("::1", "a loopback address cannot be a VIP"),
+        ("169.254.1.1", "a link-local address cannot be a VIP"),
+        ("fe80::1", "a link-local address cannot be a VIP"),
+        ("fe80::1%eth0", "a scoped address is not a VIP"),
+        ("::ffff:192.0.2.100", "an IPv4-mapped address (give the IPv4 address 192.0.2.100)"),
+        ("192.0.2.100/32", "is not an IPv4 or IPv6 address"),
+        ("192.0.2.256", "is not an IPv4 or IPv6 address"),
+        (",", "no VIP given"),
+    )],
+    (ON_LO, [], "no VIP given"),
+    (OWNER, [], "no VIP given"),
+    # Hosts, ports and SSH files.
+    *[(plugin_, (["--vip", "192.0.2.100"] if plugin_ == ON_LO else []) + args, cause)
+      for plugin_ in (ON_LO, SYSCTL) for args, cause in (
+        (["-H", ""], "-H '': not a host name or IP address"),
+        (["-H", "192.0.2.11;touch${IFS}/tmp/x;#"], "not a host name or IP address"),
+        (["--host=-oProxyCommand=x"], "not a host name or IP address"),
+        (["-H", "a b"], "not a host name or IP address"),
+        (["-H", "x" * 300], "not a host name or IP address"),
+        (HOST + ["--ssh-port", "0"], "not a TCP port (1-65535): '0'"),
+        (HOST + ["--ssh-port", "65536"], "not a TCP port (1-65535)"),
+        (HOST + ["--ssh-port", "ssh"], "not a TCP port (1-65535)"),
+        (HOST + ["--ssh-password-file", "/dev/zero"], "/dev/zero: not a regular file"),
+        (HOST + ["--ssh-key", "/dev/zero"], "--ssh-key /dev/zero: not a regular file"),
+        (HOST + ["--known-hosts", "/dev/zero"], "known_hosts /dev/zero: not a regular file"),
+        (HOST + ["--ssh-password-file", "WORLD_READABLE"], "readable by others (mode 644)"),
+        (HOST + ["--ssh-password-file", "/nonexistent"], "No such file or directory"),
+        (HOST + ["--ssh-key", "/nonexistent/key"], "No such file or directory"),
+        (["--root", "/nonexistent"], "--root /nonexistent: no such directory"),
+        (["-t", "0"], "must be between 0 and 600 seconds: '0'"),
+        (["-t", "-1"], "must be between 0 and 600 seconds"),
+        (["-t", "601"], "must be between 0 and 600 seconds"),
+        (["-t", "nan"], "must be between 0 and 600 seconds"),
+        (["-t", "inf"], "must be between 0 and 600 seconds"),
+        (["--bogus"], "unrecognized arguments: --bogus"),
+    )],
+    (SYSCTL, ["--arp-ignore", "0,1"], "must be a list of values that keep a VIP on lo"),
+    (SYSCTL, ["--arp-ignore", "3"], "must be a list of values that keep a VIP on lo"),
+    (SYSCTL, ["--arp-ignore", "x"], "must be a list of values that keep a VIP on lo"),
+    (SYSCTL, ["-i", "nosuchif0"], "no interface nosuchif0 here"),
+    # The probe: bounds on what it sends, and the files it reads.
+    (OWNER, ["--vip", "192.0.2.100", "--count", "0"], "--count 0 must be between 1 and 10"),
+    (OWNER, ["--vip", "192.0.2.100", "--count", "11"], "--count 11 must be between 1 and 10"),
+    (OWNER, ["--vip", "192.0.2.100", "--count", "x"], "invalid int value: 'x'"),
+    (OWNER, ["--vip", "192.0.2.100", "--interval", "0"], "must be between 0 and 600 seconds"),
+    (OWNER, ["--vip", "192.0.2.100", "--wait", "-1"], "must be between 0 and 600 seconds"),
+    (OWNER, ["--vip", "192.0.2.100", "--listen", "30"], "does not fit in -t 10s"),
+    (OWNER, ["--vip", "192.0.2.100", "-t", "301"], "-t 301 is more than the probe allows"),
+    (OWNER, ["--vip", "192.0.2.100", "--expect-mac", "zz"], "not a MAC address"),
+    (OWNER, ["--vip", "192.0.2.100", "--allow-mac", "02:00:5e:00:00"], "not a MAC address"),
+    (OWNER, ["--vip", "192.0.2.100", "--name", "02:00:5e:00:00:01"], "expected MAC=LABEL"),
+    (OWNER, ["--vip", "192.0.2.100", "--name", "=label"], "not a MAC address"),
+    (OWNER, ["--from-ipvs", "/nonexistent"], "--from-ipvs /nonexistent: cannot read it"),
+    (OWNER, ["--from-ipvs", "/dev/zero"], "--from-ipvs /dev/zero: cannot read it"),
+    (OWNER, ["--from-ipvs", "/etc"], "--from-ipvs /etc: cannot read it"),
+    (OWNER, ["--vip", "192.0.2.100", "-I", "nosuchif0"], "no interface nosuchif0 here"),
+    (OWNER, ["--vip", "192.0.2.100"], "cannot tell which interface to probe"),
+    (OWNER, ["--vip", "192.0.2.100", "-I", "lo"], "does not do ARP (loopback or NOARP)"),
+    # The sweep.
+    (SWEEP, ["--from-ipvs", "/nonexistent/ip_vs"], "/nonexistent/ip_vs: not found"),
+    (SWEEP, ["--from-ipvs", "/dev/zero"], "/dev/zero: not a regular file"),
+    (SWEEP, ["--parallel", "0"], "--parallel 0 must be between 1 and 256"),
+    (SWEEP, ["--parallel", "300"], "--parallel 300 must be between 1 and 256"),
+    (SWEEP, ["--ssh-port", "0"], "not a TCP port"),
+    (SWEEP, ["--unreachable", "maybe"], "invalid choice: 'maybe'"),
+    (SWEEP, ["-t", "700"], "must be between 0 and 600 seconds"),
+]
+
+
+@pytest.fixture(scope="module")
+def bare():
+    """A namespace with lo only, and a world-readable password file."""
+    reason = lab_module.lab_unavailable_reason()
+    if reason:
+        unavailable(reason)
+    lab_module.remove_stale_namespaces()
+    ns = "ldc{}x{}-bare".format(os.getpid(), os.urandom(2).hex())
+    subprocess.run([lab_module.IP, "netns", "add", ns], check=True)
+    subprocess.run([lab_module.IP, "-n", ns, "link", "set", "lo", "up"], check=True)
+    with lab_module.readable_tempdir("lvs-dr-bad-") as home:
+        readable = os.path.join(home, "password")
+        with open(readable, "w") as handle:
+            handle.write("secret\n")
+        os.chmod(readable, 0o644)
+        try:
+            yield ns, readable
+        finally:
+            subprocess.run([lab_module.IP, "netns", "del", ns], capture_output=True)
+
+
+def test_the_list_is_long_enough():
+    assert len(CASES) >= 60 and len({(p, tuple(a)) for p, a, _ in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("name, args, cause", CASES,
+                         ids=["{}:{}".format(p, " ".join(a))[:60] for p, a, _ in CASES])
+def test_bad_input_is_one_unknown_line_naming_the_cause(bare, name, args, cause):
+    ns, readable = bare
+    args = [readable if arg == "WORLD_READABLE" else arg for arg in args]
+    done = subprocess.run(lab_module.Host.netns_argv(ns, [plugin(name)] + args),
+                          capture_output=True, text=True, timeout=30)
+    outcome = Outcome(done)
+    assert outcome.code == 3, outcome
+    assert len(outcome.lines) == 1, outcome
+    prefix = {OWNER: "VIP_ARP_OWNER", ON_LO: "VIP_ON_LO", SYSCTL: "ARP_SYSCTL",
+              SWEEP: "LVS_REALSERVERS"}[name]
+    assert outcome.status.startswith(prefix + " UNKNOWN - "), outcome
+    assert cause in outcome.status, outcome
+    assert "internal error" not in outcome.stdout and "Traceback" not in outcome.stdout
+    assert outcome.stderr == ""
