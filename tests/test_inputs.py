@@ -1,0 +1,62 @@
+"""Input and output rules that need no root: VIPs, perfdata labels, printable output, the
+ssh_config reader and the sweep's ranking, in-process."""
+
+import pytest
+from nagiosplugin.state import Critical, Ok, Unknown, Warn
+
+from lvs_dr_checks import cli, links, realservers, ssh
+from lvs_dr_checks.summary import unique_labels
+
+
+def test_colliding_interface_names_get_stable_unique_labels():
+    assert unique_labels(["a=b", "a'b", "a_b", "eth0"]) == {
+        "a'b": "a_b", "a=b": "a_b_2", "a_b": "a_b_3", "eth0": "eth0"}
+
+
+def test_output_is_printable_and_bounded():
+    assert cli.printable("eth\udcff\x1b[31m\nx") == "eth\\xff\\x1b[31m\\x0ax"
+    assert len(cli.printable("x" * 5000)) == cli.MAX_LINE
+    text = cli.bounded_output("\n".join(str(n) for n in range(100)))
+    assert text.splitlines()[-1] == "... 41 more lines (bounded output)"
+
+
+def test_a_vip_list_is_read_in_linear_time_without_duplicates():
+    vips = ["192.0.2.{}".format(n % 200 + 1) for n in range(20000)]
+    assert len(links.parse_vips(vips)) == 200
+
+
+@pytest.mark.parametrize("text", ["0.0.0.0", "::", "224.0.0.1", "255.255.255.255", "127.0.0.2",
+                                  "fe80::2", "::ffff:192.0.2.1", "fe80::1%lo"])
+def test_addresses_that_cannot_be_vips_are_refused(text):
+    with pytest.raises(cli.PluginError, match="VIP"):
+        links.vip_address(text)
+
+
+def test_ssh_config_reader_reads_four_keywords_and_acts_on_nothing_else():
+    text = ('Match exec "touch /tmp/x"\n  User evil\n'
+            "Host web* !web9\n  HostName 192.0.2.11\n  Port=2222\n  ProxyCommand nc %h %p\n"
+            "  IdentityFile ~/.ssh/a\nHost *\n  User monitor\n  HostName ignored\n"
+            "  IdentityFile ~/.ssh/b\n  LocalCommand id\n")
+    config, ignored = ssh.parse_ssh_config(text, "web1")
+    assert config == {"hostname": "192.0.2.11", "port": "2222", "user": "monitor",
+                      "identityfile": ["~/.ssh/a", "~/.ssh/b"]}
+    assert ignored == ["LocalCommand", "Match", "ProxyCommand"]
+    assert ssh.parse_ssh_config(text, "web9")[0]["hostname"] == "ignored"
+
+
+@pytest.mark.parametrize("host", ["", "a b", "x;id", "-oProxyCommand=x", "x" * 254, "a/b"])
+def test_hosts_that_are_no_host_names_are_refused(host):
+    with pytest.raises(cli.PluginError, match="not a host name or IP address"):
+        ssh.valid_host(host)
+
+
+def test_a_critical_server_outranks_one_that_could_not_be_checked():
+    assert max((Ok, Unknown, Critical, Warn), key=realservers.RANK.get) == Critical
+    assert max((Ok, Unknown, Warn), key=realservers.RANK.get) == Unknown
+
+
+def test_the_sweep_plans_each_servers_share_of_t():
+    plan = realservers.Plan.make(30, 8, 20.0)
+    assert (plan.parallel, round(plan.budget, 2)) == (8, 4.25)
+    with pytest.raises(cli.PluginError, match="leave 0.27s each within -t 10"):
+        realservers.Plan.make(256, 8, 10.0)
