@@ -16,7 +16,7 @@ import time
 
 from scapy.layers.l2 import ARP, Ether
 
-from lvs_dr_checks.channels import MAX_RATE, bind_socket
+from lvs_dr_checks.channels import MAX_BATCH, MAX_RATE, bind_socket
 from lvs_dr_checks.cli import PluginError, logger
 
 log = logger("arp")
@@ -159,7 +159,7 @@ class Probe:
             while True:
                 now = time.monotonic()
                 if not batch:
-                    while pending and pending[0][0] <= now:
+                    while pending and pending[0][0] <= now and len(batch) < MAX_BATCH:
                         batch.append(frames[pending.popleft()[1]])
                     release = pacer.reserve(len(batch)) if batch else None
                 if batch and release <= now:

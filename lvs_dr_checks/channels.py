@@ -16,6 +16,8 @@ log = logger("channels")
 # a round); and at most MAX_FRAMES probes in one run.
 MAX_RATE = 4000
 MAX_FRAMES = 50000
+# Frames sent back to back under one reservation: bursts stay this short whatever the wait.
+MAX_BATCH = 16
 
 CAP_NET_RAW_HINT = ("sending ARP needs CAP_NET_RAW: run it as root, through the sudo rule "
                     "shipped in icinga-conf/sudoers.d/lvs-dr-checks, or grant the capability")

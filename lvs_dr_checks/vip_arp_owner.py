@@ -123,15 +123,15 @@ class VipArpOwner(nagiosplugin.Resource):
         iface = self._interface(present, addresses)
         self._usable(present[iface])
         own_mac = links.read_mac(self.source, iface)
-        held = {a.address for a in addresses if a.address in self.vips}
+        roles = ipvs.realserver_roles(self.services)
+        self._on_segment(iface, addresses, self.vips, roles)
+        vips = set(self.vips)
+        held = {a.address for a in addresses if a.address in vips}
         not_held = [vip for vip in self.vips if vip not in held]
         if not_held and not self.expect:
             raise cli.PluginError("this host does not hold {}: run the check where the VIP lives "
                                   "(the director) or name the owner with --expect-mac".format(
-                                      ", ".join(str(v) for v in not_held)))
-        roles = ipvs.realserver_roles(self.services)
-        self._on_segment(iface, addresses, self.vips, roles)
-        vips = set(self.vips)
+                                      ", ".join(str(v) for v in not_held[:5])))
         targets = self.vips + [ip for ip in roles if ip not in vips]
         try:
             run = arp.Probe(iface, own_mac, targets, **self.timing).run(self.channels)

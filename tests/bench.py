@@ -159,6 +159,29 @@ def ssh_sweep():
     return rows
 
 
+def sweep_isolation():
+    """The sweep against 1 and 32 fake real servers (tests/fakessh.py, in a namespace of its
+    own), and 32 with four tarpits among them: bounded by each server's share of -t."""
+    import fakessh
+    healthy = ["192.0.2.{}".format(n) for n in range(10, 42)]
+    farms = {"1 server": {healthy[0]: "ok"}, "32 servers": {ip: "ok" for ip in healthy},
+             "32 servers, 4 tarpits": dict({ip: "ok" for ip in healthy[:28]},
+                                           **{ip: "tarpit" for ip in healthy[28:]})}
+    rows = []
+    for label, servers in farms.items():
+        with fakessh.farm(servers, "192.0.2.100") as (run, table):
+            times = []
+            for _ in range(3):
+                started = time.monotonic()
+                done = run([plugin("check_lvs_realservers"), "--from-ipvs", table, "-t", "20"])
+                times.append(time.monotonic() - started)
+            rows.append({"farm": label, "seconds": statistics.median(times),
+                         "status": done.stdout.splitlines()[0].split("|")[0][:90]})
+    for row in rows:
+        row["ratio_to_1_server"] = row["seconds"] / rows[0]["seconds"]
+    return rows
+
+
 def main():
     reason = lab_module.lab_unavailable_reason() or sshlab.unavailable_reason()
     if reason:
@@ -170,6 +193,7 @@ def main():
         results = {"machine": machine, "startup": startup(lab)}
     results["probe"] = probe_scaling()
     results["ssh_sweep"] = ssh_sweep()
+    results["sweep_isolation"] = sweep_isolation()
     print("machine:", machine)
     print("\nstart-up (median of {} runs)".format(RUNS))
     for row in results["startup"]:
@@ -187,6 +211,10 @@ def main():
     for row in results["ssh_sweep"]:
         print("  {servers} servers {seconds:6.3f} s x{ratio_to_1_server:.2f} {peak_mb:5.1f} MB"
               .format(**row))
+    print("\nSweep isolation (fake SSH servers, -t 20, 8 at a time: 4 waves of 4.25 s at most; "
+          "median of 3)")
+    for row in results["sweep_isolation"]:
+        print("  {farm:22s} {seconds:6.3f} s x{ratio_to_1_server:.2f}  {status}".format(**row))
     path = os.path.join(lab_module.REPO, "bench-results.json")
     with open(path, "w") as handle:
         json.dump(results, handle, indent=2)

@@ -12,9 +12,12 @@ interface name that is not UTF-8), nosession (refuse every channel, as MaxSessio
 Prints "ready" when every address listens; runs until killed.
 """
 
+import contextlib
 import json
 import os
+import secrets
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -234,6 +237,66 @@ def write_tree(root, arp_ignore, vip, iface="eth0", address="192.0.2.50"):
                                          "scope": "global", "label": iface}]}]
     with open(os.path.join(root, "addresses.json"), "w") as handle:
         json.dump(addresses, handle)
+
+
+PORT = 2222
+
+
+@contextlib.contextmanager
+def farm(servers, vip):
+    """{address: behaviour} served by this fake server inside a namespace of its own (each
+    address on its lo), "critical" serving a tree with arp_ignore 0 and "down" listening not
+    at all. Yields run(plugin argv) -> CompletedProcess inside that namespace, with the SSH
+    options already given, and the path of an ipvsadm table listing every server for ``vip``."""
+    import lab as lab_module
+    import sshlab
+
+    lab_module.remove_stale_namespaces()
+    ns = "ldc{}x{}-farm".format(os.getpid(), secrets.token_hex(2))
+    with lab_module.readable_tempdir("lvs-dr-farm-") as home:
+        subprocess.run([lab_module.IP, "netns", "add", ns], check=True)
+        server = None
+        try:
+            subprocess.run([lab_module.IP, "-n", ns, "link", "set", "lo", "up"], check=True)
+            subprocess.run([lab_module.IP, "-n", ns, "-batch", "-"], text=True, check=True,
+                           input="".join("addr add {}/32 dev lo\n".format(ip) for ip in servers))
+            host_key, client_key = os.path.join(home, "host_key"), os.path.join(home, "id")
+            host_public = sshlab.keygen(host_key)
+            sshlab.keygen(client_key)
+            good, bad = os.path.join(home, "good"), os.path.join(home, "bad")
+            write_tree(good, arp_ignore=1, vip=vip)
+            write_tree(bad, arp_ignore=0, vip=vip)
+            specs = ["{}={}:{}".format(ip, "ok" if b == "critical" else b,
+                                       bad if b == "critical" else good)
+                     for ip, b in servers.items() if b != "down"]
+            known_hosts = os.path.join(home, "known_hosts")
+            with open(known_hosts, "w") as handle:
+                handle.writelines("[{}]:{} {}\n".format(ip, PORT, " ".join(host_public.split()[:2]))
+                                  for ip in servers)
+            table = os.path.join(home, "ipvsadm")
+            with open(table, "w") as handle:
+                handle.write("IP Virtual Server version 1.2.1 (size=4096)\nProt LocalAddress:Port "
+                             "Scheduler Flags\n  -> RemoteAddress:Port Forward Weight "
+                             "ActiveConn InActConn\nTCP  {}:80 wlc\n".format(vip))
+                handle.writelines("  -> {}:80 Route 1 0 0\n".format(ip) for ip in servers)
+            server = subprocess.Popen(lab_module.Host.netns_argv(
+                ns, [sys.executable, os.path.abspath(__file__), host_key, client_key + ".pub",
+                     str(PORT)] + specs), stdout=subprocess.PIPE, text=True)
+            assert server.stdout.readline().strip() == "ready"
+            options = ["--ssh-user", LOGIN, "--ssh-port", str(PORT), "--ssh-key", client_key,
+                       "--known-hosts", known_hosts]
+
+            def run(argv, **kwargs):
+                return subprocess.run(lab_module.Host.netns_argv(ns, argv[:1] + options
+                                                                 + argv[1:]),
+                                      capture_output=True, text=True, timeout=120, **kwargs)
+            run.ns = ns
+            yield run, table
+        finally:
+            if server is not None:
+                server.kill()
+                server.wait()
+            subprocess.run([lab_module.IP, "netns", "del", ns], capture_output=True)
 
 
 if __name__ == "__main__":

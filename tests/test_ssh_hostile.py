@@ -4,21 +4,15 @@ of the test's own, each address a real server with its own behaviour; the plugin
 same namespace. No traffic leaves it."""
 
 import os
-import subprocess
-import sys
 import time
 
+import fakessh
 import lab as lab_module
 import pytest
 import sshlab
 from conftest import Outcome, plugin, unavailable
 
-FAKESSH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fakessh.py")
-sys.path.insert(0, os.path.dirname(FAKESSH))
-import fakessh  # noqa: E402
-
 VIP = "192.0.2.100"
-PORT = 2222
 HEALTHY = ["192.0.2.{}".format(n) for n in range(10, 35)]  # 25 healthy servers
 BAD = {"192.0.2.40": "tarpit", "192.0.2.41": "slow", "192.0.2.42": "drop",
        "192.0.2.43": "garbage", "192.0.2.44": "huge", "192.0.2.45": "nosession",
@@ -33,69 +27,20 @@ def farm():
     reason = lab_module.lab_unavailable_reason() or sshlab.unavailable_reason()
     if reason:
         unavailable(reason)
-    lab_module.remove_stale_namespaces()
-    ns = "ldc{}x{}-farm".format(os.getpid(), os.urandom(2).hex())
-    with lab_module.readable_tempdir("lvs-dr-farm-") as home:
-        subprocess.run([lab_module.IP, "netns", "add", ns], check=True)
-        try:
-            yield _start(ns, home)
-        finally:
-            _stop()
-            subprocess.run([lab_module.IP, "netns", "del", ns], capture_output=True)
+    servers = dict({ip: "ok" for ip in HEALTHY}, **BAD)
+    servers.update({DOWN: "down", CRITICAL: "critical"})
+    with fakessh.farm(servers, VIP) as running:
+        yield running
 
 
-_running = []
-
-
-def _start(ns, home):
-    subprocess.run([lab_module.IP, "-n", ns, "link", "set", "lo", "up"], check=True)
-    batch = "".join("addr add {}/32 dev lo\n".format(ip) for ip in SERVERS)
-    subprocess.run([lab_module.IP, "-n", ns, "-batch", "-"], input=batch, text=True, check=True)
-    host_key, client_key = os.path.join(home, "host_key"), os.path.join(home, "id_ed25519")
-    host_public = sshlab.keygen(host_key)
-    sshlab.keygen(client_key)
-    good, bad = os.path.join(home, "good"), os.path.join(home, "bad")
-    fakessh.write_tree(good, arp_ignore=1, vip=VIP)
-    fakessh.write_tree(bad, arp_ignore=0, vip=VIP)
-    specs = ["{}=ok:{}".format(ip, good) for ip in HEALTHY]
-    specs += ["{}={}:{}".format(ip, behaviour, good) for ip, behaviour in BAD.items()]
-    specs.append("{}=ok:{}".format(CRITICAL, bad))
-    known_hosts = os.path.join(home, "known_hosts")
-    with open(known_hosts, "w") as handle:
-        handle.writelines("[{}]:{} {}\n".format(ip, PORT, " ".join(host_public.split()[:2]))
-                          for ip in SERVERS)
-    table = os.path.join(home, "ipvsadm")
-    with open(table, "w") as handle:
-        handle.write("IP Virtual Server version 1.2.1 (size=4096)\nProt LocalAddress:Port "
-                     "Scheduler Flags\n  -> RemoteAddress:Port Forward Weight ActiveConn "
-                     "InActConn\nTCP  {}:80 wlc\n".format(VIP))
-        handle.writelines("  -> {}:80 Route 1 0 0\n".format(ip) for ip in SERVERS)
-    server = subprocess.Popen(lab_module.Host.netns_argv(
-        ns, [sys.executable, FAKESSH, host_key, client_key + ".pub", str(PORT)] + specs),
-        stdout=subprocess.PIPE, text=True)
-    _running.append(server)
-    assert server.stdout.readline().strip() == "ready"
-    return {"ns": ns, "home": home, "known_hosts": known_hosts, "key": client_key,
-            "table": table}
-
-
-def _stop():
-    for server in _running:
-        server.kill()
-        server.wait()
-    del _running[:]
-
-
-def run(farm, name, *args):
-    argv = [plugin(name), "--ssh-user", fakessh.LOGIN, "--ssh-port", str(PORT),
-            "--ssh-key", farm["key"], "--known-hosts", farm["known_hosts"]] + list(args)
-    return Outcome(subprocess.run(lab_module.Host.netns_argv(farm["ns"], argv),
-                                  capture_output=True, text=True, timeout=120))
+def run(farm, name, *args, env=None):
+    runner, _ = farm
+    return Outcome(runner([plugin(name)] + list(args), env=env))
 
 
 def test_sweep_of_32_servers_names_the_critical_one_first_within_t(farm):
     started = time.monotonic()
-    outcome = run(farm, "check_lvs_realservers", "--from-ipvs", farm["table"], "-t", "20", "-v")
+    outcome = run(farm, "check_lvs_realservers", "--from-ipvs", farm[1], "-t", "20", "-v")
     elapsed = time.monotonic() - started
     assert elapsed < 20, outcome
     assert outcome.code == 2, outcome
@@ -153,11 +98,7 @@ def test_match_exec_in_ssh_config_runs_nothing(farm, tmp_path):
             marker, marker))
     env = dict(os.environ, HOME=str(home))
     for host in (HEALTHY[0], "192.0.2.11;touch${IFS}" + str(marker) + ";#"):
-        argv = [plugin("check_arp_sysctl"), "-H", host, "--ssh-user", fakessh.LOGIN,
-                "--ssh-port", str(PORT), "--ssh-key", farm["key"], "--known-hosts",
-                farm["known_hosts"], "-v"]
-        done = subprocess.run(lab_module.Host.netns_argv(farm["ns"], argv), env=env,
-                              capture_output=True, text=True, timeout=60)
-        assert not marker.exists(), done.stdout
-        assert "Traceback" not in done.stdout + done.stderr
-    assert Outcome(done).status.startswith("ARP_SYSCTL UNKNOWN - -H '192.0.2.11;touch")
+        outcome = run(farm, "check_arp_sysctl", "-H", host, "-v", env=env)
+        assert not marker.exists(), outcome
+        assert "Traceback" not in outcome.stdout + outcome.stderr
+    assert outcome.status.startswith("ARP_SYSCTL UNKNOWN - -H '192.0.2.11;touch")
