@@ -162,3 +162,29 @@ def test_bridge_port_is_not_arp_facing_the_bridge_is(other_lab):
     outcome = run_in(rs1, "check_arp_sysctl", "--no-persistence", user=lab_module.NOBODY)
     assert outcome.status.startswith("ARP_SYSCTL CRITICAL - br1 arp_ignore 0"), outcome
     assert rs1.mac in kernel_answers(other_lab)
+
+
+def test_names_that_are_not_utf8_or_collide_stay_apart_and_printable(lab):
+    """Interface names are bytes to the kernel: b'eth\\xff' is shown escaped, and 'a=b',
+    "a'b", 'a_b' (one perfdata label once cleaned) get labels of their own."""
+    host = lab.client
+    names = [b"eth\xff", b"a=b", b"a'b", b"a_b"]
+    ip = lab_module.IP.encode()
+    for first, second in ((names[0], names[1]), (names[2], names[3])):
+        lab_module._sh([ip, b"-n", host.ns.encode(), b"link", b"add", first, b"type", b"veth",
+                        b"peer", b"name", second])
+    try:
+        for name in names:
+            lab_module._sh([ip, b"-n", host.ns.encode(), b"link", b"set", name, b"up"])
+        outcome = run_in(host, "check_arp_sysctl", "--no-persistence", "-v",
+                         user=lab_module.NOBODY)
+    finally:
+        for name in (names[0], names[2]):
+            lab_module._sh([ip, b"-n", host.ns.encode(), b"link", b"del", name], check=False)
+    assert outcome.code == 2, outcome
+    assert "Traceback" not in outcome.stdout and outcome.stderr == ""
+    assert any(line.startswith("CRITICAL: eth\\xff arp_ignore 0 (all=0, eth\\xff=0)")
+               for line in outcome.lines), outcome
+    perf = dict(item.split("=", 1) for item in outcome.stdout.split("|", 1)[1].split())
+    labels = sorted(label[:-len("_arp_ignore")] for label in perf if label.endswith("_arp_ignore"))
+    assert labels == ["a_b", "a_b_2", "a_b_3", "eth0", "eth_xff"], labels
