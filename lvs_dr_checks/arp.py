@@ -23,10 +23,16 @@ log = logger("arp")
 PACKET_OUTGOING = 4
 BROADCAST = "ff:ff:ff:ff:ff:ff"
 
-Heard = collections.namedtuple("Heard", "ip arp_mac eth_mac kind")
+Heard = collections.namedtuple("Heard", "ip arp_mac eth_mac kind at")
 Heard.__doc__ = ("A packet naming ``ip`` as its own: kind 'reply' (an answer to a probe) or "
                  "'claim' (a request, gratuitous or other packet sent from that address); "
-                 "arp_mac is the link-layer address it gives for ``ip``, eth_mac its source.")
+                 "arp_mac is the link-layer address it gives for ``ip``, eth_mac its source, "
+                 "``at`` the seconds since the probe started.")
+
+Advert = collections.namedtuple("Advert", "vrid sender eth_mac priority at")
+Advert.__doc__ = "A VRRP advertisement heard: VRID, sender IP and MAC, priority, when."
+
+VRRP_PROTOCOL = 112
 
 
 def _parse(frame):
@@ -47,7 +53,7 @@ class Arp:
                      ARP(op=self.REQUEST, hwsrc=own_mac, psrc="0.0.0.0",
                          hwdst="00:00:00:00:00:00", pdst=str(target)))
 
-    def dissect(self, frame, watched, own_mac):
+    def dissect(self, frame, watched, own_mac, at=0.0):
         """An is-at sent to us answers our probe ('reply'); any other ARP packet from a
         watched address claims it ('claim')."""
         packet = _parse(frame)
@@ -58,7 +64,7 @@ class Arp:
             return None
         to_us = own_mac in (packet.dst.lower(), arp.hwdst.lower())
         kind = "reply" if arp.op == self.REPLY and to_us else "claim"
-        return Heard(arp.psrc, arp.hwsrc.lower(), packet.src.lower(), kind)
+        return Heard(arp.psrc, arp.hwsrc.lower(), packet.src.lower(), kind, at)
 
 
 class NeighborDiscovery:
@@ -79,7 +85,10 @@ class NeighborDiscovery:
                      inet6.IPv6(src="::", dst=group, hlim=255) /
                      inet6.ICMPv6ND_NS(tgt=str(target)))
 
-    def dissect(self, frame, watched, own_mac):
+    def dissect(self, frame, watched, own_mac, at=0.0):
+        """A Neighbor Advertisement for a watched address answers or claims it (Linux sends
+        both to all nodes with the same flags, so they cannot be told apart); a solicitation
+        sent from one claims it."""
         inet6 = self.inet6
         packet = _parse(frame)
         if packet is None or inet6.IPv6 not in packet:
@@ -96,7 +105,24 @@ class NeighborDiscovery:
         if address not in watched:
             return None
         link = packet[option].lladdr if option in packet else packet.src
-        return Heard(address, link.lower(), packet.src.lower(), kind)
+        return Heard(address, link.lower(), packet.src.lower(), kind, at)
+
+
+def vrrp_advert(frame, at):
+    """A VRRP advertisement (IPv4 or IPv6, versions 2 and 3), or None; read by offsets, the
+    capture filter having let only protocol 112 through with these ethertypes."""
+    if frame[12:14] == b"\x08\x00" and len(frame) >= 36 and frame[23] == VRRP_PROTOCOL:
+        header = 14 + (frame[14] & 0x0F) * 4
+        sender = socket.inet_ntop(socket.AF_INET, frame[26:30])
+    elif frame[12:14] == b"\x86\xdd" and len(frame) >= 58 and frame[20] == VRRP_PROTOCOL:
+        header = 54
+        sender = socket.inet_ntop(socket.AF_INET6, frame[22:38])
+    else:
+        return None
+    if len(frame) < header + 3 or frame[header] & 0x0F != 1:  # type 1: advertisement
+        return None
+    mac = ":".join("{:02x}".format(b) for b in frame[6:12])
+    return Advert(frame[header + 1], sender, mac, frame[header + 2], at)
 
 
 class Probe:
@@ -114,6 +140,8 @@ class Probe:
         self.listen = listen
         self.sent = 0
         self.heard = []
+        self.adverts = []
+        self.start = 0.0
         self.duration = 0.0
 
     @property
@@ -135,23 +163,20 @@ class Probe:
 
     def run(self, channels):
         """Probe through ``channels`` (taken beforehand, see Channels), bound here."""
-        families = {4: Arp, 6: NeighborDiscovery}
-        versions = {ipaddress.ip_address(t).version for t in self.targets} or {4}
-        used = {}  # IP version -> (its packet socket, its family)
-        for version in sorted(versions):
-            family = families[version]()
-            bind_socket(channels.sockets[version], self.iface, family.ethertype)
-            used[version] = (channels.sockets[version], family)
-        return self._run(used, channels.pacer)
+        bind_socket(channels.sock, self.iface)
+        families = {4: Arp(), 6: None}
+        if any(ipaddress.ip_address(t).version == 6 for t in self.targets):
+            families[6] = NeighborDiscovery()
+        return self._run(channels.sock, families, channels.pacer)
 
-    def _run(self, channels, pacer):
+    def _run(self, sock, families, pacer):
         watched = set(self.targets)
-        frames = {}
-        for target in self.targets:
-            sock, family = channels[ipaddress.ip_address(target).version]
-            frames[target] = (sock, family.frame(self.own_mac, target))
-        readers = dict(channels.values())
+        frames = {t: families[ipaddress.ip_address(t).version].frame(self.own_mac, t)
+                  for t in self.targets}
+        dissectors = {family.ethertype.to_bytes(2, "big"): family
+                      for family in families.values() if family}
         start = time.monotonic()
+        self.start = start
         pending = collections.deque(self.schedule(start))
         batch, release = [], None  # due frames and the time the shared pacer lets them out
         end = None if pending else start + self.wait + self.listen
@@ -164,7 +189,7 @@ class Probe:
                     release = pacer.reserve(len(batch)) if batch else None
                 if batch and release <= now:
                     for frame in batch:
-                        self._send(*frame)
+                        self._send(sock, frame)
                     batch = []
                     if not pending:
                         end = time.monotonic() + self.wait + self.listen
@@ -173,19 +198,23 @@ class Probe:
                 wake = [t for t in (end, release if batch else None,
                                     pending[0][0] if pending and not batch else None)
                         if t is not None]
-                readable, _, _ = select.select(list(readers), [], [], max(min(wake) - now, 0))
-                for sock in readable:
-                    self._drain(sock, readers[sock], watched)
-            for sock, family in readers.items():
-                self._drain(sock, family, watched)
+                readable, _, _ = select.select([sock], [], [], max(min(wake) - now, 0))
+                if readable:
+                    self._drain(sock, dissectors, watched)
+            self._drain(sock, dissectors, watched)
         finally:
             self.duration = time.monotonic() - start
         if not self.sent:
             raise PluginError("nothing was sent on {}: no probe, no verdict".format(self.iface))
-        log.info("%d probes sent on %s from %s in %.3fs; %d packets heard from the targets",
-                 self.sent, self.iface, self.own_mac, self.duration, len(self.heard))
+        log.info("%d probes sent on %s from %s in %.3fs; %d packets heard from the targets, "
+                 "%d VRRP advertisements", self.sent, self.iface, self.own_mac, self.duration,
+                 len(self.heard), len(self.adverts))
         for heard in self.heard:
-            log.debug("heard %s", heard)
+            log.info("%7.3fs %s %s is at %s (Ethernet source %s)", heard.at, heard.kind,
+                     heard.ip, heard.arp_mac, heard.eth_mac)
+        for advert in self.adverts:
+            log.info("%7.3fs VRRP VRID %d advertised by %s (%s), priority %d", advert.at,
+                     advert.vrid, advert.sender, advert.eth_mac, advert.priority)
         return self
 
     def _send(self, sock, frame):
@@ -196,7 +225,7 @@ class Probe:
                 self.iface, exc.strerror or exc))
         self.sent += 1
 
-    def _drain(self, sock, family, watched):
+    def _drain(self, sock, dissectors, watched):
         while True:
             try:
                 frame, address = sock.recvfrom(65535)
@@ -204,6 +233,12 @@ class Probe:
                 return
             if address[2] == PACKET_OUTGOING:
                 continue
-            heard = family.dissect(frame, watched, self.own_mac)
+            at = time.monotonic() - self.start
+            advert = vrrp_advert(frame, at)
+            if advert:
+                self.adverts.append(advert)
+                continue
+            family = dissectors.get(frame[12:14])
+            heard = family and family.dissect(frame, watched, self.own_mac, at)
             if heard:
                 self.heard.append(heard)

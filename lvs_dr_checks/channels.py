@@ -3,9 +3,11 @@ the packet sockets (CAP_NET_RAW) and the host-wide pacing file under /run. A run
 sudo takes these, then drops to the invoking user (lvs_dr_checks.privilege) before it imports
 scapy or reads any file named on the command line."""
 
+import ctypes
 import fcntl
 import os
 import socket
+import struct
 import time
 
 from lvs_dr_checks.cli import PluginError, logger
@@ -23,20 +25,47 @@ CAP_NET_RAW_HINT = ("sending ARP needs CAP_NET_RAW: run it as root, through the 
                     "shipped in icinga-conf/sudoers.d/lvs-dr-checks, or grant the capability")
 
 
+ETH_P_ALL = 0x0003
+SO_ATTACH_FILTER = 26
+# Classic BPF: keep ARP, IPv6 ICMPv6 or VRRP (next header 58 or 112, no extension headers,
+# as neighbour discovery and VRRP send them) and IPv4 VRRP (protocol 112); drop the rest in
+# the kernel, so that a busy segment costs the probe nothing.
+CAPTURE_FILTER = (
+    (0x28, 0, 0, 12),       # A = ethertype
+    (0x15, 7, 0, 0x0806),   # ARP -> keep
+    (0x15, 0, 3, 0x86DD),   # not IPv6 -> IPv4?
+    (0x30, 0, 0, 20),       # A = IPv6 next header
+    (0x15, 4, 0, 58),       # ICMPv6 -> keep
+    (0x15, 3, 4, 112),      # VRRP -> keep, else drop
+    (0x15, 0, 3, 0x0800),   # not IPv4 -> drop
+    (0x30, 0, 0, 23),       # A = IPv4 protocol
+    (0x15, 0, 1, 112),      # VRRP -> keep, else drop
+    (0x06, 0, 0, 0xFFFF),   # keep
+    (0x06, 0, 0, 0),        # drop
+)
+
+
 def open_socket():
-    """A packet socket that receives nothing until bound: taken while privileged, bound to
-    the interface and the ethertype later, after the privileges are gone."""
+    """A packet socket for every ethertype (ETH_P_ALL taps frames before a macvlan or
+    keepalived's vmac interface can take them from the lower device) that receives nothing
+    until bound, with the capture filter attached: taken while privileged, bound to the
+    interface later, after the privileges are gone."""
     try:
         sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
     except PermissionError:
         raise PluginError(CAP_NET_RAW_HINT)
+    program = b"".join(struct.pack("HBBI", *op) for op in CAPTURE_FILTER)
+    buffer = ctypes.create_string_buffer(program)
+    sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER,
+                    struct.pack("HP", len(CAPTURE_FILTER), ctypes.addressof(buffer)))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
     sock.setblocking(False)
     return sock
 
 
-def bind_socket(sock, iface, ethertype):
+def bind_socket(sock, iface):
     try:
-        sock.bind((iface, ethertype))
+        sock.bind((iface, ETH_P_ALL))
     except OSError as exc:
         raise PluginError("cannot bind to interface {}: {}".format(iface, exc.strerror or exc))
 
@@ -86,22 +115,13 @@ class Pacer:
 
 
 class Channels:
-    """What the probe needs privileges for, taken at once: a packet socket per IP version and
-    the pacer. ``bind`` attaches them to the chosen interface afterwards."""
+    """What the probe needs privileges for, taken at once: the packet socket and the pacer.
+    ``bind_socket`` attaches the socket to the chosen interface afterwards."""
 
     def __init__(self):
-        self.sockets = {}
-        try:
-            for version in (4, 6):
-                self.sockets[version] = open_socket()
-        except PluginError:
-            self.close()
-            raise
+        self.sock = open_socket()
         self.pacer = Pacer()
 
     def close(self):
-        for sock in self.sockets.values():
-            sock.close()
-        self.sockets = {}
-        if getattr(self, "pacer", None):
-            self.pacer.close()
+        self.sock.close()
+        self.pacer.close()

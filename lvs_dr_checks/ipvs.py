@@ -59,8 +59,9 @@ def parse(text):
 def read(source, path=PROC_IP_VS):
     text = source.read_text(path)
     services = parse(text)
-    if not services and path == PROC_IP_VS and "IP Virtual Server" not in text:
-        raise PluginError("{} does not look like an IPVS table".format(path))
+    if not services and "IP Virtual Server" not in text and "Prot LocalAddress" not in text:
+        raise PluginError("{} is not an IPVS table (/proc/net/ip_vs or 'ipvsadm -Ln' output; a "
+                          "keepalived.conf goes to --from-keepalived)".format(path))
     return services
 
 

@@ -1,18 +1,39 @@
-"""check_vip_arp_owner: which MACs answer ARP for the VIPs, or claim them, and may they?
+"""check_vip_arp_owner: who owns each VIP on the segment, and may it?
 
-Runs on the director (or any host on the VIPs' segment). The packets are lvs_dr_checks.arp's;
-this module decides which interface, who may answer, and presents the findings.
+Runs on a director (master or backup: one command line for both) or on any host on the
+VIPs' segment. Every VIP must have exactly one owner from the allowed set: this host when it
+holds the VIP, otherwise one of the allowed MACs (--allow-mac, --expect-mac, the VRRP virtual
+MAC of the VIP's keepalived instance). A MAC that is not allowed is a hijack; two owners at
+once is a split brain (two MACs, one virtual MAC answering twice per probe, or two routers
+advertising the VIP's VRID); no owner is CRITICAL. Silence proves nothing: witnesses (real
+servers, the next hop, known neighbours, --witness) are probed in the same window, and a run
+in which nothing at all answered is UNKNOWN.
+
+States: OK, every VIP has one allowed owner and the probe was answered. WARNING, nothing
+answered and no witness was found to prove the probe reached the segment. CRITICAL, a foreign
+owner, a split brain or no owner. UNKNOWN, witnesses asked and none answered (this host is cut
+off), or a setup error.
+
+Perfdata: vips, responders, foreign_responders (critical above 0), split_brain (critical
+above 0), silent_vips (critical above 0), witnesses, witnesses_answered, probes, duration.
+
+Examples:
+  on each director:    check_vip_arp_owner --sudo --from-keepalived --allow-mac PEER_MAC
+  from a third host:   check_vip_arp_owner --from-keepalived COPY.conf --expect-mac D1_MAC
+                       --expect-mac D2_MAC
+  with use_vmac:       check_vip_arp_owner --from-keepalived COPY.conf
 """
 
 import collections
+import ipaddress
 import os
 import re
 import sys
 
 import nagiosplugin
-from nagiosplugin.state import Critical, Ok
+from nagiosplugin.state import Critical, Ok, Unknown, Warn
 
-from lvs_dr_checks import cli, ipvs, links, privilege
+from lvs_dr_checks import cli, ipvs, keepalived, links, privilege
 from lvs_dr_checks.channels import MAX_FRAMES, Channels
 from lvs_dr_checks.source import Source
 from lvs_dr_checks.summary import ItemSummary, plural
@@ -22,7 +43,10 @@ log = cli.logger("vip_arp_owner")
 # The probe runs with CAP_NET_RAW, also on behalf of others (sudo): bounded in time and count.
 MAX_PROBE_TIMEOUT = 300
 MAX_COUNT = 10
+# Neighbours taken as witnesses at most (the real servers and the next hop come first).
+MAX_NEIGHBOUR_WITNESSES = 16
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+VRRP_MAC = re.compile(r"^00:00:5e:00:0[12]:([0-9a-f]{2})$")
 
 
 def parse_mac(text):
@@ -39,13 +63,19 @@ def parse_name(text):
     return parse_mac(mac), label.strip()
 
 
-class Responder(collections.namedtuple("Responder", "mac eth_macs kinds")):
-    """A MAC heard for a VIP: the ARP sender MAC, the Ethernet sources it came from, and
-    whether it answered our probes ('reply') or sent packets from the VIP ('claim')."""
+class Responder(collections.namedtuple("Responder", "mac eth_macs kinds replies first last")):
+    """A MAC heard for a VIP: the ARP sender MAC, the Ethernet sources it came from, whether
+    it answered our probes ('reply') or sent packets from the VIP ('claim'), how many
+    answers, and when it was first and last heard (seconds into the probe)."""
 
 
-class Ownership(collections.namedtuple("Ownership", "vip holder responders allowed expected")):
-    """Who answered for one VIP, and who may: ``holder`` when this host holds the VIP."""
+class Ownership(collections.namedtuple("Ownership", "vip holder responders allowed probes "
+                                                    "vrrp_senders")):
+    """The one decision about one VIP: who owns it, who may, and what follows.
+
+    ``holder``: this host holds the VIP (it never hears itself answer). ``probes``: probes
+    sent for the VIP (one answer each per owner). ``vrrp_senders``: the routers heard
+    advertising the VIP's VRID in the window (priority above 0)."""
 
     def is_allowed(self, responder):
         return responder.mac in self.allowed and responder.eth_macs <= self.allowed
@@ -55,43 +85,84 @@ class Ownership(collections.namedtuple("Ownership", "vip holder responders allow
         return [r for r in self.responders if not self.is_allowed(r)]
 
     @property
+    def owners(self):
+        """Allowed MACs heard owning the VIP, this host first when it holds it."""
+        return (["this host"] if self.holder else []) + \
+            [r.mac for r in self.responders if self.is_allowed(r)]
+
+    @property
+    def doubled(self):
+        """Allowed MACs that answered more often than we asked: two hosts behind one MAC
+        (a VRRP virtual MAC on both directors). IPv4 only: an ARP answer is addressed to the
+        prober, while unsolicited neighbour advertisements look like answers."""
+        if self.vip.version != 4:
+            return []
+        return [r.mac for r in self.responders if self.is_allowed(r) and r.replies > self.probes]
+
+    @property
+    def handover(self):
+        """(old, new) when two allowed MACs were heard one after the other, never together:
+        a failover during the window, not a split brain."""
+        heard = sorted((r for r in self.responders if self.is_allowed(r)), key=lambda r: r.first)
+        if self.holder or len(heard) != 2 or heard[0].last >= heard[1].first:
+            return None
+        return heard[0].mac, heard[1].mac
+
+    @property
+    def split_brain(self):
+        two_owners = len(self.owners) >= 2 and self.handover is None
+        return bool(two_owners or self.doubled or len(self.vrrp_senders) >= 2)
+
+    @property
     def silent(self):
-        """In expect mode: no expected MAC answered."""
-        return bool(self.expected) and not any(r.mac in self.expected for r in self.responders)
+        return not self.owners
 
 
 class VipArpOwner(nagiosplugin.Resource):
-    """Chooses the interface, probes every VIP in one window and sorts what was heard."""
+    """Chooses the interface and the witnesses, probes every VIP in one window and sorts
+    what was heard into one Ownership per VIP."""
 
     name = NAME
 
-    def __init__(self, channels, source, vips, services, iface, allow, expect, names, timing):
+    def __init__(self, channels, source, vips, config, iface, allowed, names, witnesses,
+                 timing, timeout):
         self.channels = channels
         self.source = source
         self.vips = vips
-        self.services = services
+        self.config = config
         self.iface = iface
-        self.allow = set(allow)
-        self.expect = set(expect)
+        self.allowed = allowed  # {vip: frozenset of allowed MACs}
         self.names = dict(names)
+        self.witnesses = witnesses
         self.timing = timing
+        self.timeout = timeout
         self.labels = {}
+        self.asked = []
+        self.own_mac = None
 
-    def _interface(self, present, addresses):
+    def _interface(self, present, addresses, held_on):
+        """The lower device of the interface holding the VIPs, else of the one whose subnet
+        holds them or routes to them (one route lookup per VIP outside every subnet)."""
         if self.iface:
             if self.iface not in present:
                 raise cli.PluginError("no interface {} here (present: {})".format(
                     self.iface, ", ".join(sorted(present))))
-            return self.iface
-        holding = {a.interface for a in addresses
-                   if a.address in self.vips and present.get(a.interface)
-                   and present[a.interface].arp_facing}
-        routed = holding or {links.route_interface(self.source, vip) for vip in self.vips}
-        routed.discard(None)
-        if len(routed) != 1:
+            chosen = {self.iface}
+        else:
+            chosen = set(held_on.values())
+            if not chosen:
+                networks = [(a.network, a.interface) for a in addresses
+                            if present.get(a.interface) and present[a.interface].arp_facing]
+                for vip in self.vips:
+                    inside = {name for network, name in networks
+                              if network.version == vip.version and vip in network}
+                    chosen |= inside or {links.route_interface(self.source, vip)}
+                chosen.discard(None)
+        lowers = {links.lower_device(self.source, name) for name in chosen}
+        if len(lowers) != 1:
             raise cli.PluginError("cannot tell which interface to probe ({}): name it with -I"
-                                  .format(", ".join(sorted(routed)) or "no route to the VIPs"))
-        return routed.pop()
+                                  .format(", ".join(sorted(lowers)) or "no route to the VIPs"))
+        return lowers.pop()
 
     @staticmethod
     def _usable(link):
@@ -102,82 +173,143 @@ class VipArpOwner(nagiosplugin.Resource):
             raise cli.PluginError("interface {} is down ({}): nothing can be probed; bring it up "
                                   "or name another with -I".format(link.name, link.operstate))
 
-    def _on_segment(self, iface, addresses, vips, roles):
-        """Probes go out only on the VIPs' own segment: a VIP must be held on ``iface``, in one
-        of its subnets, or routed through it. Real servers elsewhere are not probed."""
-        away = links.off_segment(self.source, iface, addresses, vips)
-        if away:
-            raise cli.PluginError("{} not on the segment of {} (held there, in its subnets, or "
-                                  "routed through it): probes go out only where the VIPs live; "
-                                  "name that interface with -I".format(
-                                      ", ".join(str(v) for v in away[:5]), iface))
-        for ip in links.off_segment(self.source, iface, addresses, list(roles)):
-            log.info("real server %s is not on the segment of %s: not probed", ip, iface)
-            del roles[ip]
+    def _segment(self, iface, addresses, stacked):
+        """Addresses of ``iface`` and of the devices stacked on it (the vmac interfaces)."""
+        return [a._replace(interface=iface) for a in addresses
+                if a.interface == iface or stacked.get(a.interface) == iface]
+
+    def _choose_witnesses(self, iface, segment, roles):
+        """Addresses that must answer if the probe reaches the segment: the real servers,
+        the next hop, the neighbours the kernel has heard from, and --witness."""
+        vips, own = set(self.vips), {a.address for a in segment}
+        heard = [ip for ip, _, fresh in links.read_neighbours(self.source, iface) if fresh]
+        candidates = links.default_gateways(self.source, iface) + heard
+        found = list(roles) + [address for address in map(_unicast, candidates)
+                               if address is not None][:MAX_NEIGHBOUR_WITNESSES + 2]
+        found = [w for w in dict.fromkeys(found + self.witnesses)
+                 if w not in vips and w not in own]
+        away = set(links.off_segment(self.source, iface, segment, found))
+        given = [w for w in self.witnesses if w in away]
+        if given:
+            raise cli.PluginError("--witness {} is not on the segment of {}: a witness must "
+                                  "answer there".format(given[0], iface))
+        for witness in away:
+            log.info("%s is not on the segment of %s: not a witness", witness, iface)
+        return [w for w in found if w not in away]
 
     def probe(self):
         from lvs_dr_checks import arp  # scapy: only on this path, after the privileges are gone
 
         present = links.read_links(self.source)
         addresses = links.read_addresses(self.source)
-        iface = self._interface(present, addresses)
+        stacked = {name: links.lower_device(self.source, name) for name in present
+                   if present[name].arp_facing}
+        stacked = {name: lower for name, lower in stacked.items() if lower != name}
+        vips = set(self.vips)
+        held_on = {a.address: a.interface for a in addresses if a.address in vips
+                   and present.get(a.interface) and present[a.interface].arp_facing}
+        iface = self._interface(present, addresses, held_on)
         self._usable(present[iface])
         own_mac = links.read_mac(self.source, iface)
-        roles = ipvs.realserver_roles(self.services)
-        self._on_segment(iface, addresses, self.vips, roles)
-        vips = set(self.vips)
-        held = {a.address for a in addresses if a.address in vips}
-        not_held = [vip for vip in self.vips if vip not in held]
-        if not_held and not self.expect:
-            raise cli.PluginError("this host does not hold {}: run the check where the VIP lives "
-                                  "(the director) or name the owner with --expect-mac".format(
-                                      ", ".join(str(v) for v in not_held[:5])))
-        targets = self.vips + [ip for ip in roles if ip not in vips]
+        segment = self._segment(iface, addresses, stacked)
+        away = links.off_segment(self.source, iface, segment, self.vips)
+        if away:
+            raise cli.PluginError("{} not on the segment of {} (held there, in its subnets, or "
+                                  "routed through it): probes go out only where the VIPs live; "
+                                  "name that interface with -I".format(
+                                      ", ".join(str(v) for v in away[:5]), iface))
+        holder = {vip for vip, name in held_on.items() if name == iface or
+                  stacked.get(name) == iface}
+        unowned = [vip for vip in self.vips if vip not in holder and not self.allowed[vip]]
+        if unowned:
+            raise cli.PluginError("this host does not hold {} and no owner is allowed for it: run "
+                                  "the check where the VIP lives, or name the owners with "
+                                  "--allow-mac / --expect-mac (or --from-keepalived with "
+                                  "use_vmac)".format(", ".join(str(v) for v in unowned[:5])))
+        roles = ipvs.realserver_roles(self.config.services)
+        self.asked = self._choose_witnesses(iface, segment, roles)
+        targets = self.vips + self.asked
+        run = arp.Probe(iface, own_mac, targets, **self.timing)
+        self._fits(run)
         try:
-            run = arp.Probe(iface, own_mac, targets, **self.timing).run(self.channels)
+            run.run(self.channels)
         finally:
             self.channels.close()
-        self._learn_labels(run.heard, iface, roles)
-        responders = collections.defaultdict(dict)
-        for heard in run.heard:
-            known = responders[heard.ip].get(heard.arp_mac)
-            eth_macs = (known.eth_macs if known else frozenset()) | {heard.eth_mac}
-            kinds = (known.kinds if known else frozenset()) | {heard.kind}
-            responders[heard.ip][heard.arp_mac] = Responder(heard.arp_mac, eth_macs, kinds)
         self.iface, self.own_mac = iface, own_mac
+        self._learn_labels(run.heard, iface, roles)
+        yield from self._decide(run, holder)
+
+    def _fits(self, run):
+        if run.frames > MAX_FRAMES:
+            raise cli.PluginError("{} targets x --count {} is more than the {} probes one run may "
+                                  "send: split the VIPs over several checks".format(
+                                      len(run.targets), run.count, MAX_FRAMES))
+        if run.window + 0.5 > self.timeout:
+            raise cli.PluginError("the probe window ({:.1f}s for {}: --count, --interval, "
+                                  "--wait, --listen) does not fit in -t {:g}s: raise -t".format(
+                                      run.window, plural(len(run.targets), "target"),
+                                      self.timeout))
+
+    def _decide(self, run, holder):
+        heard_by_ip = collections.defaultdict(list)
+        for heard in run.heard:
+            heard_by_ip[heard.ip].append(heard)
+        senders = collections.defaultdict(set)
+        for advert in run.adverts:
+            if advert.priority > 0:
+                senders[advert.vrid].add(advert.sender)
         owners = []
         for vip in self.vips:
-            holder = vip in held
-            allowed = self.allow | self.expect | ({own_mac} if holder else set())
-            found = sorted(responders[str(vip)].values())
-            owners.append(Ownership(vip, holder, found, frozenset(allowed), frozenset(self.expect)))
+            responders = _responders(heard_by_ip[str(vip)])
+            vrid = self._vrid(vip)
+            owners.append(Ownership(vip, vip in holder, responders, self.allowed[vip],
+                                    run.count, frozenset(senders.get(vrid, ()))))
             yield nagiosplugin.Metric(str(vip), owners[-1], context="vip_owner")
-        yield nagiosplugin.Metric("vips", len(owners), min=0, context="vips")
+        answered = [w for w in self.asked if any(h.kind == "reply" for h in heard_by_ip[str(w)])]
+        replied = any(h.kind == "reply" for h in run.heard)
+        yield nagiosplugin.Metric("witnesses", Reach(self.asked, answered, replied, self.iface),
+                                  context="reach")
+        yield nagiosplugin.Metric("vips", len(owners), min=0, context="count")
         yield nagiosplugin.Metric("responders", len({r.mac for o in owners for r in o.responders}),
-                                  min=0, context="responders")
+                                  min=0, context="count")
         yield nagiosplugin.Metric("foreign_responders",
                                   len({r.mac for o in owners for r in o.foreign}), min=0,
                                   context="foreign_responders")
-        if self.expect:
-            yield nagiosplugin.Metric("silent_vips", sum(o.silent for o in owners), min=0,
-                                      max=len(owners), context="silent_vips")
-        yield nagiosplugin.Metric("probes", run.sent, min=0, context="probes")
-        yield nagiosplugin.Metric("duration", round(run.duration, 3), "s", min=0,
-                                  context="duration")
+        yield nagiosplugin.Metric("split_brain", sum(o.split_brain for o in owners), min=0,
+                                  max=len(owners), context="split_brain")
+        yield nagiosplugin.Metric("silent_vips", sum(o.silent for o in owners), min=0,
+                                  max=len(owners), context="silent_vips")
+        yield nagiosplugin.Metric("witnesses_answered", len(answered), min=0,
+                                  max=len(self.asked), context="count")
+        yield nagiosplugin.Metric("probes", run.sent, min=0, context="count")
+        yield nagiosplugin.Metric("duration", round(run.duration, 3), "s", min=0, context="count")
+
+    def _vrid(self, vip):
+        """The VRID of the VIP's keepalived instance, else of the VRRP virtual MAC allowed."""
+        instance = self.config.instance_of(vip)
+        if instance and instance.vrid is not None:
+            return instance.vrid
+        vrids = {int(m.group(1), 16) for m in map(VRRP_MAC.match, self.allowed[vip]) if m}
+        return vrids.pop() if len(vrids) == 1 else None
 
     def _learn_labels(self, heard, iface, roles):
         """MAC -> 'ip, role' from --name, the real servers' own replies and the neighbours."""
         roles_of = {str(ip): texts for ip, texts in roles.items()}
-        addresses = dict(links.read_neighbours(self.source, iface))
+        addresses = {mac: ip for ip, mac, _ in links.read_neighbours(self.source, iface)}
         addresses.update({h.arp_mac: h.ip for h in heard
                           if h.kind == "reply" and h.ip in roles_of})
         for mac, ip in addresses.items():
             self.labels[mac] = ", ".join([ip] + roles_of.get(ip, []))
         self.labels.update(self.names)
 
-    def describe(self, responder):
-        label = self.labels.get(responder.mac)
-        text = "{} ({})".format(responder.mac, label) if label else responder.mac
+    def describe(self, mac):
+        if mac == "this host":
+            return "this host ({})".format(self.own_mac)
+        label = self.labels.get(mac)
+        return "{} ({})".format(mac, label) if label else mac
+
+    def describe_responder(self, responder):
+        text = self.describe(responder.mac)
         others = sorted(responder.eth_macs - {responder.mac})
         if others:
             text += " sent from Ethernet source {}".format(", ".join(others))
@@ -186,34 +318,105 @@ class VipArpOwner(nagiosplugin.Resource):
         return text
 
 
+def _unicast(text):
+    """A neighbour's or gateway's address as a witness: global unicast only (a link-local
+    one needs a scope, and the probes are addressed to the segment anyway)."""
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    return None if address.is_link_local or address.is_multicast else address
+
+
+def _responders(heard):
+    """One Responder per ARP sender MAC (or link-layer address of an advertisement)."""
+    found = {}
+    for h in heard:
+        known = found.get(h.arp_mac)
+        if known is None:
+            found[h.arp_mac] = Responder(h.arp_mac, frozenset({h.eth_mac}), frozenset({h.kind}),
+                                         int(h.kind == "reply"), h.at, h.at)
+        else:
+            found[h.arp_mac] = known._replace(
+                eth_macs=known.eth_macs | {h.eth_mac}, kinds=known.kinds | {h.kind},
+                replies=known.replies + (h.kind == "reply"), last=h.at)
+    return sorted(found.values())
+
+
+Reach = collections.namedtuple("Reach", "asked answered replied iface")
+Reach.__doc__ = ("Proof that the probe reached the segment: the witnesses asked and those "
+                 "that answered; ``replied``: anything at all answered a probe.")
+
+
 class OwnerContext(nagiosplugin.Context):
-    """CRITICAL for any MAC that answers or claims a VIP without being allowed to, and in
-    expect mode for a VIP that no expected MAC answers."""
+    """One VIP: a foreign owner, a split brain or no owner is CRITICAL; one allowed owner OK."""
 
     def __init__(self):
         super().__init__("vip_owner")
 
     def evaluate(self, metric, resource):
         owner = metric.value
+        vip = owner.vip
         if owner.foreign:
             return self.result_cls(Critical, "VIP {} answered by {}".format(
-                owner.vip, ", ".join(resource.describe(r) for r in owner.foreign)), metric)
+                vip, ", ".join(resource.describe_responder(r) for r in owner.foreign)), metric)
+        if owner.split_brain:
+            return self.result_cls(Critical, "split brain: VIP {} owned by {}".format(
+                vip, _evidence(owner, resource)), metric)
         if owner.silent:
-            if not owner.responders:
-                return self.result_cls(Critical, "nothing answers for VIP {}".format(owner.vip),
-                                       metric)
-            return self.result_cls(Critical, "VIP {} not answered by the expected {}, only by {}"
-                                   .format(owner.vip, ", ".join(sorted(owner.expected)),
-                                           ", ".join(resource.describe(r)
-                                                     for r in owner.responders)), metric)
-        if owner.responders:
-            return self.result_cls(Ok, "VIP {} answered by {}".format(
-                owner.vip, ", ".join(resource.describe(r) for r in owner.responders)), metric)
-        return self.result_cls(Ok, "VIP {}: no other host answers".format(owner.vip), metric)
+            return self.result_cls(Critical, "nothing answers for VIP {} (allowed: {})".format(
+                vip, ", ".join(resource.describe(m) for m in sorted(owner.allowed))), metric)
+        text = "VIP {} owned by {}".format(vip, resource.describe(owner.owners[-1]))
+        if owner.handover:
+            text += " (taken over from {} during the probe)".format(
+                resource.describe(owner.handover[0]))
+        return self.result_cls(Ok, text, metric)
+
+
+def _evidence(owner, resource):
+    owners = list(dict.fromkeys(owner.owners))
+    parts = [" and ".join(resource.describe(m) for m in owners)] if len(owners) >= 2 else []
+    parts += ["{} answering {} times to {} probes (two hosts behind one MAC)".format(
+        mac, next(r.replies for r in owner.responders if r.mac == mac), owner.probes)
+        for mac in owner.doubled]
+    if len(owner.vrrp_senders) >= 2:
+        parts.append("VRRP advertisements from {} at once".format(
+            " and ".join(sorted(owner.vrrp_senders))))
+    return "; ".join(parts)
+
+
+class ReachContext(nagiosplugin.Context):
+    """Silence is not health: UNKNOWN when the witnesses asked all stayed silent and nothing
+    else answered; WARNING when nothing answered and there was no witness to ask."""
+
+    def __init__(self):
+        super().__init__("reach")
+
+    def evaluate(self, metric, resource):
+        reach = metric.value
+        if reach.replied:
+            if not reach.asked:
+                return self.result_cls(Ok, "the probe was answered", metric)
+            return self.result_cls(Ok, "{} of {} answered".format(
+                len(reach.answered), plural(len(reach.asked), "witness", "witnesses")), metric)
+        if reach.asked:
+            return self.result_cls(Unknown, "nothing answered on {}, not even the witnesses "
+                                            "asked ({}): this host does not reach the segment; "
+                                            "check the link, the switch port and the VLAN of {}"
+                                   .format(reach.iface, ", ".join(str(w) for w in reach.asked[:5]),
+                                           reach.iface), metric)
+        return self.result_cls(Warn, "nothing answered on {} and no witness was found to prove "
+                                     "that the probe reached the segment: name one with "
+                                     "--witness (the gateway, a real server)".format(reach.iface),
+                               metric)
+
+    def performance(self, metric, resource):
+        return nagiosplugin.Performance("witnesses", len(metric.value.asked), min=0)
 
 
 class OwnerSummary(ItemSummary):
-    """The worst VIP and how many are affected; -v: one line per VIP and foreign MAC."""
+    """The worst finding first (a silent segment before the VIPs it makes unprovable), and
+    how many VIPs are affected; -v: one line per VIP."""
 
     context = "vip_owner"
     noun = "VIP"
@@ -222,58 +425,64 @@ class OwnerSummary(ItemSummary):
         self.resource = resource
 
     def ok(self, results):
-        return "{} probed on {}: {}".format(
+        return "{} probed on {}: each owned by one allowed owner; {}".format(
             plural(len(self.items(results)), "VIP"), self.resource.iface,
-            "answered only by the expected MACs" if self.resource.expect
-            else "no other host answers")
+            results["witnesses"].hint)
+
+    def problem(self, results):
+        reach = results["witnesses"]
+        if reach.state in (Unknown, Warn) and reach.state == results.most_significant_state:
+            return str(reach)
+        return super().problem(results)
 
     def verbose(self, results):
-        lines = []
-        for result in self.ordered(results):
-            owner = result.metric.value
-            state = str(result.state).upper()
-            if owner.foreign:
-                lines.extend("{}: VIP {} answered by {}".format(
-                    state, owner.vip, self.resource.describe(r)) for r in owner.foreign)
-            else:
-                lines.append("{}: {}".format(state, result))
-        return lines
+        return super().verbose(results) + ["{}: reach: {}".format(
+            str(results["witnesses"].state).upper(), results["witnesses"])]
 
 
 def build_parser():
-    parser = cli.make_parser(
-        "check_vip_arp_owner",
-        "Probes ARP for the VIPs of an LVS-DR cluster from the director (or any host on the "
-        "segment) and flags every MAC that answers or claims a VIP but should not. Needs "
-        "CAP_NET_RAW.")
+    parser = cli.make_parser("check_vip_arp_owner", __doc__)
+    parser.formatter_class = cli.argparse.RawDescriptionHelpFormatter
     parser.add_argument("--vip", action="append", type=cli.comma_list, metavar="ADDRESS",
                         help="a VIP to probe (repeatable, or a comma-separated list)")
-    parser.add_argument("--from-ipvs", nargs="?", const=ipvs.PROC_IP_VS, type=os.path.abspath, metavar="PATH",
-                        help="take the VIPs and the direct-routing real servers from the IPVS "
-                             "table (default %(const)s; saved 'ipvsadm -Ln' output also works)")
+    parser.add_argument("--from-ipvs", nargs="?", const=ipvs.PROC_IP_VS, type=os.path.abspath,
+                        metavar="PATH", help="take the VIPs and the direct-routing real servers "
+                                             "from the IPVS table (default %(const)s; saved "
+                                             "'ipvsadm -Ln' output also works)")
+    parser.add_argument("--from-keepalived", nargs="?", const=keepalived.DEFAULT_PATH,
+                        type=os.path.abspath, metavar="PATH",
+                        help="take the VIPs, VRIDs, virtual MACs (use_vmac) and direct-routing "
+                             "real servers from keepalived.conf (default %(const)s; includes "
+                             "followed)")
     parser.add_argument("-I", "--interface", metavar="IFACE",
-                        help="probe on this interface (default: the ARP-facing one holding the "
-                             "VIP, else the one routing to it)")
+                        help="probe on this interface (default: the one holding the VIPs, else "
+                             "the one whose subnet holds them or routes to them; a vmac or VLAN "
+                             "interface is probed on its lower device)")
     parser.add_argument("--allow-mac", action="append", type=parse_mac, default=[], metavar="MAC",
-                        help="a MAC that may answer too (backup director, VRRP virtual MAC)")
+                        help="an owner allowed for every VIP (the peer director, a VRRP virtual "
+                             "MAC); exactly one owner may answer at a time")
     parser.add_argument("--expect-mac", action="append", type=parse_mac, default=[],
-                        metavar="MAC", help="on a host that does not hold the VIP: the MAC that "
-                                            "must answer (silence is CRITICAL)")
+                        metavar="MAC", help="the same as --allow-mac, for the owners a third "
+                                            "host expects (silence is CRITICAL)")
+    parser.add_argument("--witness", action="append", type=cli.comma_list, default=[],
+                        metavar="ADDRESS", help="an address on the segment that must answer "
+                                                "(repeatable): proves that the probe reached it")
     parser.add_argument("--name", action="append", type=parse_name, default=[],
                         metavar="MAC=LABEL", help="name a MAC in the output")
     parser.add_argument("--count", type=int, default=2, metavar="N",
                         help="probes per VIP (default %(default)s, at most {})".format(MAX_COUNT))
-    parser.add_argument(privilege.SUDO_OPTION, action="store_true",
-                        help="when not root: run through 'sudo -n' and the shipped sudo rule; "
-                             "a refusal by sudo is UNKNOWN (sudo's own exit 1 would read as "
-                             "WARNING)")
     parser.add_argument("--interval", type=cli.positive_seconds, default=0.25, metavar="SECONDS",
                         help="between rounds of probes (default %(default)g)")
     parser.add_argument("--wait", type=cli.positive_seconds, default=1.0, metavar="SECONDS",
                         help="keep listening after the last probe (default %(default)g)")
     parser.add_argument("--listen", type=cli.positive_seconds, default=0.0, metavar="SECONDS",
-                        help="listen this much longer for ARP packets sent from a VIP by a MAC "
-                             "that is not allowed (gratuitous ARP, arp_announce leaks)")
+                        help="listen this much longer: gratuitous ARP, unsolicited neighbour "
+                             "advertisements, arp_announce leaks, VRRP; owners that follow one "
+                             "another are a failover, owners at once a split brain")
+    parser.add_argument(privilege.SUDO_OPTION, action="store_true",
+                        help="when not root: run through 'sudo -n' and the shipped sudo rule; "
+                             "a refusal by sudo is UNKNOWN (sudo's own exit 1 would read as "
+                             "WARNING)")
     return parser
 
 
@@ -289,12 +498,14 @@ def build_check(args):
         raise
 
 
-def _read_ipvs(path):
+def _read_named(option, path, reader):
+    """A file named on the command line, read as the invoking user; any read error is one
+    message that tells nothing about the file (see privilege.unreadable)."""
     try:
-        return ipvs.read(Source("/"), path)
+        return reader(Source("/"), path)
     except cli.PluginError as exc:
-        if str(exc).startswith(path + ":"):  # a read error, not a parse error
-            raise privilege.unreadable("--from-ipvs", path)
+        if str(exc).startswith(path + ":"):
+            raise privilege.unreadable(option, path)
         raise
 
 
@@ -304,31 +515,30 @@ def _build_check(args, channels):
             args.timeout, MAX_PROBE_TIMEOUT))
     if not 1 <= args.count <= MAX_COUNT:
         raise cli.PluginError("--count {} must be between 1 and {}".format(args.count, MAX_COUNT))
-    services = _read_ipvs(args.from_ipvs) if args.from_ipvs else []
-    vips = links.parse_vips(cli.flatten(args.vip) + [str(s.vip) for s in services])
+    config = keepalived.Config([], [])
+    if args.from_keepalived:
+        config = _read_named("--from-keepalived", args.from_keepalived, keepalived.read)
+    if args.from_ipvs:
+        services = _read_named("--from-ipvs", args.from_ipvs, ipvs.read)
+        config = config._replace(services=config.services + services)
+    vips = links.parse_vips(cli.flatten(args.vip) + [str(v) for v in config.vips()])
+    given = frozenset(args.allow_mac + args.expect_mac)
+    allowed = {}
+    for vip in vips:
+        instance = config.instance_of(vip)
+        implied = {instance.virtual_mac} if instance and instance.use_vmac else set()
+        allowed[vip] = given | implied
+    witnesses = [links.vip_address(w) for w in cli.flatten(args.witness)]
     timing = {"count": args.count, "interval": args.interval, "wait": args.wait,
               "listen": args.listen}
-    from lvs_dr_checks.arp import Probe  # scapy, now that the privileges are gone
-    planned = Probe(None, None, list(dict.fromkeys(vips + list(ipvs.direct_routing(services)))),
-                    **timing)
-    if planned.frames > MAX_FRAMES:
-        raise cli.PluginError("{} targets x --count {} is more than the {} probes one run may "
-                              "send: split the VIPs over several checks".format(
-                                  len(planned.targets), args.count, MAX_FRAMES))
-    window = planned.window
-    if window + 0.5 > args.timeout:
-        raise cli.PluginError("the probe window ({:.1f}s: --count, --interval, --wait, --listen) "
-                              "does not fit in -t {:g}s: raise -t".format(window, args.timeout))
-    resource = VipArpOwner(channels, Source("/"), vips, services, args.interface, args.allow_mac,
-                           args.expect_mac, args.name, timing)
+    resource = VipArpOwner(channels, Source("/"), vips, config, args.interface, allowed,
+                           args.name, witnesses, timing, args.timeout)
     return nagiosplugin.Check(
-        resource, OwnerContext(),
-        nagiosplugin.ScalarContext("vips"),
-        nagiosplugin.ScalarContext("responders"),
+        resource, OwnerContext(), ReachContext(),
+        nagiosplugin.ScalarContext("count"),
         nagiosplugin.ScalarContext("foreign_responders", critical="0"),
+        nagiosplugin.ScalarContext("split_brain", critical="0"),
         nagiosplugin.ScalarContext("silent_vips", critical="0"),
-        nagiosplugin.ScalarContext("probes"),
-        nagiosplugin.ScalarContext("duration"),
         OwnerSummary(resource))
 
 

@@ -30,6 +30,8 @@ def cluster(lab):
         host.sysctl(PROTECT)
     lab.director.run(["/usr/sbin/ip", "addr", "replace", VIP + "/32", "dev", lab.director.iface],
                      check=True)
+    for host in (lab.director, lab.client):  # no neighbour is a witness unless a test says so
+        host.run(["/usr/sbin/ip", "neigh", "flush", "all"], check=True)
     return lab
 
 
@@ -44,11 +46,22 @@ def without_duration(outcome):
 
 
 def test_clean_cluster_is_ok(cluster):
-    outcome = owner(cluster.director, "--vip", VIP)
+    outcome = owner(cluster.director, "--vip", VIP, "--witness", cluster.realservers[1].ip)
     assert outcome.code == 0, outcome
-    assert outcome.status == "VIP_ARP_OWNER OK - 1 VIP probed on eth0: no other host answers"
-    assert without_duration(outcome) == {"vips": "1;;;0", "responders": "0;;;0",
-                                         "foreign_responders": "0;;0;0", "probes": "2;;;0"}
+    assert outcome.status == ("VIP_ARP_OWNER OK - 1 VIP probed on eth0: each owned by one allowed "
+                              "owner; 1 of 1 witness answered")
+    assert without_duration(outcome) == {
+        "vips": "1;;;0", "responders": "0;;;0", "foreign_responders": "0;;0;0",
+        "split_brain": "0;;0;0;1", "silent_vips": "0;;0;0;1", "witnesses": "1;;;0",
+        "witnesses_answered": "1;;;0;1", "probes": "4;;;0"}
+
+
+def test_silence_without_a_witness_is_never_a_plain_ok(cluster):
+    outcome = owner(cluster.director, "--vip", VIP)
+    assert (outcome.code, outcome.status) == (1, (
+        "VIP_ARP_OWNER WARNING - nothing answered on eth0 and no witness was found to prove "
+        "that the probe reached the segment: name one with --witness (the gateway, a real "
+        "server)")), outcome
 
 
 def test_real_server_with_arp_ignore_0_is_critical_and_named(cluster):
@@ -60,9 +73,10 @@ def test_real_server_with_arp_ignore_0_is_critical_and_named(cluster):
         "real server of TCP 192.0.2.100:80) (1 of 1 VIP affected)",
         "CRITICAL: VIP 192.0.2.100 answered by 02:00:5e:00:00:0b (192.0.2.11, real server of "
         "TCP 192.0.2.100:80)"]
-    perf = dict(item.split("=", 1) for item in outcome.lines[2].lstrip("| ").split())
+    perf = dict(item.split("=", 1) for item in outcome.lines[-1].lstrip("| ").split())
     assert perf["foreign_responders"] == "1;;0;0"
-    assert perf["probes"] == "6;;;0"  # the VIP and both real servers, twice
+    assert perf["probes"] == "6;;;0"  # the VIP and both real servers (the witnesses), twice
+    assert (perf["witnesses"], perf["witnesses_answered"]) == ("2;;;0", "2;;;0;2")
 
 
 def test_ipvsadm_output_and_name_option(cluster):
@@ -81,20 +95,24 @@ def test_ipvsadm_output_and_name_option(cluster):
                               "02:00:5e:00:00:0b (web1) (1 of 2 VIPs affected)")
 
 
-def test_allow_mac_accepts_it(cluster):
+def test_allowing_a_mac_never_hides_a_second_owner(cluster):
+    """The director holds the VIP: an allowed MAC answering too is a second owner."""
     rs1 = cluster.realservers[0]
     rs1.sysctl(EXPOSE)
     outcome = owner(cluster.director, "--vip", VIP, "--allow-mac", rs1.mac)
-    assert outcome.code == 0, outcome
-    assert outcome.perf()["responders"] == "1;;;0"
+    assert outcome.code == 2, outcome
+    assert outcome.status == ("VIP_ARP_OWNER CRITICAL - split brain: VIP 192.0.2.100 owned by "
+                              "this host (02:00:5e:00:00:01) and 02:00:5e:00:00:0b (1 of 1 VIP "
+                              "affected)")
+    assert outcome.perf()["split_brain"] == "1;;0;0;1"
 
 
 def test_from_the_client_with_expect_mac(cluster):
     director, client = cluster.director, cluster.client
     clean = owner(client, "--vip", VIP, "--expect-mac", director.mac)
     assert clean.code == 0, clean
-    assert clean.status == ("VIP_ARP_OWNER OK - 1 VIP probed on eth0: answered only by the "
-                            "expected MACs")
+    assert clean.status == ("VIP_ARP_OWNER OK - 1 VIP probed on eth0: each owned by one allowed "
+                            "owner; the probe was answered")
     assert clean.perf()["silent_vips"] == "0;;0;0;1"
 
     cluster.realservers[1].sysctl(EXPOSE)
@@ -107,7 +125,8 @@ def test_from_the_client_with_expect_mac(cluster):
     director.run(["/usr/sbin/ip", "addr", "del", VIP + "/32", "dev", director.iface], check=True)
     gone = owner(client, "--vip", VIP, "--expect-mac", director.mac)
     assert gone.code == 2
-    assert gone.status == "VIP_ARP_OWNER CRITICAL - nothing answers for VIP 192.0.2.100 (1 of 1 VIP affected)"
+    assert gone.status == ("VIP_ARP_OWNER CRITICAL - nothing answers for VIP 192.0.2.100 (allowed: "
+                           "02:00:5e:00:00:01) (1 of 1 VIP affected)")
     assert gone.perf()["silent_vips"] == "1;;0;0;1"
 
 
@@ -163,10 +182,11 @@ def test_unprivileged_run_names_cap_net_raw(cluster):
     (["--vip", VIP, "--allow-mac", "02:00:5e:00:00"],
      "argument --allow-mac: not a MAC address (aa:bb:cc:dd:ee:ff): '02:00:5e:00:00' "
      "(see check_vip_arp_owner --help)"),
-    (["--vip", "192.0.2.222"], "this host does not hold 192.0.2.222: run the check where the VIP "
-                               "lives (the director) or name the owner with --expect-mac"),
-    (["--vip", VIP, "--wait", "20"], "the probe window (20.3s: --count, --interval, --wait, "
-                                     "--listen) does not fit in -t 10s: raise -t"),
+    (["--vip", "192.0.2.222"], "this host does not hold 192.0.2.222 and no owner is allowed for "
+                               "it: run the check where the VIP lives, or name the owners with "
+                               "--allow-mac / --expect-mac (or --from-keepalived with use_vmac)"),
+    (["--vip", VIP, "--wait", "20"], "the probe window (20.3s for 1 target: --count, --interval, "
+                                     "--wait, --listen) does not fit in -t 10s: raise -t"),
 ])
 def test_bad_input_is_unknown(cluster, args, line):
     director = cluster.director
@@ -186,9 +206,10 @@ def test_ipv6_vip_on_lo_is_not_answered_on_the_interface_it_is(cluster):
     rs1.iproute("addr", "add", VIP6 + "/128", "dev", "lo")
     try:
         rs1.sysctl(EXPOSE)  # arp_ignore has no IPv6 counterpart: it changes nothing here
-        clean = owner(director, "--vip", VIP6)
+        clean = owner(director, "--vip", VIP6, "--witness", cluster.realservers[1].ip)
         assert clean.code == 0, clean
-        assert clean.status == "VIP_ARP_OWNER OK - 1 VIP probed on eth0: no other host answers"
+        assert clean.status == ("VIP_ARP_OWNER OK - 1 VIP probed on eth0: each owned by one "
+                                "allowed owner; 1 of 1 witness answered")
         rs1.iproute("addr", "add", VIP6 + "/128", "dev", rs1.iface, "nodad")
         hijacked = owner(director, "--vip", "{},{}".format(VIP, VIP6), "-v")
         assert hijacked.code == 2, hijacked

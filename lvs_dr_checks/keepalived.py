@@ -1,0 +1,202 @@
+"""keepalived.conf: the VRRP instances (VIPs, interface, VRID, use_vmac) and the virtual
+servers with their direct-routing real servers, as keepalived itself reads them.
+
+keepalived's syntax: words and braces, comments from '#' or '!' to the end of the line,
+``include GLOB`` anywhere (a relative glob is taken from the including file's directory).
+"""
+
+import collections
+import fnmatch
+import ipaddress
+import posixpath
+
+from lvs_dr_checks import ipvs
+from lvs_dr_checks.cli import PluginError
+
+DEFAULT_PATH = "/etc/keepalived/keepalived.conf"
+MAX_INCLUDE_DEPTH = 8
+MAX_INCLUDED_FILES = 1000
+
+class Block:
+    """One statement: its words, and the statements of its {...} block (or None)."""
+
+    def __init__(self, words, children=None):
+        self.words = words
+        self.children = children
+
+
+class Instance(collections.namedtuple("Instance", "name interface vrid use_vmac vips")):
+    """A vrrp_instance: the VIPs it holds when master, where, and its virtual MAC."""
+
+    @property
+    def family(self):
+        return self.vips[0].version if self.vips else 4
+
+    @property
+    def virtual_mac(self):
+        """RFC 5798: 00:00:5e:00:01:VRID for IPv4 instances, 00:00:5e:00:02:VRID for IPv6."""
+        if self.vrid is None:
+            return None
+        return "00:00:5e:00:0{}:{:02x}".format(1 if self.family == 4 else 2, self.vrid)
+
+
+class Config(collections.namedtuple("Config", "instances services")):
+    """The instances and the virtual services (ipvs.Service, so the rest reads one model)."""
+
+    def vips(self):
+        return list(dict.fromkeys([vip for instance in self.instances for vip in instance.vips]
+                                  + [service.vip for service in self.services]))
+
+    def instance_of(self, vip):
+        return next((i for i in self.instances if vip in i.vips), None)
+
+
+def tokens(text):
+    """(line number, word) for every word and brace, comments removed."""
+    for number, line in enumerate(text.splitlines(), 1):
+        for mark in ("#", "!"):
+            line = line.split(mark, 1)[0]
+        for word in line.replace("{", " { ").replace("}", " } ").split():
+            yield number, word
+
+
+def parse_blocks(words, path):
+    """Statements from a token stream: a statement is the words of one line; a '{' opens a
+    block of the statement before it."""
+    root = []
+    stack, children = [], root
+    current, line_of = None, None
+    for number, word in words:
+        if word == "{":
+            if current is None:
+                current = Block([""])
+                children.append(current)
+            current.children = []
+            stack.append(children)
+            children, current = current.children, None
+        elif word == "}":
+            if not stack:
+                raise PluginError("{} line {}: '}}' without '{{': not a keepalived.conf".format(
+                    path, number))
+            children, current = stack.pop(), None
+        elif current is None or number != line_of or current.children is not None:
+            current, line_of = Block([word]), number
+            children.append(current)
+        else:
+            current.words.append(word)
+    if stack:
+        raise PluginError("{}: a '{{' is never closed: not a keepalived.conf".format(path))
+    return root
+
+
+def read(source, path=DEFAULT_PATH):
+    """The configuration under ``path``, its includes followed (globs, within the source)."""
+    state = {"files": 0}
+    blocks = _read_file(source, path, 0, state)
+    config = build(blocks)
+    if not config.instances and not config.services:
+        raise PluginError("{} has no vrrp_instance and no virtual_server: not a keepalived.conf "
+                          "(an IPVS table goes to --from-ipvs)".format(path))
+    return config
+
+
+def _read_file(source, path, depth, state):
+    state["files"] += 1
+    if depth > MAX_INCLUDE_DEPTH or state["files"] > MAX_INCLUDED_FILES:
+        raise PluginError("{}: includes nested deeper than {} or more than {} files".format(
+            path, MAX_INCLUDE_DEPTH, MAX_INCLUDED_FILES))
+    blocks = parse_blocks(tokens(source.read_text(path)), path)
+    return _expand_includes(source, blocks, posixpath.dirname(path), depth, state)
+
+
+def _expand_includes(source, blocks, directory, depth, state):
+    expanded = []
+    for block in blocks:
+        if block.words[0] == "include" and block.children is None:
+            for pattern in block.words[1:]:
+                for included in _glob(source, posixpath.join(directory, pattern)):
+                    expanded.extend(_read_file(source, included, depth + 1, state))
+        elif block.children is not None:
+            block.children = _expand_includes(source, block.children, directory, depth, state)
+            expanded.append(block)
+        else:
+            expanded.append(block)
+    return expanded
+
+
+def _glob(source, pattern):
+    """Files matching a glob pattern, component by component, in name order."""
+    paths = ["/"]
+    for part in [p for p in pattern.split("/") if p]:
+        following = []
+        for path in paths:
+            if any(c in part for c in "*?["):
+                following.extend(posixpath.join(path, name) for name in source.listdir(path)
+                                 if fnmatch.fnmatchcase(name, part) and not name.startswith("."))
+            else:
+                following.append(posixpath.join(path, part))
+        paths = following
+    return [p for p in paths if source.kind(source.resolve(p)) == "file"]
+
+
+def _address(word):
+    """The address of a virtual_ipaddress line's first word (192.0.2.100/32, 2001:db8::1)."""
+    try:
+        return ipaddress.ip_interface(word).ip
+    except ValueError:
+        return None
+
+
+def _value(children, keyword):
+    return next((b.words[1:] for b in children or [] if b.words[0] == keyword), None)
+
+
+def _instance(block):
+    name = block.words[1] if len(block.words) > 1 else "?"
+    interface = (_value(block.children, "interface") or [None])[0]
+    vrid_words = _value(block.children, "virtual_router_id")
+    try:
+        vrid = int(vrid_words[0]) if vrid_words else None
+    except ValueError:
+        raise PluginError("vrrp_instance {}: virtual_router_id {!r} is not a number".format(
+            name, vrid_words[0]))
+    use_vmac = any(b.words[0] == "use_vmac" for b in block.children)
+    vips = []
+    for child in block.children:
+        if child.words[0] in ("virtual_ipaddress", "virtual_ipaddress_excluded"):
+            for line in child.children or []:
+                address = _address(line.words[0])
+                if address is not None:
+                    vips.append(address)
+    return Instance(name, interface, vrid, use_vmac, list(dict.fromkeys(vips)))
+
+
+def _service(block):
+    words = block.words[1:]
+    if len(words) < 2 or _address(words[0]) is None:
+        return None  # fwmark and group services carry no VIP
+    vip, port = _address(words[0]), _port(words[1])
+    lb_kind = (_value(block.children, "lb_kind") or _value(block.children, "lvs_method")
+               or ["NAT"])[0].upper()
+    protocol = (_value(block.children, "protocol") or ["TCP"])[0].upper()
+    forward = ipvs.DIRECT_ROUTING if lb_kind == "DR" else lb_kind
+    realservers = []
+    for child in block.children:
+        if child.words[0] == "real_server" and len(child.words) >= 2:
+            address = _address(child.words[1])
+            if address is not None:
+                realservers.append((address, _port(child.words[2]) if len(child.words) > 2
+                                    else port, forward))
+    return ipvs.Service(protocol, vip, port, realservers)
+
+
+def _port(word):
+    return int(word) if word.isdigit() else 0
+
+
+def build(blocks):
+    instances = [_instance(b) for b in blocks
+                 if b.words[0] == "vrrp_instance" and b.children is not None]
+    services = [s for s in (_service(b) for b in blocks
+                            if b.words[0] == "virtual_server" and b.children is not None) if s]
+    return Config(instances, services)
