@@ -75,7 +75,8 @@ class Ownership(collections.namedtuple("Ownership", "vip holder responders allow
 
     ``holder``: this host holds the VIP (it never hears itself answer). ``probes``: probes
     sent for the VIP (one answer each per owner). ``vrrp_senders``: the routers heard
-    advertising the VIP's VRID in the window (priority above 0)."""
+    advertising the VIP's VRID at the same time in the window (priority above 0; one after
+    the other is a failover)."""
 
     def is_allowed(self, responder):
         return responder.mac in self.allowed and responder.eth_macs <= self.allowed
@@ -254,10 +255,14 @@ class VipArpOwner(nagiosplugin.Resource):
         heard_by_ip = collections.defaultdict(list)
         for heard in run.heard:
             heard_by_ip[heard.ip].append(heard)
-        senders = collections.defaultdict(set)
+        heard_from = collections.defaultdict(dict)  # VRID -> {sender: [first, last, resigned]}
         for advert in run.adverts:
-            if advert.priority > 0:
-                senders[advert.vrid].add(advert.sender)
+            times = heard_from[advert.vrid].setdefault(advert.sender, [advert.at, None, False])
+            if advert.priority == 0:  # a master resigning: what follows is a failover
+                times[2] = True
+            else:
+                times[1] = advert.at
+        senders = {vrid: masters_at_once(times) for vrid, times in heard_from.items()}
         owners = []
         for vip in self.vips:
             responders = _responders(heard_by_ip[str(vip)])
@@ -300,6 +305,11 @@ class VipArpOwner(nagiosplugin.Resource):
                           if h.kind == "reply" and h.ip in roles_of})
         for mac, ip in addresses.items():
             self.labels[mac] = ", ".join([ip] + roles_of.get(ip, []))
+        for h in heard:
+            vrrp = VRRP_MAC.match(h.arp_mac)
+            if vrrp:
+                self.labels[h.arp_mac] = "VRRP virtual MAC of an IPv{} instance, VRID {}".format(
+                    4 if h.arp_mac[13] == "1" else 6, int(vrrp.group(1), 16))
         self.labels.update(self.names)
 
     def describe(self, mac):
@@ -316,6 +326,24 @@ class VipArpOwner(nagiosplugin.Resource):
         if responder.kinds == {"claim"}:
             text += " claiming it in its own ARP packets"
         return text
+
+
+# A backup takes over no sooner than 3 advertisement intervals after the master fell
+# silent (RFC 5798 Master_Down_Interval); closer than this, two masters are at once.
+TAKEOVER_GAP = 2.5
+
+
+def masters_at_once(times):
+    """The VRRP senders heard as master at the same time as another: not one after the other
+    (the first resigned with priority 0, or fell silent long enough for a takeover)."""
+    def follows(a, b):
+        a_first, a_last, a_resigned = times[a]
+        b_first = times[b][0]
+        return a_last is None or (a_last < b_first and (a_resigned or
+                                                         b_first - a_last >= TAKEOVER_GAP))
+    masters = [name for name, (_, last, _) in times.items() if last is not None]
+    return {a for a in masters for b in masters
+            if a != b and not follows(a, b) and not follows(b, a)}
 
 
 def _unicast(text):
@@ -377,7 +405,7 @@ def _evidence(owner, resource):
     owners = list(dict.fromkeys(owner.owners))
     parts = [" and ".join(resource.describe(m) for m in owners)] if len(owners) >= 2 else []
     parts += ["{} answering {} times to {} probes (two hosts behind one MAC)".format(
-        mac, next(r.replies for r in owner.responders if r.mac == mac), owner.probes)
+        resource.describe(mac), next(r.replies for r in owner.responders if r.mac == mac), owner.probes)
         for mac in owner.doubled]
     if len(owner.vrrp_senders) >= 2:
         parts.append("VRRP advertisements from {} at once".format(

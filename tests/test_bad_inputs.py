@@ -68,7 +68,7 @@ CASES = [
     (OWNER, ["--vip", "192.0.2.100", "--count", "x"], "invalid int value: 'x'"),
     (OWNER, ["--vip", "192.0.2.100", "--interval", "0"], "must be between 0 and 600 seconds"),
     (OWNER, ["--vip", "192.0.2.100", "--wait", "-1"], "must be between 0 and 600 seconds"),
-    (OWNER, ["--vip", "192.0.2.100", "--listen", "30"], "does not fit in -t 10s"),
+    (OWNER, ["--vip", "192.0.2.100", "--listen", "700"], "must be between 0 and 600 seconds"),
     (OWNER, ["--vip", "192.0.2.100", "-t", "301"], "-t 301 is more than the probe allows"),
     (OWNER, ["--vip", "192.0.2.100", "--expect-mac", "zz"], "not a MAC address"),
     (OWNER, ["--vip", "192.0.2.100", "--allow-mac", "02:00:5e:00:00"], "not a MAC address"),

@@ -95,11 +95,11 @@ def test_arp_frames_are_sorted_into_replies_and_claims():
         return bytes(Ether(src=eth_src, dst=dst) /
                      ARP(op=op, hwsrc=hwsrc, psrc=psrc, hwdst=dst, pdst="0.0.0.0"))
 
-    assert dissect(frame(2, rs1, rs1, own), vips, own) == Heard("192.0.2.100", rs1, rs1, "reply")
+    assert dissect(frame(2, rs1, rs1, own), vips, own) == Heard("192.0.2.100", rs1, rs1, "reply", 0.0)
     assert dissect(frame(2, rs1, rs1, other), vips, own).kind == "claim"  # answering someone else
     assert dissect(frame(1, rs1, rs1, "ff:ff:ff:ff:ff:ff"), vips, own).kind == "claim"
     assert dissect(frame(2, other, rs1, own), vips, own) == Heard("192.0.2.100", rs1, other,
-                                                                  "reply")
+                                                                  "reply", 0.0)
     assert dissect(frame(2, rs1, rs1, own, psrc="192.0.2.11"), vips, own) is None
     assert dissect(b"\x00" * 10, vips, own) is None
 
@@ -123,10 +123,10 @@ def test_neighbor_discovery_frames():
         "33:33:ff:00:01:00", "::", "ff02::1:ff00:100", vip)
     advert = bytes(Ether(src=rs1, dst="33:33:00:00:00:01") / IPv6(src="fe80::b", dst="ff02::1") /
                    ICMPv6ND_NA(tgt="2001:DB8:0::100") / ICMPv6NDOptDstLLAddr(lladdr=rs1))
-    assert nd.dissect(advert, {vip}, own) == Heard(vip, rs1, rs1, "reply")
+    assert nd.dissect(advert, {vip}, own) == Heard(vip, rs1, rs1, "reply", 0.0)
     leak = bytes(Ether(src=rs1, dst="33:33:ff:00:00:c8") / IPv6(src=vip, dst="ff02::1:ff00:c8") /
                  ICMPv6ND_NS(tgt="2001:db8::c8") / ICMPv6NDOptSrcLLAddr(lladdr=rs1))
-    assert nd.dissect(leak, {vip}, own) == Heard(vip, rs1, rs1, "claim")
+    assert nd.dissect(leak, {vip}, own) == Heard(vip, rs1, rs1, "claim", 0.0)
     assert nd.dissect(advert, {"2001:db8::101"}, own) is None
     assert nd.dissect(b"\x00" * 10, {vip}, own) is None
 
