@@ -12,6 +12,7 @@ import collections
 import ipaddress
 import select
 import socket
+import struct
 import time
 
 from scapy.layers.l2 import ARP, Ether
@@ -35,6 +36,20 @@ Advert.__doc__ = "A VRRP advertisement heard: VRID, sender IP and MAC, priority,
 VRRP_PROTOCOL = 112
 
 
+def _mac_bytes(mac):
+    return bytes.fromhex(mac.replace(":", ""))
+
+
+def _checksum(data):
+    """The Internet checksum (RFC 1071)."""
+    if len(data) % 2:
+        data += b"\x00"
+    total = sum(struct.unpack("!{}H".format(len(data) // 2), data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
 def _parse(frame):
     try:
         return Ether(frame)
@@ -49,9 +64,11 @@ class Arp:
     REQUEST, REPLY = 1, 2
 
     def frame(self, own_mac, target):
-        return bytes(Ether(src=own_mac, dst=BROADCAST) /
-                     ARP(op=self.REQUEST, hwsrc=own_mac, psrc="0.0.0.0",
-                         hwdst="00:00:00:00:00:00", pdst=str(target)))
+        """An RFC 5227 probe, built by hand (tens of thousands of VIPs are common)."""
+        mac = _mac_bytes(own_mac)
+        return (b"\xff" * 6 + mac + b"\x08\x06" + struct.pack("!HHBBH", 1, 0x0800, 6, 4,
+                                                                 self.REQUEST)
+                + mac + b"\x00" * 4 + b"\x00" * 6 + socket.inet_aton(str(target)))
 
     def dissect(self, frame, watched, own_mac, at=0.0):
         """An is-at sent to us answers our probe ('reply'); any other ARP packet from a
@@ -78,12 +95,16 @@ class NeighborDiscovery:
         self.inet6 = inet6
 
     def frame(self, own_mac, target):
-        inet6 = self.inet6
+        """A DAD-style solicitation (source ::, no link-layer option, RFC 4862) to the
+        target's solicited-node group, built by hand."""
         packed = socket.inet_pton(socket.AF_INET6, str(target))
-        group = socket.inet_ntop(socket.AF_INET6, inet6.in6_getnsma(packed))
-        return bytes(Ether(src=own_mac, dst=inet6.in6_getnsmac(inet6.in6_getnsma(packed))) /
-                     inet6.IPv6(src="::", dst=group, hlim=255) /
-                     inet6.ICMPv6ND_NS(tgt=str(target)))
+        group = bytes.fromhex("ff0200000000000000000001ff") + packed[13:]
+        body = struct.pack("!BBHI", 135, 0, 0, 0) + packed
+        pseudo = bytes(16) + group + struct.pack("!I3xB", len(body), 58)
+        body = body[:2] + struct.pack("!H", _checksum(pseudo + body)) + body[4:]
+        return (b"\x33\x33" + group[12:] + _mac_bytes(own_mac) + b"\x86\xdd"
+                + struct.pack("!IHBB", 0x60000000, len(body), 58, 255) + bytes(16) + group
+                + body)
 
     def dissect(self, frame, watched, own_mac, at=0.0):
         """A Neighbor Advertisement for a watched address answers or claims it (Linux sends

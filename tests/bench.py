@@ -159,6 +159,37 @@ def ssh_sweep():
     return rows
 
 
+def probe_10k():
+    """The probe with 1 and 10,000 VIPs (IPv6, the only documentation range that large) held
+    by the director, a real server as witness: the window grows only by the pacing."""
+    rows = []
+    with lab_module.Lab(realservers=1, vips=()) as lab:
+        director, rs1 = lab.director, lab.realservers[0]
+        for host in (director, rs1):
+            for scope in ("all", "default", "lo", host.iface):
+                host.run(["/usr/bin/tee", "/proc/sys/net/ipv6/conf/{}/disable_ipv6".format(
+                    scope)], input="0", check=True)
+        vips = ["2001:db8:1::{:x}".format(n) for n in range(1, 10001)]
+        batch = "".join("addr add {}/128 dev {} nodad\n".format(v, director.iface) for v in vips)
+        subprocess.run([lab_module.IP, "-n", director.ns, "-batch", "-"], input=batch, text=True,
+                       check=True)
+        home = tempfile.mkdtemp()
+        for size in (1, len(vips)):
+            table = os.path.join(home, "ipvsadm-{}".format(size))  # argv cannot carry 10,000
+            with open(table, "w") as handle:
+                handle.write("IP Virtual Server version 1.2.1 (size=4096)\n"
+                             "Prot LocalAddress:Port Scheduler Flags\n")
+                handle.writelines("TCP  [{}]:80 wlc\n".format(v) for v in vips[:size])
+            seconds, memory, output = repeat(lab_module.Host.netns_argv(director.ns, [
+                plugin("check_vip_arp_owner"), "--from-ipvs", table, "--witness", rs1.ip,
+                "-t", "60"]), 3)
+            rows.append({"vips": size, "seconds": seconds, "peak_mb": memory,
+                         "status": output.splitlines()[0].split("|")[0][:80]})
+    for row in rows:
+        row["ratio_to_1_vip"] = row["seconds"] / rows[0]["seconds"]
+    return rows
+
+
 def sweep_isolation():
     """The sweep against 1 and 32 fake real servers (tests/fakessh.py, in a namespace of its
     own), and 32 with four tarpits among them: bounded by each server's share of -t."""
@@ -194,6 +225,7 @@ def main():
     results["probe"] = probe_scaling()
     results["ssh_sweep"] = ssh_sweep()
     results["sweep_isolation"] = sweep_isolation()
+    results["probe_10k"] = probe_10k()
     print("machine:", machine)
     print("\nstart-up (median of {} runs)".format(RUNS))
     for row in results["startup"]:
@@ -215,6 +247,11 @@ def main():
           "median of 3)")
     for row in results["sweep_isolation"]:
         print("  {farm:22s} {seconds:6.3f} s x{ratio_to_1_server:.2f}  {status}".format(**row))
+    print("\nprobe of 1 and 10,000 IPv6 VIPs held by the director (median of 3; the window "
+          "grows by the pacing alone: 2 rounds of 10,000 at 4,000/s)")
+    for row in results["probe_10k"]:
+        print("  {vips:6d} VIPs {seconds:6.3f} s x{ratio_to_1_vip:.2f} {peak_mb:5.1f} MB  "
+              "{status}".format(**row))
     path = os.path.join(lab_module.REPO, "bench-results.json")
     with open(path, "w") as handle:
         json.dump(results, handle, indent=2)

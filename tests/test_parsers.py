@@ -148,3 +148,28 @@ def test_check_arp_sysctl_on_a_captured_real_server():
         "included; set net.ipv4.conf.all.arp_ignore = 1 (+3 more problems)")
     assert check.perfdata == ["ens3_arp_announce=0;;2:2;0", "ens3_arp_ignore=0;;1:2;0;8",
                               "ens3_proxy_arp=0;0;;0;1", "exposed_interfaces=1;;0;0;1"]
+
+
+def test_hand_built_probes_are_the_frames_scapy_builds():
+    """The probes are built by hand (tens of thousands per run); scapy is the reference."""
+    import random
+    import socket
+
+    from scapy.layers.inet6 import ICMPv6ND_NS, IPv6, in6_getnsma, in6_getnsmac
+    from scapy.layers.l2 import ARP, Ether
+
+    from lvs_dr_checks.arp import Arp, NeighborDiscovery
+
+    chance = random.Random(20261126)
+    own = "02:00:5e:00:00:01"
+    for _ in range(200):
+        v4 = "192.0.2.{}".format(chance.randrange(1, 255))
+        assert Arp().frame(own, v4) == bytes(
+            Ether(src=own, dst="ff:ff:ff:ff:ff:ff") /
+            ARP(op=1, hwsrc=own, psrc="0.0.0.0", hwdst="00:00:00:00:00:00", pdst=v4)), v4
+        v6 = "2001:db8:{:x}::{:x}:{:x}".format(*(chance.randrange(0, 0x10000) for _ in range(3)))
+        group = in6_getnsma(socket.inet_pton(socket.AF_INET6, v6))
+        reference = bytes(Ether(src=own, dst=in6_getnsmac(group)) /
+                          IPv6(src="::", dst=socket.inet_ntop(socket.AF_INET6, group),
+                               hlim=255) / ICMPv6ND_NS(tgt=v6))
+        assert NeighborDiscovery().frame(own, v6) == reference, v6

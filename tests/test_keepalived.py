@@ -1,0 +1,104 @@
+"""keepalived.conf read as keepalived reads it, and the owner decision of the probe, without
+root: a fixture configuration with includes, and Ownership built in-process."""
+
+import ipaddress
+import os
+
+import pytest
+
+from lvs_dr_checks import ipvs, keepalived
+from lvs_dr_checks.cli import PluginError
+from lvs_dr_checks.source import Source
+from lvs_dr_checks.vip_arp_owner import Ownership, Responder, masters_at_once
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
+CONF = os.path.join(FIXTURES, "keepalived", "keepalived.conf")
+ip = ipaddress.ip_address
+
+
+def test_instances_vips_virtual_macs_and_dr_real_servers_with_includes():
+    config = keepalived.read(Source("/"), CONF)
+    assert [(i.name, i.interface, i.vrid, i.use_vmac, i.virtual_mac) for i in config.instances] \
+        == [("VI_6", "bond0", 11, True, "00:00:5e:00:02:0b"),
+            ("VI_4", "bond0", 10, True, "00:00:5e:00:01:0a")]
+    assert config.vips() == [ip("2001:db8:10::1"), ip("203.0.113.10"), ip("203.0.113.11"),
+                             ip("203.0.113.12")]
+    assert list(ipvs.direct_routing(config.services)) == [ip("203.0.113.21"), ip("203.0.113.22")]
+    assert config.instance_of(ip("203.0.113.12")).name == "VI_4"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("IP Virtual Server version 1.2.1 (size=4096)\nTCP  C0000264:0050 wlc\n",
+     "has no vrrp_instance and no virtual_server: not a keepalived.conf"),
+    ("vrrp_instance X {\n  virtual_router_id 1\n", "a '{' is never closed"),
+    ("}\n", "'}' without '{'"),
+])
+def test_what_is_not_a_keepalived_conf_is_named(tmp_path, text, message):
+    path = tmp_path / "conf"
+    path.write_text(text)
+    with pytest.raises(PluginError, match=message):
+        keepalived.read(Source("/"), str(path))
+
+
+def test_a_keepalived_conf_is_no_ipvs_table():
+    with pytest.raises(PluginError, match=r"is not an IPVS table .*a keepalived.conf goes to "
+                                          r"--from-keepalived"):
+        ipvs.read(Source("/"), CONF)
+
+
+def owned(holder=False, responders=(), allowed=("d2",), probes=2, vrrp=()):
+    return Ownership(ip("192.0.2.100"), holder, list(responders), frozenset(allowed), probes,
+                     frozenset(vrrp))
+
+
+def answer(mac, replies=2, first=0.0, last=0.25, kinds=("reply",)):
+    return Responder(mac, frozenset({mac}), frozenset(kinds), replies, first, last)
+
+
+@pytest.mark.parametrize("case, ownership, foreign, split, silent", [
+    ("master in steady state", owned(holder=True), [], False, False),
+    ("backup hears the master", owned(responders=[answer("d2")]), [], False, False),
+    ("master hears the peer", owned(holder=True, responders=[answer("d2")]), [], True, False),
+    ("two allowed at once", owned(responders=[answer("d1"), answer("d2")],
+                                  allowed=("d1", "d2")), [], True, False),
+    ("one after the other", owned(responders=[answer("d1", 1, 0.0, 0.0),
+                                              answer("d2", 0, 1.0, 3.0, ("claim",))],
+                                  allowed=("d1", "d2")), [], False, False),
+    ("a virtual MAC answering twice per probe", owned(responders=[answer("v", replies=4)],
+                                                      allowed=("v",)), [], True, False),
+    ("two VRRP masters", owned(responders=[answer("v")], allowed=("v",), vrrp=("a", "b")),
+     [], True, False),
+    ("a real server", owned(holder=True, responders=[answer("rs1")]), ["rs1"], False, False),
+    ("nobody", owned(), [], False, True),
+])
+def test_exactly_one_owner_from_the_allowed_set(case, ownership, foreign, split, silent):
+    assert [r.mac for r in ownership.foreign] == foreign, case
+    assert ownership.split_brain == split, case
+    assert ownership.silent == silent, case
+
+
+def test_vrrp_masters_at_once_or_one_after_the_other():
+    assert masters_at_once({"a": [0.1, 1.1, False], "b": [0.6, 1.6, False]}) == {"a", "b"}
+    assert masters_at_once({"a": [0.1, 0.1, False], "b": [0.6, 0.6, False]}) == {"a", "b"}
+    assert masters_at_once({"a": [0.1, 1.1, True], "b": [1.3, 2.3, False]}) == set()
+    assert masters_at_once({"a": [0.1, 1.1, False], "b": [4.0, 5.0, False]}) == set()
+
+
+@pytest.mark.parametrize("where, text, found", [
+    ("proc/net/ip_vs", "IP Virtual Server version 1.2.1 (size=4096)\nTCP  C0000264:0050 wlc\n"
+     "  -> C000020B:0050      Route   1      0          0\n", "192.0.2.100 (in its IPVS table)"),
+    ("etc/keepalived/keepalived.conf", "vrrp_instance V { virtual_router_id 1\n"
+     "virtual_ipaddress {\n192.0.2.100/32\n}\n}\n", "192.0.2.100 (in /etc/keepalived/keepalived.conf)"),
+])
+def test_check_vip_on_lo_refuses_to_advise_a_director(tmp_path, where, text, found):
+    from lvs_dr_checks import vip_on_lo
+
+    path = tmp_path / where
+    path.parent.mkdir(parents=True)
+    path.write_text(text)
+    source = Source(str(tmp_path))
+    check = vip_on_lo.make_check(source, source, [ip("192.0.2.100")])
+    with pytest.raises(PluginError) as refused:
+        check()
+    assert str(refused.value) == ("this host is a director for {}: check_vip_on_lo is for real "
+                                  "servers (on a director, use check_vip_arp_owner)".format(found))
