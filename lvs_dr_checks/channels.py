@@ -1,7 +1,7 @@
-"""What the probe needs privileges for, taken before anything else and kept apart from scapy:
-the packet sockets (CAP_NET_RAW) and the host-wide pacing file under /run. A run through
-sudo takes these, then drops to the invoking user (lvs_dr_checks.privilege) before it imports
-scapy or reads any file named on the command line."""
+"""What the probe needs privileges for, taken before anything else: the packet socket
+(CAP_NET_RAW) and the host-wide pacing file under /run. A run through sudo takes these, then
+drops to the invoking user (lvs_dr_checks.privilege) before it reads any file named on the
+command line."""
 
 import ctypes
 import fcntl

@@ -1,5 +1,5 @@
 """The plugins' entry points, importing nothing but the standard library first: a broken or
-incomplete install (nagiosplugin, scapy or paramiko missing) is an UNKNOWN line naming the
+incomplete install (nagiosplugin or paramiko missing) is an UNKNOWN line naming the
 missing piece, never a traceback with an empty stdout (which Icinga shows as WARNING)."""
 
 import importlib
@@ -12,8 +12,7 @@ PLUGINS = {
     "check_vip_arp_owner": ("vip_arp_owner", "VIP_ARP_OWNER"),
     "check_lvs_realservers": ("realservers", "LVS_REALSERVERS"),
 }
-DEBIAN_PACKAGES = {"nagiosplugin": "python3-nagiosplugin", "scapy": "python3-scapy",
-                   "paramiko": "python3-paramiko"}
+DEBIAN_PACKAGES = {"nagiosplugin": "python3-nagiosplugin", "paramiko": "python3-paramiko"}
 
 
 def _broken(name, message):
