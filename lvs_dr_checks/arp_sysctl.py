@@ -1,7 +1,27 @@
-"""check_arp_sysctl: may a real server's ARP-facing interfaces answer or announce a VIP?
+"""check_arp_sysctl: may this host's ARP-facing interfaces answer or announce what they must
+not, now and after a reboot?
 
-Runtime values are judged by the kernel's rules (lvs_dr_checks.kernel); the boot-time values are
-what systemd-sysctl would apply from the configuration (lvs_dr_checks.sysctl).
+On a real server: a VIP held on lo must be neither answered (arp_ignore 1 or 2) nor announced
+(arp_announce 2) on any ARP-facing interface, and nothing answered for others (proxy_arp). On
+a director (VIPs in its IPVS table or keepalived.conf, or --role director): every vmac
+(macvlan) interface, and the device under it, answers only for its own addresses
+(arp_ignore 1 or 2); proxy_arp and proxy_arp_pvlan are off; arp_filter and arp_announce are
+reported. Effective values follow the kernel (max or OR of all and the interface); the
+boot-time values are what systemd-sysctl and udev would leave after a reboot, replayed with
+the kernel's default propagation (checks.sysctl).
+
+States: CRITICAL, an interface answers or announces what it must not now. WARNING, proxy ARP,
+arp_ignore 8 (answers nothing at all), interfaces created later unprotected, or a reboot would
+bring a setting back that is not accepted. UNKNOWN, a setup error.
+
+Perfdata: <if>_arp_ignore, <if>_arp_announce, <if>_proxy_arp (each with its accepted range),
+exposed_interfaces (interfaces with a CRITICAL setting; critical above 0),
+unpersisted_settings (settings a reboot would lose; warning above 0).
+
+Examples:
+  check_arp_sysctl
+  check_arp_sysctl -i bond0 --arp-ignore 2 --root /mnt/image
+  check_arp_sysctl --role director
 """
 
 import collections
@@ -9,52 +29,55 @@ import collections
 import nagiosplugin
 from nagiosplugin.state import Critical, Ok, Warn
 
-from lvs_dr_checks import cli, kernel, links, netconfig, sysctl, target
+from lvs_dr_checks import cli, kernel, links, netconfig, role, sysctl, target
 from lvs_dr_checks.summary import unique_labels
 
 NAME = "ARP_SYSCTL"
 NEW_INTERFACES = "default"
+STATES = {kernel.OK: Ok, kernel.WARNING: Warn, kernel.CRITICAL: Critical}
+# The keys that get perfdata: the three that decide a real server's exposure.
+PERFDATA_KEYS = kernel.KEYS
 
 
-class _Combined:
-    """The value in force on ``scope``: ``all`` and the interface's own, combined by the kernel."""
+class Setting(collections.namedtuple("Setting", "scope key all_value own_value rule origin "
+                                                "fixed_in")):
+    """One key on one interface, now or after a reboot: the values of ``all`` and of the
+    interface, the rule that judges it, where the values come from (text), and the file to
+    fix instead of sysctl.d when one overrides it (networkd), or None."""
 
     @property
     def effective(self):
         return kernel.effective(self.key, self.all_value, self.own_value)
 
+    @property
+    def verdict(self):
+        return self.rule.verdict(self.effective)
 
-class Setting(_Combined, collections.namedtuple("Setting", "scope key all_value own_value")):
-    """One key on one interface now."""
-
-    def origin(self):
-        return "all={}, {}={}".format(self.all_value, self.scope, self.own_value)
-
-
-class BootSetting(_Combined, collections.namedtuple("BootSetting", "scope key all_value all_from "
-                                                                   "own_value own_from")):
-    """One key on one interface as the boot configuration leaves it, with the lines that set it."""
-
-    def origin(self):
-        def said(scope, assignment):
-            if assignment is None:
-                return "{}: not set".format(scope)
-            return "{}: {} '{}'".format(scope, assignment.where, assignment.text)
-        return "{}; {}".format(said("all", self.all_from), said(self.scope, self.own_from))
+    @property
+    def fix(self):
+        accepted = self.rule.accepted or ()
+        return kernel.fixes(self.key, self.scope, self.all_value, self.own_value,
+                            self.rule.fix_target, accepted)
 
 
 class ArpSysctl(nagiosplugin.Resource):
-    """Reads the interfaces, their runtime values and the boot configuration."""
+    """Reads the interfaces, their runtime values and the boot configuration, and judges
+    each setting once by its rule."""
 
     name = NAME
 
-    def __init__(self, runtime_source, config_source, interfaces, persistence):
+    def __init__(self, runtime_source, config_source, interfaces, persistence, arp_ignore,
+                 role_name="auto"):
         self.runtime_source = runtime_source
         self.config_source = config_source
         self.interfaces = interfaces
         self.persistence = persistence
+        self.arp_ignore = arp_ignore
+        self.role_name = role_name
+        self.director = False
         self.checked = []
         self.labels = {}
+        self.rules = {}
 
     def _select(self, present):
         def has_ipv4(name):
@@ -65,6 +88,15 @@ class ArpSysctl(nagiosplugin.Resource):
             if unknown:
                 raise cli.PluginError("no interface {} here (present: {})".format(
                     ", ".join(unknown), ", ".join(sorted(present))))
+            for name in self.interfaces:
+                link = present[name]
+                if link.arp_silent:
+                    raise cli.PluginError("-i {}: loopback or NOARP, it answers no ARP itself "
+                                          "(it holds VIPs safely); check the ARP-facing "
+                                          "interfaces".format(name))
+                if link.enslaved:
+                    raise cli.PluginError("-i {}: a bridge port or bond slave, its ARP is its "
+                                          "master's; name the master".format(name))
             return list(dict.fromkeys(self.interfaces))
         chosen = [name for name, link in sorted(present.items())
                   if link.arp_facing and has_ipv4(name)]
@@ -73,183 +105,149 @@ class ArpSysctl(nagiosplugin.Resource):
                                   .format(", ".join(sorted(present))))
         return chosen
 
+    def _rules(self, present):
+        """The rules of each checked interface, by this host's role."""
+        if self.role_name == "auto":
+            self.director = bool(role.director_vips(self.runtime_source, self.config_source))
+        else:
+            self.director = self.role_name == "director"
+        if not self.director:
+            rules = kernel.realserver_rules(self.arp_ignore)
+            return {name: rules for name in self.checked}
+        stacked = {name: links.lower_device(self.runtime_source, name) for name in present}
+        kinds = links.read_kinds(self.runtime_source)
+        vmacs = {name for name, kind in kinds.items() if kind == "macvlan"}
+        under_vmacs = {stacked[name] for name in vmacs if name in stacked}
+        return {name: kernel.director_rules(name in vmacs or name in under_vmacs)
+                for name in self.checked}
+
     def probe(self):
-        self.checked = self._select(links.read_links(self.runtime_source))
+        present = links.read_links(self.runtime_source)
+        self.checked = self._select(present)
         self.labels = unique_labels(self.checked)
-        values = sysctl.read_runtime(self.runtime_source, ["all", NEW_INTERFACES] + self.checked)
+        self.rules = self._rules(present)
+        keys = kernel.KEYS + (kernel.DIRECTOR_KEYS if self.director else ())
+        values = sysctl.read_runtime(self.runtime_source, ["all", NEW_INTERFACES] + self.checked,
+                                     keys)
         exposed = 0
         for scope in self.checked:
-            settings = [Setting(scope, key, values["all"][key], values[scope][key])
-                        for key in kernel.KEYS]
-            exposed += any(kernel.exposes(s.key, s.effective) for s in settings
-                           if s.key in kernel.VIP_KEYS)
+            settings = [Setting(scope, key, values["all"][key], values[scope][key],
+                                self.rules[scope][key],
+                                "all={}, {}={}".format(values["all"][key], scope,
+                                                       values[scope][key]), None)
+                        for key in keys if key in self.rules[scope] and key in values[scope]
+                        and key in values["all"]]
+            exposed += any(s.verdict == kernel.CRITICAL for s in settings)
             for setting in settings:
-                yield nagiosplugin.Metric("{}_{}".format(self.labels[scope], setting.key), setting,
-                                          context=setting.key)
-        for key in (kernel.ARP_IGNORE, kernel.ARP_ANNOUNCE):
-            yield nagiosplugin.Metric("new_interfaces_" + key,
-                                      Setting(NEW_INTERFACES, key, values["all"][key],
-                                              values[NEW_INTERFACES][key]),
-                                      context=key)
+                yield nagiosplugin.Metric("{}_{}".format(self.labels[scope], setting.key),
+                                          setting, context="setting")
+        if not self.director:
+            rules = kernel.realserver_rules(self.arp_ignore)
+            for key in (kernel.ARP_IGNORE, kernel.ARP_ANNOUNCE):
+                setting = Setting(NEW_INTERFACES, key, values["all"][key],
+                                  values[NEW_INTERFACES][key], rules[key],
+                                  "all={}, default={}".format(values["all"][key],
+                                                              values[NEW_INTERFACES][key]), None)
+                yield nagiosplugin.Metric("new_interfaces_" + key, setting, context="setting")
         yield nagiosplugin.Metric("exposed_interfaces", exposed, min=0, max=len(self.checked),
                                   context="exposed_interfaces")
         if self.persistence:
-            yield from self._boot_metrics()
+            yield from self._boot_metrics(keys)
 
-    def _boot_metrics(self):
-        boot = sysctl.BootSysctl(self.config_source)
+    def _boot_metrics(self, keys):
+        boot = sysctl.BootSysctl(self.config_source).boot(
+            list(dict.fromkeys(["lo"] + self.checked)))
         networkd = netconfig.networkd_proxy_arp(self.config_source, self.checked)
         unpersisted = 0
         for scope in self.checked:
-            for key in kernel.KEYS:
-                all_value, all_from = boot.value("all", key)
-                own_value, own_from = boot.value(scope, key)
+            for key in keys:
+                if key not in self.rules[scope]:
+                    continue
+                every, own = boot.value("all", key), boot.value(scope, key)
+                own_value, own_said, fixed_in = own.value, _said(scope, own), None
                 if key == kernel.PROXY_ARP and scope in networkd:
-                    own_value, path, line, text = networkd[scope]
-                    own_from = sysctl.Assignment(sysctl.conf_path(scope, key), str(own_value),
-                                                 path, line, text)
-                setting = BootSetting(scope, key, all_value, all_from, own_value, own_from)
-                unpersisted += kernel.exposes(key, setting.effective)
+                    own_value, fixed_in, line, text = networkd[scope]
+                    own_said = "{}: {}:{} '{}'".format(scope, fixed_in, line, text)
+                setting = Setting(scope, key, every.value, own_value, self.rules[scope][key],
+                                  "{}; {}".format(_said("all", every), own_said), fixed_in)
+                unpersisted += setting.verdict != kernel.OK
                 yield nagiosplugin.Metric("{}_{}_boot".format(self.labels[scope], key), setting,
                                           context="boot")
         yield nagiosplugin.Metric("unpersisted_settings", unpersisted, min=0,
                                   context="unpersisted_settings")
 
 
-class SettingContext(nagiosplugin.Context):
-    """Judges one runtime key against the accepted values; subclasses say what is accepted."""
+def _said(scope, setting):
+    """Where a value after boot comes from: the line, or default's line, or nothing."""
+    if setting.origin is None:
+        return "{}: not set".format(scope)
+    line = "{} '{}'".format(setting.origin.where, setting.origin.text)
+    if setting.via == "refused":
+        return "{}: {} refused by the kernel".format(scope, line)
+    return "{}:{} {}".format(scope, " via default" if setting.via else "", line)
 
-    key = None
-    fix_target = None
+
+class SettingContext(nagiosplugin.Context):
+    """One key on one interface now, judged by its rule; interfaces created later (default)
+    at most WARNING, as nothing is exposed yet."""
 
     def __init__(self):
-        super().__init__(self.key)
-
-    def accepted(self):
-        raise NotImplementedError
-
-    def state_of(self, value):
-        return Ok if value in self.accepted() else Critical
-
-    def crit_range(self):
-        accepted = sorted(self.accepted())
-        if accepted == list(range(accepted[0], accepted[-1] + 1)):
-            return "{}:{}".format(accepted[0], accepted[-1])
-        return None
-
-    def meaning(self, value):
-        raise NotImplementedError
+        super().__init__("setting")
 
     def evaluate(self, metric, resource):
         setting = metric.value
         value = setting.effective
-        state = self.state_of(value)
+        state = STATES[setting.verdict]
         subject = "{} {} {}".format(setting.scope, setting.key, value)
         if setting.scope == NEW_INTERFACES:
             subject = "interfaces created later (VLANs, bonds, containers) get {} {}".format(
                 setting.key, value)
             state = Ok if state == Ok else Warn
-        text = "{} ({}): {}".format(subject, setting.origin(), self.meaning(value))
+        text = "{} ({}): {}".format(subject, setting.origin, setting.rule.meaning(value))
         if state != Ok:
-            fix = kernel.fixes(setting.key, setting.scope, setting.all_value, setting.own_value,
-                               self.fix_target, self.accepted())
-            text += "; set " + ", ".join(fix)
+            text += "; set " + ", ".join(setting.fix)
         return self.result_cls(state, text, metric)
 
     def performance(self, metric, resource):
         setting = metric.value
-        if setting.scope == NEW_INTERFACES:
+        rule = setting.rule
+        if setting.scope == NEW_INTERFACES or setting.key not in PERFDATA_KEYS:
             return None
-        return nagiosplugin.Performance(metric.name, setting.effective,
-                                        crit=self.crit_range(), min=0)
-
-
-class ArpIgnoreContext(SettingContext):
-    key = kernel.ARP_IGNORE
-    fix_target = 1
-
-    def __init__(self, accepted):
-        super().__init__()
-        self._accepted = tuple(accepted)
-        self.fix_target = min(self._accepted)
-
-    def accepted(self):
-        return self._accepted
-
-    def state_of(self, value):
-        if value in self._accepted:
-            return Ok
-        return Warn if value == kernel.ARP_IGNORE_NO_REPLY else Critical
-
-    def meaning(self, value):
-        return kernel.arp_ignore_meaning(value)
-
-    def performance(self, metric, resource):
-        perf = super().performance(metric, resource)
-        return perf and perf._replace(max=kernel.ARP_IGNORE_MAX)
-
-
-class ArpAnnounceContext(SettingContext):
-    key = kernel.ARP_ANNOUNCE
-    fix_target = kernel.ARP_ANNOUNCE_SAFE
-
-    def accepted(self):
-        return (kernel.ARP_ANNOUNCE_SAFE,)
-
-    def meaning(self, value):
-        return kernel.arp_announce_meaning(value)
-
-
-class ProxyArpContext(SettingContext):
-    key = kernel.PROXY_ARP
-    fix_target = 0
-
-    def accepted(self):
-        return (0,)
-
-    def state_of(self, value):
-        return Ok if value == 0 else Warn
-
-    def crit_range(self):
-        return None
-
-    def meaning(self, value):
-        return ("answers ARP for addresses routed through other interfaces" if value
-                else "off")
-
-    def performance(self, metric, resource):
-        perf = super().performance(metric, resource)
-        return perf and perf._replace(warn="0", max=1)
+        accepted = sorted(rule.accepted or ())
+        bounds = None  # a Nagios range: "end" from 0, else "start:end"
+        if accepted and accepted == list(range(accepted[0], accepted[-1] + 1)):
+            bounds = str(accepted[-1]) if accepted[0] == 0 else "{}:{}".format(accepted[0],
+                                                                               accepted[-1])
+        return nagiosplugin.Performance(
+            metric.name, setting.effective, min=0,
+            warn=bounds if rule.otherwise == kernel.WARNING else None,
+            crit=bounds if rule.otherwise == kernel.CRITICAL else None,
+            max={kernel.ARP_IGNORE: kernel.ARP_IGNORE_MAX, kernel.PROXY_ARP: 1}.get(setting.key))
 
 
 class BootContext(nagiosplugin.Context):
-    """Would the boot configuration restore an accepted value? WARNING where it would not."""
+    """Would a reboot bring back an accepted value? WARNING where it would not, with the
+    fix where it belongs."""
 
-    def __init__(self, setting_contexts):
+    def __init__(self):
         super().__init__("boot")
-        self.setting_contexts = setting_contexts
 
     def evaluate(self, metric, resource):
         setting = metric.value
-        context = self.setting_contexts[setting.key]
         value = setting.effective
-        if context.state_of(value) == Ok:
+        if setting.verdict == kernel.OK:
             return self.result_cls(Ok, "{} {} {} after reboot ({})".format(
-                setting.scope, setting.key, value, setting.origin()), metric)
+                setting.scope, setting.key, value, setting.origin), metric)
         return self.result_cls(Warn, "{} {} would be {} after reboot ({}): {}".format(
-            setting.scope, setting.key, value, setting.origin(), self.advice(setting, context)),
-            metric)
+            setting.scope, setting.key, value, setting.origin, self.advice(setting)), metric)
 
     @staticmethod
-    def advice(setting, context):
+    def advice(setting):
         """What to change: a networkd link file wins over sysctl.d, so it is fixed there."""
-        own = setting.own_from
-        if own is not None and own.file.endswith(".network"):
+        if setting.fixed_in:
             return "set IPv4ProxyARP=no in {} (networkd applies it after sysctl.d)".format(
-                own.file)
-        fix = kernel.fixes(setting.key, setting.scope, setting.all_value, setting.own_value,
-                           context.fix_target, context.accepted())
-        return "add '{}' to a file in /etc/sysctl.d".format("', '".join(fix))
+                setting.fixed_in)
+        return "add '{}' to a file in /etc/sysctl.d".format("', '".join(setting.fix))
 
 
 COUNT_CONTEXTS = ("exposed_interfaces", "unpersisted_settings")
@@ -267,8 +265,13 @@ class ArpSysctlSummary(nagiosplugin.Summary):
 
     def ok(self, results):
         names = self.resource.checked
-        text = "{} ARP-facing interface{} ({}): VIPs on lo are not answered nor announced".format(
+        listed = "{} ARP-facing interface{} ({})".format(
             len(names), "" if len(names) == 1 else "s", ", ".join(names))
+        if self.resource.director:
+            text = ("director: {}: vmac interfaces answer only for their own addresses, no "
+                    "proxy ARP".format(listed))
+        else:
+            text = "{}: VIPs on lo are not answered nor announced".format(listed)
         if self.resource.persistence:
             return text + "; the boot configuration keeps it so"
         return text + "; boot configuration not checked"
@@ -298,28 +301,27 @@ def parse_arp_ignore(text):
 
 
 def build_parser():
-    parser = cli.make_parser(
-        "check_arp_sysctl",
-        "Checks that no ARP-facing interface of an LVS-DR real server answers ARP for a VIP "
-        "held on lo or announces it (arp_ignore, arp_announce, proxy_arp by the kernel's "
-        "rules), and that the boot configuration restores these values.")
+    parser = cli.make_parser("check_arp_sysctl", __doc__)
+    parser.formatter_class = cli.argparse.RawDescriptionHelpFormatter
     parser.add_argument("-i", "--interface", action="append", metavar="IFACE",
                         help="check this interface (repeatable; default: every ARP-facing one)")
     parser.add_argument("--arp-ignore", type=parse_arp_ignore, default=kernel.ARP_IGNORE_PROTECTS,
                         metavar="LIST", help="accepted effective arp_ignore values, a subset of "
                                              "1,2,8 (default: 1,2; 8 answers no ARP at all)")
+    parser.add_argument("--role", choices=("auto", "realserver", "director"), default="auto",
+                        help="judge as a real server or a director (default: a director when "
+                             "its IPVS table or keepalived.conf holds VIPs)")
     target.add_options(parser)
     return parser
 
 
 def make_check(runtime_source, config_source, interfaces=None,
-               arp_ignore=kernel.ARP_IGNORE_PROTECTS, persistence=True):
+               arp_ignore=kernel.ARP_IGNORE_PROTECTS, persistence=True, role_name="auto"):
     """The nagiosplugin Check, for the command line and for the director's sweep."""
-    resource = ArpSysctl(runtime_source, config_source, interfaces, persistence)
-    contexts = {context.key: context for context in
-                (ArpIgnoreContext(arp_ignore), ArpAnnounceContext(), ProxyArpContext())}
+    resource = ArpSysctl(runtime_source, config_source, interfaces, persistence, arp_ignore,
+                         role_name)
     return nagiosplugin.Check(
-        resource, *contexts.values(), BootContext(contexts),
+        resource, SettingContext(), BootContext(),
         nagiosplugin.ScalarContext("exposed_interfaces", critical="0"),
         nagiosplugin.ScalarContext("unpersisted_settings", warning="0"),
         ArpSysctlSummary(resource))
@@ -328,7 +330,7 @@ def make_check(runtime_source, config_source, interfaces=None,
 def build_check(args):
     runtime_source, config_source = target.sources(args)
     return make_check(runtime_source, config_source, args.interface, args.arp_ignore,
-                      not args.no_persistence)
+                      not args.no_persistence, args.role)
 
 
 def main(argv=None):

@@ -1,7 +1,10 @@
 """The kernel's ARP rules, in one place (net/ipv4/arp.c, devinet.c; proven in tests/lab).
 
-Every verdict about what an interface answers or announces is derived from here.
+Every verdict about what an interface answers or announces is derived from here: a Rule per
+key and kind of interface decides the state, the counts and the perfdata alike.
 """
+
+import collections
 
 # Interface flags from /sys/class/net/<if>/flags (include/uapi/linux/if.h).
 IFF_UP = 0x1
@@ -12,12 +15,13 @@ IFF_NOARP = 0x80
 ARP_IGNORE = "arp_ignore"
 ARP_ANNOUNCE = "arp_announce"
 PROXY_ARP = "proxy_arp"
+PROXY_ARP_PVLAN = "proxy_arp_pvlan"
+ARP_FILTER = "arp_filter"
 KEYS = (ARP_IGNORE, ARP_ANNOUNCE, PROXY_ARP)
+# Read where the kernel has them (every kernel since 2.6.34), judged on directors.
+DIRECTOR_KEYS = (PROXY_ARP_PVLAN, ARP_FILTER)
 
-# The keys whose values decide whether a VIP held on lo is answered or announced.
-VIP_KEYS = (ARP_IGNORE, ARP_ANNOUNCE)
-
-# Effective value on an interface: IN_DEV_MAXCONF for these two, IN_DEV_ORCONF for proxy_arp.
+# Effective value on an interface: IN_DEV_MAXCONF for these two, IN_DEV_ORCONF for the rest.
 MAX_KEYS = (ARP_IGNORE, ARP_ANNOUNCE)
 
 # Value of every key in a fresh namespace's interfaces when nothing set it.
@@ -63,26 +67,72 @@ def arp_announce_meaning(value):
     return "above 2 acts as 0: may use the VIP as sender of our own ARP requests"
 
 
-def answers_for_vip_on_lo(arp_ignore):
-    """True when an interface with this effective arp_ignore replies for a VIP on lo."""
-    return arp_ignore not in ARP_IGNORE_PROTECTS and arp_ignore != ARP_IGNORE_NO_REPLY
+def proxy_arp_meaning(value):
+    return "answers ARP for addresses routed through other interfaces" if value else "off"
 
 
-def announces_vip(arp_announce):
-    """True when ARP requests sent on the interface may carry the VIP as sender address."""
-    return arp_announce != ARP_ANNOUNCE_SAFE
+def proxy_arp_pvlan_meaning(value):
+    return ("answers ARP for hosts on the same interface (private VLAN proxy ARP), the VIPs of "
+            "others included" if value else "off")
 
 
-def exposes(key, value):
-    """True when the effective value of ``key`` lets neighbours learn a VIP (arp_ignore,
-    arp_announce) or addresses behind other interfaces (proxy_arp) at our MAC."""
-    if key == ARP_IGNORE:
-        return answers_for_vip_on_lo(value)
-    if key == ARP_ANNOUNCE:
-        return announces_vip(value)
-    if key == PROXY_ARP:
-        return bool(value)
-    return False
+def arp_filter_meaning(value):
+    return ("answers only where the route back to the sender leaves" if value else
+            "answers on any interface the request arrives on")
+
+
+# The verdicts a rule gives a value.
+OK, WARNING, CRITICAL = "ok", "warning", "critical"
+
+
+class Rule(collections.namedtuple("Rule", "key accepted warned otherwise fix_target meaning")):
+    """The one decision about one key on one kind of interface: the effective values that
+    are accepted (None: all), those that only warn, the verdict for every other value, the
+    value the fix sets, and what a value means there."""
+
+    def verdict(self, value):
+        if self.accepted is None or value in self.accepted:
+            return OK
+        return WARNING if value in self.warned else self.otherwise
+
+
+def realserver_rules(arp_ignore_accepted=ARP_IGNORE_PROTECTS):
+    """On a real server's ARP-facing interfaces: a VIP held on lo is neither answered nor
+    announced, and nothing is answered for others. ``arp_ignore_accepted``: --arp-ignore."""
+    accepted = tuple(sorted(arp_ignore_accepted))
+    return {
+        ARP_IGNORE: Rule(ARP_IGNORE, accepted, {ARP_IGNORE_NO_REPLY} - set(accepted), CRITICAL,
+                         min(accepted), arp_ignore_meaning),
+        ARP_ANNOUNCE: Rule(ARP_ANNOUNCE, (ARP_ANNOUNCE_SAFE,), (), CRITICAL, ARP_ANNOUNCE_SAFE,
+                           arp_announce_meaning),
+        PROXY_ARP: Rule(PROXY_ARP, (0,), (), WARNING, 0, proxy_arp_meaning),
+    }
+
+
+def director_rules(answers_for_others):
+    """On a director: an interface that holds VIPs answers for them, and must not answer for
+    the addresses of other interfaces when ``answers_for_others`` matters (a vmac interface,
+    or the lower device of vmac interfaces: keepalived's VIPs there must be answered with the
+    virtual MAC alone); proxy ARP answers for VIPs the host does not own; the rest is
+    reported."""
+    ignore = Rule(ARP_IGNORE, ARP_IGNORE_PROTECTS, (), CRITICAL, 1, director_arp_ignore_meaning)
+    return {
+        ARP_IGNORE: ignore if answers_for_others else ignore._replace(accepted=None),
+        ARP_ANNOUNCE: Rule(ARP_ANNOUNCE, None, (), OK, ARP_ANNOUNCE_SAFE, arp_announce_meaning),
+        PROXY_ARP: Rule(PROXY_ARP, (0,), (), WARNING, 0, proxy_arp_meaning),
+        PROXY_ARP_PVLAN: Rule(PROXY_ARP_PVLAN, (0,), (), WARNING, 0, proxy_arp_pvlan_meaning),
+        ARP_FILTER: Rule(ARP_FILTER, None, (), OK, 0, arp_filter_meaning),
+    }
+
+
+def director_arp_ignore_meaning(value):
+    """On a director: what an interface answers for, in words about VIPs held elsewhere."""
+    if value in ARP_IGNORE_PROTECTS:
+        return _ARP_IGNORE_MEANING[value]
+    if value == ARP_IGNORE_NO_REPLY:
+        return _ARP_IGNORE_MEANING[value]
+    return ("answers ARP for the addresses of other interfaces too, VIPs on vmac interfaces "
+            "included, with its own MAC")
 
 
 def is_arp_facing(flags, enslaved):

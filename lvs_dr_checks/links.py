@@ -238,6 +238,12 @@ def default_gateways(source, name):
             if entry.get("gateway")]
 
 
+def read_kinds(source):
+    """{interface: its kind} from ``ip -j -d link`` (macvlan, veth, bridge, ...)."""
+    return {str(e.get("ifname")): str((e.get("linkinfo") or {}).get("info_kind") or "")
+            for e in _ip_json(source, ["-d", "link", "show"])}
+
+
 def lower_device(source, name):
     """The device under a stacked one (a macvlan such as keepalived's vmac, a VLAN), or
     ``name`` itself: frames for the stacked device's MAC are taken from the lower device

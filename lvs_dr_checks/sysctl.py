@@ -5,6 +5,7 @@ A model only: which value, from where. Verdicts are the checks' business.
 
 import collections
 import fnmatch
+import re
 
 from lvs_dr_checks import kernel
 from lvs_dr_checks.cli import PluginError, logger
@@ -20,7 +21,8 @@ GLOB_CHARS = "*?["
 
 
 def read_runtime(source, scopes, keys=kernel.KEYS):
-    """{scope: {key: int}} from /proc/sys/net/ipv4/conf for 'all', 'default' and interfaces."""
+    """{scope: {key: int}} from /proc/sys/net/ipv4/conf for 'all', 'default' and interfaces;
+    a key of kernel.DIRECTOR_KEYS that this kernel (or capture) lacks is left out."""
     if source.kind(PROC_CONF) is None:
         raise PluginError("{} is missing: no IPv4 in this network namespace or /proc/sys not "
                           "mounted; run the check where the real server's interfaces are"
@@ -30,6 +32,8 @@ def read_runtime(source, scopes, keys=kernel.KEYS):
         values[scope] = {}
         for key in keys:
             path = "{}/{}/{}".format(PROC_CONF, scope, key)
+            if key in kernel.DIRECTOR_KEYS and source.kind(path) is None:
+                continue
             text = source.read_text(path).strip()
             try:
                 values[scope][key] = int(text)
@@ -39,20 +43,37 @@ def read_runtime(source, scopes, keys=kernel.KEYS):
 
 
 def normalize_key(key):
-    """The /proc/sys path of a sysctl.d key: '.' or '/' separators, as systemd-sysctl reads them.
-
-    If the first separator is a dot, dots and slashes are interchanged
-    (net.ipv4.conf.eth0/100.arp_ignore is the interface eth0.100).
-    """
-    key = key.strip().lstrip("/")
-    first_dot, first_slash = key.find("."), key.find("/")
-    if first_dot >= 0 and (first_slash < 0 or first_dot < first_slash):
+    """The /proc/sys path of a sysctl.d key, as systemd-sysctl's sysctl_normalize() makes it:
+    when the first separator is a dot, dots and slashes are interchanged (so
+    net.ipv4.conf.eth0/100.arp_ignore is the interface eth0.100); then empty and '.'
+    components go, and the leading slash."""
+    key = key.strip()
+    first = next((c for c in key if c in "./"), None)
+    if first == ".":
         key = key.translate(str.maketrans("./", "/."))
-    return key
+    return "/".join(part for part in key.split("/") if part and part != ".")
 
 
 def conf_path(scope, key):
     return "net/ipv4/conf/{}/{}".format(scope, key)
+
+
+_INTEGER = re.compile(r"[ \t\n]*(-?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)(?=[ \t\n]|$)")
+INT_MAX = 2 ** 31 - 1
+
+
+def kernel_int(text):
+    """The int the kernel stores when ``text`` is written to a net.ipv4.conf file
+    (proc_dointvec: leading blanks, one optional '-', C base prefixes, a blank or the end after
+    the number, the rest ignored), or None when the kernel refuses it."""
+    match = _INTEGER.match(text)
+    if not match:
+        return None
+    digits = match.group(2)
+    number = int(digits, 16 if digits[:2].lower() == "0x" else 8 if digits[0] == "0" else 10)
+    if match.group(1):
+        return -number if number <= INT_MAX + 1 else None
+    return number if number <= INT_MAX else None
 
 
 class Assignment(collections.namedtuple("Assignment", "path value file line text")):
@@ -62,62 +83,151 @@ class Assignment(collections.namedtuple("Assignment", "path value file line text
     def where(self):
         return "{}:{}".format(self.file, self.line)
 
+    @property
+    def is_glob(self):
+        return any(c in self.path for c in GLOB_CHARS)
+
+
+class Setting(collections.namedtuple("Setting", "value written origin via")):
+    """A value in the kernel: written explicitly or not (a default write reaches only the
+    unwritten), the line that set it, and ``via``: 'default' when it came from there,
+    'refused' when the kernel refused that line's value."""
+
+
+def _glob_part(pattern):
+    """A glob(3) component as fnmatch reads it: '[^' negates, [:class:] ranges spelled out."""
+    classes = {"[:digit:]": "0-9", "[:alpha:]": "a-zA-Z", "[:alnum:]": "a-zA-Z0-9",
+               "[:lower:]": "a-z", "[:upper:]": "A-Z", "[:space:]": " \t", "[:xdigit:]": "0-9a-fA-F"}
+    for name, spelled in classes.items():
+        pattern = pattern.replace(name, spelled)
+    return pattern.replace("[^", "[!")
+
+
+def glob_matches(pattern, path):
+    """glob(3) on /proc/sys: component by component, '/' never matched by a wildcard, a
+    leading '.' only by a leading '.'."""
+    parts, names = pattern.split("/"), path.split("/")
+    return len(parts) == len(names) and all(
+        fnmatch.fnmatchcase(name, _glob_part(part)) and
+        (not name.startswith(".") or part.startswith("."))
+        for part, name in zip(parts, names))
+
+
+class Kernel:
+    """The net.ipv4.conf state of one namespace as systemd-sysctl writes it: values, the
+    'written' mark the kernel keeps per key and interface, and default's propagation
+    (devinet_copy_dflt_conf) to the interfaces not written."""
+
+    def __init__(self, interfaces, keys=kernel.KEYS):
+        self.keys = keys
+        self.state = {scope: {key: Setting(kernel.KERNEL_DEFAULT, False, None, None)
+                              for key in keys} for scope in ("all", "default")}
+        for name in interfaces:
+            self.add_interface(name)
+
+    def add_interface(self, name):
+        """A new interface copies default's values and its written marks."""
+        self.state[name] = {key: setting._replace(via="default" if setting.origin else None)
+                            for key, setting in self.state["default"].items()}
+
+    def paths(self):
+        return sorted(conf_path(scope, key) for scope in self.state for key in self.keys)
+
+    def write(self, path, value, origin):
+        parts = path.split("/")
+        if len(parts) != 5 or parts[:3] != ["net", "ipv4", "conf"] or \
+                parts[3] not in self.state or parts[4] not in self.keys:
+            return  # no such file here, or a key this model does not follow
+        scope, key = parts[3], parts[4]
+        current = self.state[scope][key]
+        if value == str(current.value):
+            # systemd-sysctl: "No change in value", nothing is written (the key stays
+            # unwritten), but this is the line that decides the value.
+            self.state[scope][key] = current._replace(origin=origin, via=None)
+            return
+        number = kernel_int(value)
+        if number is None:  # refused; the key still counts as written
+            self.state[scope][key] = current._replace(written=True, origin=origin, via="refused")
+        else:
+            self.state[scope][key] = Setting(number, True, origin, None)
+        if scope == "default":
+            source = self.state["default"][key]
+            for name, settings in self.state.items():
+                if name not in ("all", "default") and not settings[key].written:
+                    settings[key] = Setting(source.value, False, source.origin, "default")
+
+    def value(self, scope, key):
+        return self.state[scope][key]
+
 
 class BootSysctl:
-    """What systemd-sysctl applies at boot, from the sysctl.d files under a source's root."""
+    """What systemd-sysctl applies at boot, from the sysctl.d files under a source's root:
+    its options in its order (a later different value moves to the end, a same value keeps
+    its place), applied to a model of the kernel by ``boot``."""
 
     def __init__(self, source):
         self.source = source
         self.files = conf_files(source, SYSCTL_DIRS, (".conf",))
         log.info("systemd-sysctl would apply, in this order: %s", ", ".join(self.files) or "nothing")
-        self.explicit = collections.OrderedDict()
-        self.globs = collections.OrderedDict()
+        self.lines = []
         for path in self.files:
-            self._parse(path)
+            self.lines.extend(self._parse(path))
 
     def _parse(self, path):
         for number, raw in enumerate(self.source.read_text(path).splitlines(), 1):
             line = raw.strip()
             if not line or line[0] in "#;":
                 continue
-            if line.startswith("-"):
-                line = line[1:]
             key, sep, value = line.partition("=")
-            if not sep:
-                # "-key" without a value excludes the key from glob assignments.
-                if raw.strip().startswith("-"):
-                    value = None
-                else:
-                    continue
+            if sep:
+                key, value = key.strip()[1:] if key.startswith("-") else key, value.strip()
+            elif line.startswith("-"):
+                key, value = line[1:], None  # "-key": excluded from glob assignments
             else:
-                value = value.strip()
+                continue  # not an assignment: systemd-sysctl warns and ignores it
             normalized = normalize_key(key)
-            table = self.globs if any(c in normalized for c in GLOB_CHARS) else self.explicit
-            table.pop(normalized, None)  # a later assignment wins and moves to the end
-            table[normalized] = Assignment(normalized, value, path, number, raw.strip())
+            yield Assignment(normalized, value, path, number, line)
 
-    def lookup(self, path):
-        """The assignment that sets ``path`` at boot, or None; explicit keys beat globs."""
-        if path in self.explicit:
-            found = self.explicit[path]
-            return None if found.value is None else found
-        winner = None
-        for pattern, assignment in self.globs.items():
-            if assignment.value is not None and fnmatch.fnmatchcase(path, pattern):
-                winner = assignment
-        return winner
+    def options(self, prefix=None):
+        """The ordered options of one systemd-sysctl run (``prefix``: --prefix)."""
+        chosen = collections.OrderedDict()
+        for line in self.lines:
+            if prefix and not line.is_glob and not _starts_with(line.path, prefix):
+                continue
+            existing = chosen.get(line.path)
+            if existing is not None and existing.value == line.value:
+                continue
+            chosen.pop(line.path, None)
+            chosen[line.path] = line
+        return chosen
 
-    def value(self, scope, key):
-        """(int value after boot, the assignment that set it or None).
+    def run(self, state, prefix=None):
+        options = self.options(prefix)
+        for option in options.values():
+            if option.value is None:
+                continue
+            if option.is_glob:
+                for path in state.paths():
+                    if glob_matches(option.path, path) and path not in options and \
+                            (not prefix or _starts_with(path, prefix)):
+                        state.write(path, option.value, option)
+            else:
+                state.write(option.path, option.value, option)
 
-        Interfaces that exist at boot keep the kernel default unless a line names them (or a
-        glob matches): ``default`` only reaches interfaces created later.
-        """
-        assignment = self.lookup(conf_path(scope, key))
-        if assignment is None:
-            return kernel.KERNEL_DEFAULT, None
-        try:
-            return int(assignment.value), assignment
-        except ValueError:
-            # The kernel refuses the write; the value stays as it was.
-            return kernel.KERNEL_DEFAULT, assignment
+    def boot(self, present, later=()):
+        """The kernel after boot: ``present`` interfaces exist when systemd-sysctl.service
+        runs; udev's 99-systemd.rules then runs it once more per interface but lo with
+        --prefix, for those present and for each ``later`` one as it appears."""
+        state = Kernel(present)
+        self.run(state)
+        for name in present:
+            if name != "lo":
+                self.run(state, conf_path(name, "").rstrip("/"))
+        for name in later:
+            state.add_interface(name)
+            self.run(state, conf_path(name, "").rstrip("/"))
+        return state
+
+
+def _starts_with(path, prefix):
+    return path == prefix or path.startswith(prefix + "/")

@@ -6,7 +6,7 @@ import collections
 import nagiosplugin
 from nagiosplugin.state import Critical, Ok, Warn
 
-from lvs_dr_checks import cli, ipvs, keepalived, links, netconfig, target
+from lvs_dr_checks import cli, links, netconfig, role, target
 from lvs_dr_checks.summary import ItemSummary, plural
 
 NAME = "VIP_ON_LO"
@@ -59,15 +59,8 @@ class VipOnLo(nagiosplugin.Resource):
     def _refuse_on_a_director(self):
         """Moving a VIP to lo is advice for real servers: on a director (the VIP in its IPVS
         table or its keepalived.conf) it would break the service."""
-        found = []
-        if self.runtime_source.kind(ipvs.PROC_IP_VS) is not None:
-            served = {s.vip for s in _quietly(ipvs.read, self.runtime_source, ipvs.PROC_IP_VS)}
-            found += ["{} (in its IPVS table)".format(v) for v in self.vips if v in served]
-        if self.config_source.kind(keepalived.DEFAULT_PATH) is not None:
-            config = _quietly(keepalived.read, self.config_source, keepalived.DEFAULT_PATH)
-            held = set(config.vips()) if config else set()
-            found += ["{} (in {})".format(v, keepalived.DEFAULT_PATH) for v in self.vips
-                      if v in held]
+        directed = role.director_vips(self.runtime_source, self.config_source)
+        found = ["{} ({})".format(vip, directed[vip]) for vip in self.vips if vip in directed]
         if found:
             raise cli.PluginError("this host is a director for {}: check_vip_on_lo is for real "
                                   "servers (on a director, use check_vip_arp_owner)".format(
@@ -97,15 +90,6 @@ class VipOnLo(nagiosplugin.Resource):
         if self.persistence:
             yield nagiosplugin.Metric("unpersisted", sum(not p.persisted for p in placements),
                                       min=0, max=len(placements), context="unpersisted")
-
-
-def _quietly(read, source, path):
-    """What ``read`` finds, or nothing when the file cannot be read or is not of its kind:
-    the role guard only looks for evidence, it decides nothing else."""
-    try:
-        return read(source, path)
-    except cli.PluginError:
-        return []
 
 
 def _add_command(vip):

@@ -188,3 +188,72 @@ def test_names_that_are_not_utf8_or_collide_stay_apart_and_printable(lab):
     perf = dict(item.split("=", 1) for item in outcome.stdout.split("|", 1)[1].split())
     labels = sorted(label[:-len("_arp_ignore")] for label in perf if label.endswith("_arp_ignore"))
     assert labels == ["a_b", "a_b_2", "a_b_3", "eth0", "eth_xff"], labels
+
+
+@pytest.mark.parametrize("sysctls, accepted, code, exposed", [
+    ({"all.arp_ignore": 2, "all.arp_announce": 2}, "1", 2, "1"),
+    ({"all.arp_ignore": 2, "all.arp_announce": 2}, "2", 0, "0"),
+    ({"all.arp_ignore": 8, "all.arp_announce": 2}, "1,2", 1, "0"),
+    ({"all.arp_ignore": 8, "all.arp_announce": 2}, "1,2,8", 0, "0"),
+])
+def test_arp_ignore_option_moves_state_and_counts_together(lab, rs1, sysctls, accepted, code,
+                                                            exposed):
+    """--arp-ignore changes the one decision: state and exposed_interfaces never disagree."""
+    rs1.sysctl(sysctls)
+    outcome = run_in(rs1, "check_arp_sysctl", "--no-persistence", "--arp-ignore", accepted,
+                     user=lab_module.NOBODY)
+    assert outcome.code == code, outcome
+    assert outcome.perf()["exposed_interfaces"].split(";")[0] == exposed
+
+
+def test_lo_and_noarp_interfaces_are_refused_by_name(lab, rs1):
+    outcome = run_in(rs1, "check_arp_sysctl", "-i", "lo", user=lab_module.NOBODY)
+    assert (outcome.code, outcome.lines) == (3, [
+        "ARP_SYSCTL UNKNOWN - -i lo: loopback or NOARP, it answers no ARP itself (it holds VIPs "
+        "safely); check the ARP-facing interfaces"])
+
+
+ORACLE = __import__("conftest").ORACLE
+
+
+def answering_from_the_client(lab, target):
+    client = lab.client
+    done = client.run([__import__("sys").executable, ORACLE, "ask", client.iface, target,
+                       client.ip], check=True)
+    return set(done.stdout.split())
+
+
+def test_director_vmac_interfaces_answer_only_for_their_own_addresses(lab):
+    """A macvlan on the director (as keepalived's use_vmac makes) left at arp_ignore 0
+    answers for the VIP held on eth0 with its own MAC, and eth0 for the vmac's address: the
+    director profile says CRITICAL for both, beside the kernel's two answers; at 1, one."""
+    director = lab.director
+    director.reset_sysctls()
+    for host in lab.realservers:  # only the director may answer here
+        host.sysctl({"all.arp_ignore": 1})
+    director.iproute("link", "add", "link", director.iface, "name", "vmac9", "address",
+                     "00:00:5e:00:01:09", "type", "macvlan", "mode", "bridge")
+    director.iproute("link", "set", "vmac9", "up")
+    try:
+        exposed = run_in(director, "check_arp_sysctl", "--role", "director", "--no-persistence",
+                         "-v", user=lab_module.NOBODY)
+        answers = answering_from_the_client(lab, lab_module.VIP)
+        assert answers == {director.mac, "00:00:5e:00:01:09"}, answers
+        assert exposed.code == 2, exposed
+        assert "CRITICAL: vmac9 arp_ignore 0 (all=0, vmac9=0): answers ARP for the addresses " \
+               "of other interfaces too, VIPs on vmac interfaces included, with its own MAC; " \
+               "set net.ipv4.conf.all.arp_ignore = 1" in exposed.lines, exposed
+        perf = dict(i.split("=", 1) for i in exposed.stdout.split("|", 1)[1].split())
+        assert perf["exposed_interfaces"] == "2;;0;0;2"
+        director.sysctl({"all.arp_ignore": 1})
+        fixed = run_in(director, "check_arp_sysctl", "--role", "director", "--no-persistence",
+                       user=lab_module.NOBODY)
+        assert answering_from_the_client(lab, lab_module.VIP) == {director.mac}
+        assert (fixed.code, fixed.status) == (0, (
+            "ARP_SYSCTL OK - director: 2 ARP-facing interfaces (eth0, vmac9): vmac interfaces "
+            "answer only for their own addresses, no proxy ARP; boot configuration not "
+            "checked")), fixed
+    finally:
+        director.iproute("link", "del", "vmac9")
+        for host in [director] + lab.realservers:
+            host.reset_sysctls()

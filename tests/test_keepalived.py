@@ -102,3 +102,23 @@ def test_check_vip_on_lo_refuses_to_advise_a_director(tmp_path, where, text, fou
         check()
     assert str(refused.value) == ("this host is a director for {}: check_vip_on_lo is for real "
                                   "servers (on a director, use check_vip_arp_owner)".format(found))
+
+
+def test_check_arp_sysctl_judges_a_keepalived_host_as_a_director(tmp_path):
+    """Captured /proc and /sys of a host whose interface answers for everything: as a real
+    server that is CRITICAL (a VIP on lo would be answered); with a keepalived.conf holding
+    VIPs the host is a director, and an interface without vmacs may answer for its own."""
+    from lvs_dr_checks import arp_sysctl
+
+    capture = Source(os.path.join(FIXTURES, "realserver-only-lo"))
+    path = tmp_path / "etc" / "keepalived" / "keepalived.conf"
+    path.parent.mkdir(parents=True)
+    path.write_text("vrrp_instance V {\n virtual_router_id 7\n virtual_ipaddress {\n"
+                    "  192.0.2.100/32\n }\n}\n")
+    as_realserver = arp_sysctl.make_check(capture, Source(str(tmp_path / "none")),
+                                          persistence=False)
+    as_realserver()
+    as_director = arp_sysctl.make_check(capture, Source(str(tmp_path)), persistence=False)
+    as_director()
+    assert (str(as_realserver.state), str(as_director.state)) == ("critical", "ok")
+    assert as_director.summary_str.startswith("director: 1 ARP-facing interface (ens3)")

@@ -3,7 +3,6 @@
 import pytest
 from conftest import write_tree
 
-from lvs_dr_checks.cli import PluginError
 from lvs_dr_checks.source import Source
 from lvs_dr_checks.sysctl import BootSysctl, normalize_key
 
@@ -14,8 +13,9 @@ def tree(root, files):
 
 
 def value(boot, scope="eth0", key="arp_ignore"):
-    found, assignment = boot.value(scope, key)
-    return found, assignment.where if assignment else None
+    """(value after boot, the line that set it) for interfaces present at boot."""
+    setting = boot.boot(["lo", "eth0", "eth0.100", "eth0.200"]).value(scope, key)
+    return setting.value, setting.origin.where if setting.origin else None
 
 
 def test_nothing_configured_leaves_kernel_defaults(tmp_path):
@@ -133,19 +133,28 @@ def test_absolute_links_resolve_inside_the_root(tmp_path):
     assert value(boot, "all") == (2, "/etc/sysctl.conf:1")
 
 
-def test_default_does_not_reach_interfaces_present_at_boot(tmp_path):
+def test_default_reaches_interfaces_present_at_boot_that_nothing_wrote(tmp_path):
+    """The kernel copies a write to default into every interface not written explicitly
+    (devinet_copy_dflt_conf); at boot nothing has written them yet."""
     boot = tree(tmp_path, {"/etc/sysctl.d/a.conf": "net.ipv4.conf.default.arp_ignore = 1\n"})
     assert value(boot, "default") == (1, "/etc/sysctl.d/a.conf:1")
-    assert value(boot, "eth0") == (0, None)
+    assert value(boot, "eth0") == (1, "/etc/sysctl.d/a.conf:1")
+    assert boot.boot(["lo", "eth0"]).value("eth0", "arp_ignore").via == "default"
 
 
-def test_a_value_the_kernel_refuses_leaves_the_default(tmp_path):
+def test_a_value_the_kernel_refuses_leaves_the_value_and_is_named(tmp_path):
     boot = tree(tmp_path, {"/etc/sysctl.d/a.conf": "net.ipv4.conf.all.arp_ignore = one\n"})
     assert value(boot, "all") == (0, "/etc/sysctl.d/a.conf:1")
+    assert boot.boot(["lo"]).value("all", "arp_ignore").via == "refused"
 
 
-def test_symlink_loop_is_an_error_naming_the_file(tmp_path):
-    with pytest.raises(PluginError, match="50-x.conf: symlink loop"):
-        tree(tmp_path, {"/etc/sysctl.d/50-x.conf": "-> 50-y.conf",
-                        "/etc/sysctl.d/50-y.conf.conf": "x",
-                        "/etc/sysctl.d/50-y.conf": "-> 50-x.conf"})
+def test_a_symlink_loop_is_skipped_and_the_rest_applied(tmp_path):
+    boot = tree(tmp_path, {"/etc/sysctl.d/50-x.conf": "-> 50-y.conf",
+                           "/etc/sysctl.d/50-y.conf": "-> 50-x.conf",
+                           "/etc/sysctl.d/60-z.conf": "net.ipv4.conf.all.arp_ignore = 1\n"})
+    assert value(boot, "all") == (1, "/etc/sysctl.d/60-z.conf:1")
+
+
+def test_hidden_files_are_not_read(tmp_path):
+    boot = tree(tmp_path, {"/etc/sysctl.d/.90-x.conf": "net.ipv4.conf.all.arp_ignore = 1\n"})
+    assert value(boot, "all") == (0, None)

@@ -1,0 +1,182 @@
+"""The boot model of sysctl.d against the real systemd-sysctl (Debian 12's, 252): each tree is
+booted by the real tool in a network and mount namespace of its own (tests/oracles/
+sysctl_boot.py: interfaces present at boot, udev's re-run per interface, one created later),
+and the model's prediction must be the same, value for value. Hand-written cases for every
+rule, then seeded random trees; a mismatch prints the smallest tree that still disagrees."""
+
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+
+import lab as lab_module
+import pytest
+from conftest import unavailable
+
+from lvs_dr_checks.source import Source
+from lvs_dr_checks.sysctl import BootSysctl
+
+ORACLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "oracles", "sysctl_boot.py")
+SYSTEMD_SYSCTL = "/lib/systemd/systemd-sysctl"
+UNSHARE = "/usr/bin/unshare"
+BOOT, LATER = ["eth0", "eth1"], ["vlan5"]
+KEYS = ("arp_ignore", "arp_announce", "proxy_arp")
+SEED = int(os.environ.get("LVS_DR_SEED", "20261126"))
+RANDOM_TREES = int(os.environ.get("LVS_DR_TREES", "300"))
+
+
+@pytest.fixture(scope="module")
+def oracle():
+    if os.geteuid() != 0:
+        unavailable("the systemd-sysctl oracle needs root (namespaces)")
+    for program in (SYSTEMD_SYSCTL, UNSHARE):
+        if not os.access(program, os.X_OK):
+            unavailable("{} is missing (Debian: systemd, util-linux)".format(program))
+
+    def boot(files, run=()):
+        case = {"files": files, "boot": BOOT, "later": LATER, "run": list(run)}
+        done = subprocess.run([UNSHARE, "--net", "--mount", "--propagation", "private",
+                               sys.executable, ORACLE], input=json.dumps(case),
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        result = json.loads(done.stdout)
+        return (result["values"], result["runs"]) if run else result["values"]
+    return boot
+
+
+def predicted(files, root):
+    lab_module.write_config(root, {path.lstrip("/"): text for path, text in files.items()
+                                   if not text.startswith("->")})
+    for path, text in files.items():
+        if text.startswith("->"):
+            full = os.path.join(root, path.lstrip("/"))
+            os.makedirs(os.path.dirname(full), exist_ok=True)
+            os.symlink(text[2:], full)
+    state = BootSysctl(Source(root)).boot(["lo"] + BOOT, LATER)
+    return {scope: {key: state.value(scope, key).value for key in KEYS}
+            for scope in ["all", "default", "lo"] + BOOT + LATER}
+
+
+def agree(oracle, files, tmp_path_factory):
+    return predicted(files, str(tmp_path_factory.mktemp("tree"))) == oracle(files)
+
+
+E, R, U = "/etc/sysctl.d/", "/run/sysctl.d/", "/usr/lib/sysctl.d/"
+CASES = {
+    "default reaches interfaces present at boot": {E + "a.conf": "net.ipv4.conf.default.arp_ignore = 1\n"},
+    "an explicit interface line wins over default": {
+        E + "a.conf": "net.ipv4.conf.eth0.arp_ignore = 2\nnet.ipv4.conf.default.arp_ignore = 1\n"},
+    "a write of the value in place is no write": {
+        E + "a.conf": "net.ipv4.conf.lo.arp_ignore = 0\nnet.ipv4.conf.default.arp_ignore = 1\n"},
+    "the same value written otherwise is a write": {
+        E + "a.conf": "net.ipv4.conf.lo.arp_ignore = 00\nnet.ipv4.conf.default.arp_ignore = 1\n"},
+    "a refused write still marks the key": {
+        E + "a.conf": "net.ipv4.conf.lo.arp_ignore = +1\nnet.ipv4.conf.default.arp_ignore = 1\n"},
+    "kernel parsing: comment, hex, octal": {
+        E + "a.conf": "net.ipv4.conf.all.arp_ignore = 1 # LVS-DR\n"
+                      "net.ipv4.conf.all.arp_announce = 0x2\nnet.ipv4.conf.lo.arp_announce = 010\n"
+                      "net.ipv4.conf.eth0.arp_announce = 08\nnet.ipv4.conf.eth1.arp_announce = 1 2\n"},
+    "out of range refused": {E + "a.conf": "net.ipv4.conf.all.arp_ignore = 99999999999\n"},
+    "globs skip explicit keys, default still propagates": {
+        E + "a.conf": "net.ipv4.conf.*.arp_ignore = 2\n-net.ipv4.conf.lo.arp_ignore\n"},
+    "glob per path component": {E + "a.conf": "net.ipv4.*.arp_ignore = 1\n"},
+    "glob with a negated class": {E + "a.conf": "net.ipv4.conf.[^ad]*.arp_ignore = 2\n"},
+    "later file wins, same name masks": {
+        E + "10-a.conf": "net.ipv4.conf.all.arp_ignore = 1\n",
+        U + "10-a.conf": "net.ipv4.conf.all.arp_ignore = 2\n",
+        R + "20-b.conf": "net.ipv4.conf.all.arp_announce = 2\n"},
+    "a link to /dev/null masks": {E + "50-x.conf": "->/dev/null",
+                                  U + "50-x.conf": "net.ipv4.conf.all.arp_ignore = 1\n"},
+    "slash separators and a leading slash": {
+        E + "a.conf": "net/ipv4/conf/all/arp_ignore = 1\n/net/ipv4/conf/lo/arp_ignore = 2\n"
+                      "/net.ipv4.conf.eth0.arp_ignore = 2\n"},
+    "moved to the end by a different value, kept by the same": {
+        E + "a.conf": "net.ipv4.conf.eth0.arp_ignore = 1\nnet.ipv4.conf.default.arp_ignore = 2\n"
+                      "net.ipv4.conf.eth0.arp_ignore = 1\n",
+        E + "b.conf": "net.ipv4.conf.default.arp_ignore = 3\nnet.ipv4.conf.lo.arp_ignore = 0\n"},
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_model_agrees_with_systemd_sysctl(oracle, tmp_path_factory, case):
+    files = CASES[case]
+    assert predicted(files, str(tmp_path_factory.mktemp("tree"))) == oracle(files), case
+
+
+def random_tree(chance):
+    scopes = ["all", "default", "lo", "eth0", "eth1", "vlan5", "*", "e*", "[!l]*"]
+    values = ["0", "1", "2", "3", "8", "1 # x", "0x2", "010", "+1", "08", "", "-1", "2 2"]
+    directories = [E, R, "/usr/local/lib/sysctl.d/", U]
+    files = {}
+    for _ in range(chance.randint(1, 3)):
+        lines = []
+        for _ in range(chance.randint(1, 6)):
+            key = "net.ipv4.conf.{}.{}".format(chance.choice(scopes), chance.choice(KEYS))
+            if chance.random() < 0.2:
+                key = key.replace(".", "/")
+            if chance.random() < 0.1:
+                lines.append("-" + key)
+            else:
+                lines.append("{} = {}".format(key, chance.choice(values)))
+        path = chance.choice(directories) + "{}-x.conf".format(chance.choice([10, 50, 90]))
+        files[path] = "\n".join(lines) + "\n"
+    return files
+
+
+def smallest(files, disagrees):
+    """Drop lines while the disagreement stays: the case to look at."""
+    changed = True
+    while changed:
+        changed = False
+        for path in list(files):
+            lines = files[path].splitlines()
+            for index in range(len(lines)):
+                trial = dict(files, **{path: "\n".join(lines[:index] + lines[index + 1:]) + "\n"})
+                if disagrees(trial):
+                    files, changed = trial, True
+                    break
+            if changed:
+                break
+    return files
+
+
+def test_seeded_random_trees_agree(oracle, tmp_path_factory):
+    chance = random.Random(SEED)
+    for number in range(RANDOM_TREES):
+        files = random_tree(chance)
+        if not agree(oracle, files, tmp_path_factory):
+            minimal = smallest(files, lambda f: not agree(oracle, f, tmp_path_factory))
+            pytest.fail("seed {}, tree {}: the model and systemd-sysctl disagree; smallest "
+                        "case:\n{}\nsystemd-sysctl: {}\nmodel: {}".format(
+                            SEED, number, json.dumps(minimal, indent=1), oracle(minimal),
+                            predicted(minimal, str(tmp_path_factory.mktemp("min")))))
+
+
+CHECK = [lab_module.plugin("check_arp_sysctl"), "-i", "eth0", "-i", "eth1", "-v"]
+_SAID = re.compile(r"^(OK|WARNING|CRITICAL): (eth[01]) (arp_ignore|arp_announce|proxy_arp) "
+                   r"(?:would be )?(-?\d+)(?: after reboot)?", re.M)
+
+
+def judged(output, boot):
+    """{(interface, key): (state, value)} from -v lines, boot lines or runtime lines."""
+    return {(m.group(2), m.group(3)): (m.group(1), int(m.group(4)))
+            for m in _SAID.finditer(output)
+            if ("after reboot" in output[m.start():output.find("\n", m.start())]) == boot}
+
+
+def test_the_boot_verdict_is_the_verdict_after_the_real_boot(oracle):
+    """check_arp_sysctl predicts a reboot; the real systemd-sysctl then boots the same tree
+    and the same check judges what it left: value for value, state for state (the boot
+    verdict capped at WARNING)."""
+    chance = random.Random(SEED + 1)
+    for number in range(int(os.environ.get("LVS_DR_BOOTS", "40"))):
+        files = random_tree(chance)
+        _, (before, after) = oracle(files, run=[CHECK, CHECK + ["--no-persistence"]])
+        predicted_now, runtime = judged(before, boot=True), judged(after, boot=False)
+        assert predicted_now and runtime, (before, after)
+        capped = {k: ("WARNING" if state == "CRITICAL" else state, value)
+                  for k, (state, value) in runtime.items()}
+        assert predicted_now == capped, "tree {}:\n{}\nboot verdicts:\n{}\nafter the boot:\n{}"\
+            .format(number, json.dumps(files, indent=1), before, after)
