@@ -29,10 +29,11 @@ import collections
 import nagiosplugin
 from nagiosplugin.state import Critical, Ok, Warn
 
-from lvs_dr_checks import cli, kernel, links, netconfig, role, sysctl, target
+from lvs_dr_checks import arpfilter, cli, kernel, links, netconfig, role, sysctl, target
 from lvs_dr_checks.summary import unique_labels
 
 NAME = "ARP_SYSCTL"
+log = cli.logger("arp_sysctl")
 NEW_INTERFACES = "default"
 STATES = {kernel.OK: Ok, kernel.WARNING: Warn, kernel.CRITICAL: Critical}
 # The keys that get perfdata: the three that decide a real server's exposure.
@@ -40,10 +41,11 @@ PERFDATA_KEYS = kernel.KEYS
 
 
 class Setting(collections.namedtuple("Setting", "scope key all_value own_value rule origin "
-                                                "fixed_in")):
+                                                "fixed_in shield")):
     """One key on one interface, now or after a reboot: the values of ``all`` and of the
-    interface, the rule that judges it, where the values come from (text), and the file to
-    fix instead of sysctl.d when one overrides it (networkd), or None."""
+    interface, the rule that judges it, where the values come from (text), the file to fix
+    instead of sysctl.d when one overrides it (networkd) or None, and ``shield``: nftables
+    rules that drop ARP requests for every VIP on this interface (text), or None."""
 
     @property
     def effective(self):
@@ -51,7 +53,10 @@ class Setting(collections.namedtuple("Setting", "scope key all_value own_value r
 
     @property
     def verdict(self):
-        return self.rule.verdict(self.effective)
+        verdict = self.rule.verdict(self.effective)
+        if self.shield and self.key == kernel.ARP_IGNORE and verdict == kernel.CRITICAL:
+            return kernel.OK  # the kernel never sees the requests it would answer
+        return verdict
 
     @property
     def fix(self):
@@ -78,6 +83,9 @@ class ArpSysctl(nagiosplugin.Resource):
         self.checked = []
         self.labels = {}
         self.rules = {}
+        self.shields = {}
+        self.shield_persisted = False
+        self.filters_unknown = False
 
     def _select(self, present):
         def has_ipv4(name):
@@ -129,12 +137,14 @@ class ArpSysctl(nagiosplugin.Resource):
         keys = kernel.KEYS + (kernel.DIRECTOR_KEYS if self.director else ())
         values = sysctl.read_runtime(self.runtime_source, ["all", NEW_INTERFACES] + self.checked,
                                      keys)
+        self._find_shields(values, present)
         exposed = 0
         for scope in self.checked:
             settings = [Setting(scope, key, values["all"][key], values[scope][key],
                                 self.rules[scope][key],
                                 "all={}, {}={}".format(values["all"][key], scope,
-                                                       values[scope][key]), None)
+                                                       values[scope][key]), None,
+                                self.shields.get(scope))
                         for key in keys if key in self.rules[scope] and key in values[scope]
                         and key in values["all"]]
             exposed += any(s.verdict == kernel.CRITICAL for s in settings)
@@ -147,12 +157,45 @@ class ArpSysctl(nagiosplugin.Resource):
                 setting = Setting(NEW_INTERFACES, key, values["all"][key],
                                   values[NEW_INTERFACES][key], rules[key],
                                   "all={}, default={}".format(values["all"][key],
-                                                              values[NEW_INTERFACES][key]), None)
+                                                              values[NEW_INTERFACES][key]), None,
+                                  None)
                 yield nagiosplugin.Metric("new_interfaces_" + key, setting, context="setting")
         yield nagiosplugin.Metric("exposed_interfaces", exposed, min=0, max=len(self.checked),
                                   context="exposed_interfaces")
         if self.persistence:
             yield from self._boot_metrics(keys)
+
+    def _find_shields(self, values, present):
+        """nftables rules that keep the kernel from answering for the VIPs held on lo, read
+        only where arp_ignore alone would expose them (it may need sudo)."""
+        self.shields, self.filters_unknown = {}, False
+        rule = kernel.realserver_rules(self.arp_ignore)[kernel.ARP_IGNORE]
+        exposed = [scope for scope in self.checked if not self.director and rule.verdict(
+            kernel.effective(kernel.ARP_IGNORE, values["all"][kernel.ARP_IGNORE],
+                             values[scope][kernel.ARP_IGNORE])) == kernel.CRITICAL]
+        if not exposed:
+            return
+        try:
+            addresses = links.read_addresses(self.runtime_source)
+        except cli.PluginError as exc:  # no VIP known, no protection proven
+            log.info("addresses not read, nftables protection not looked for: %s", exc)
+            self.filters_unknown = True
+            return
+        vips = [a.address for a in addresses
+                if a.address.version == 4 and not a.address.is_loopback
+                and present.get(a.interface) and present[a.interface].arp_silent]
+        ruleset = arpfilter.read_ruleset(self.runtime_source)
+        if ruleset is None:
+            self.filters_unknown = True
+            return
+        found = arpfilter.drops(ruleset)
+        for scope in exposed:
+            shield = arpfilter.shielded(found, scope, vips)
+            if shield:
+                self.shields[scope] = "nftables drops ARP requests for {} ({})".format(
+                    ", ".join(str(v) for v in vips), "; ".join(d.where for d in shield))
+        self.shield_persisted = bool(self.shields) and arpfilter.persisted(
+            self.config_source, vips)
 
     def _boot_metrics(self, keys):
         boot = sysctl.BootSysctl(self.config_source).boot(
@@ -169,7 +212,8 @@ class ArpSysctl(nagiosplugin.Resource):
                     own_value, fixed_in, line, text = networkd[scope]
                     own_said = "{}: {}:{} '{}'".format(scope, fixed_in, line, text)
                 setting = Setting(scope, key, every.value, own_value, self.rules[scope][key],
-                                  "{}; {}".format(_said("all", every), own_said), fixed_in)
+                                  "{}; {}".format(_said("all", every), own_said), fixed_in,
+                                  self.shields.get(scope) and self.shield_persisted)
                 unpersisted += setting.verdict != kernel.OK
                 yield nagiosplugin.Metric("{}_{}_boot".format(self.labels[scope], key), setting,
                                           context="boot")
@@ -204,8 +248,12 @@ class SettingContext(nagiosplugin.Context):
                 setting.key, value)
             state = Ok if state == Ok else Warn
         text = "{} ({}): {}".format(subject, setting.origin, setting.rule.meaning(value))
+        if setting.shield and setting.key == kernel.ARP_IGNORE:
+            text += ", but {}".format(setting.shield)
         if state != Ok:
             text += "; set " + ", ".join(setting.fix)
+            if setting.key == kernel.ARP_IGNORE and resource.filters_unknown:
+                text += " ({})".format(arpfilter.HINT)
         return self.result_cls(state, text, metric)
 
     def performance(self, metric, resource):

@@ -106,7 +106,8 @@ def test_dotted_interface_name_in_fixes_perfdata_and_boot_lines(lab, rs1, config
         assert outcome.status == (
             "ARP_SYSCTL CRITICAL - lan.100 arp_ignore 3 (all=1, lan.100=3): answers for every "
             "address but scope host ones (a VIP on lo is scope global); set "
-            "net.ipv4.conf.lan/100.arp_ignore = 1")
+            "net.ipv4.conf.lan/100.arp_ignore = 1 (nftables arp rules unreadable: run as root or "
+            "use the shipped sudo rule for nft)")
         assert outcome.perf()["'lan.100_arp_ignore'"] == "3;;1:2;0;8"
         assert outcome.perf()["unpersisted_settings"] == "0;0;;0"  # 2 at boot, from the file
     finally:

@@ -8,8 +8,8 @@ from conftest import kernel_announces, kernel_answers, run_in, unavailable
 CASES = [
     ("defaults", {}, 2,
      "ARP_SYSCTL CRITICAL - eth0 arp_ignore 0 (all=0, eth0=0): answers ARP for every local "
-     "address, VIPs on lo included; set net.ipv4.conf.all.arp_ignore = 1 (+3 more problems)",
-     True),
+     "address, VIPs on lo included; set net.ipv4.conf.all.arp_ignore = 1 (nftables arp rules "
+     "unreadable: run as root or use the shipped sudo rule for nft) (+3 more problems)", True),
     ("all and lo set", {"all.arp_ignore": 1, "lo.arp_ignore": 1, "all.arp_announce": 2,
                         "lo.arp_announce": 2}, 0,
      "ARP_SYSCTL OK - 1 ARP-facing interface (eth0): VIPs on lo are not answered nor "
@@ -74,7 +74,8 @@ def test_defaults_exact_output(lab, rs1):
     assert outcome.code == 2
     assert outcome.lines == [
         "ARP_SYSCTL CRITICAL - eth0 arp_ignore 0 (all=0, eth0=0): answers ARP for every local "
-        "address, VIPs on lo included; set net.ipv4.conf.all.arp_ignore = 1 (+3 more problems) "
+        "address, VIPs on lo included; set net.ipv4.conf.all.arp_ignore = 1 (nftables arp rules "
+        "unreadable: run as root or use the shipped sudo rule for nft) (+3 more problems) "
         "| eth0_arp_announce=0;;2:2;0 eth0_arp_ignore=0;;1:2;0;8 eth0_proxy_arp=0;0;;0;1 "
         "exposed_interfaces=1;;0;0;1"]
 
@@ -257,3 +258,39 @@ def test_director_vmac_interfaces_answer_only_for_their_own_addresses(lab):
         director.iproute("link", "del", "vmac9")
         for host in [director] + lab.realservers:
             host.reset_sysctls()
+
+
+NFT = "/usr/sbin/nft"
+DROP_VIP = ("table arp lvsdr {{\n  chain input {{\n    type filter hook input priority 0;\n"
+            "    {}arp operation request arp daddr ip {} drop\n  }}\n}}\n")
+
+
+@pytest.mark.parametrize("bound, answered", [("", False), ('iifname "other0" ', True)],
+                         ids=["any interface", "another interface"])
+def test_nftables_arp_drop_rule_counts_as_protection_beside_the_kernel(lab, rs1, bound,
+                                                                       answered):
+    """arp_ignore 0, and an nftables arp rule dropping requests for the VIP: the kernel does
+    not answer, and the check (able to read the ruleset as root) says OK; bound to another
+    interface, the kernel answers and the check stays CRITICAL. As nobody the ruleset cannot
+    be read: CRITICAL, naming that possibility."""
+    if not __import__("os").access(NFT, __import__("os").X_OK):
+        unavailable("nft is missing (Debian: nftables)")
+    rs1.sysctl({"all.arp_announce": 2})
+    rs1.run([NFT, "-f", "-"], input=DROP_VIP.format(bound, lab_module.VIP), check=True)
+    try:
+        assert (rs1.mac in kernel_answers(lab)) == answered
+        as_root = run_in(rs1, "check_arp_sysctl", "--no-persistence", "-i", rs1.iface)
+        as_nobody = run_in(rs1, "check_arp_sysctl", "--no-persistence", "-i", rs1.iface,
+                           user=lab_module.NOBODY)
+    finally:
+        rs1.run([NFT, "delete", "table", "arp", "lvsdr"])
+    if answered:
+        assert as_root.code == 2, as_root
+    else:
+        assert as_root.code == 1, as_root  # only the interfaces created later remain
+        assert as_root.perf()["exposed_interfaces"] == "0;;0;0;1"
+        assert as_root.status.startswith("ARP_SYSCTL WARNING - interfaces created later"), as_root
+    assert as_nobody.code == 2, as_nobody
+    assert as_nobody.status.endswith(
+        "(nftables arp rules unreadable: run as root or use the shipped sudo rule for nft) (+1 "
+        "more problem)"), as_nobody

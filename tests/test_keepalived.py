@@ -122,3 +122,37 @@ def test_check_arp_sysctl_judges_a_keepalived_host_as_a_director(tmp_path):
     as_director()
     assert (str(as_realserver.state), str(as_director.state)) == ("critical", "ok")
     assert as_director.summary_str.startswith("director: 1 ARP-facing interface (ens3)")
+
+
+def test_nftables_rules_that_certainly_drop_requests_for_the_vips():
+    from lvs_dr_checks import arpfilter
+
+    def rule(chain, *expr):
+        return {"rule": {"family": "arp", "table": "t", "chain": chain, "expr": list(expr)}}
+
+    def match(left, right):
+        return {"match": {"op": "==", "left": left, "right": right}}
+
+    daddr = {"payload": {"protocol": "arp", "field": "daddr ip"}}
+    request = match({"payload": {"protocol": "arp", "field": "operation"}}, "request")
+    ruleset = {"nftables": [
+        {"chain": {"family": "arp", "table": "t", "name": "in", "hook": "input"}},
+        {"chain": {"family": "arp", "table": "t", "name": "out", "hook": "output"}},
+        rule("in", request, match(daddr, "192.0.2.100"), {"drop": None}),
+        rule("in", match({"meta": {"key": "iifname"}}, "eth1"),
+             match(daddr, {"set": ["192.0.2.101", {"prefix": {"addr": "198.51.100.0",
+                                                              "len": 24}}]}),
+             {"counter": {"packets": 0, "bytes": 0}}, {"drop": None}),
+        rule("in", match({"payload": {"protocol": "ether", "field": "saddr"}}, "x"),
+             match(daddr, "192.0.2.102"), {"drop": None}),  # not understood: not counted
+        rule("out", match(daddr, "192.0.2.103"), {"drop": None}),  # not the input hook
+        rule("in", {"accept": None}),
+        rule("in", match(daddr, "192.0.2.104"), {"drop": None}),  # never reached
+    ]}
+    found = arpfilter.drops(ruleset)
+    assert [(d.interface, [str(a) for a in d.addresses]) for d in found] == [
+        (None, ["192.0.2.100/32"]), ("eth1", ["192.0.2.101/32", "198.51.100.0/24"])]
+    assert arpfilter.shielded(found, "eth0", [ip("192.0.2.100")])
+    assert arpfilter.shielded(found, "eth1", [ip("192.0.2.100"), ip("198.51.100.7")])
+    assert arpfilter.shielded(found, "eth0", [ip("192.0.2.100"), ip("192.0.2.101")]) is None
+    assert arpfilter.shielded(found, "eth0", [ip("192.0.2.104")]) is None

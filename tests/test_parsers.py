@@ -145,7 +145,8 @@ def test_check_arp_sysctl_on_a_captured_real_server():
     assert check.state == Critical
     assert check.summary_str == (
         "ens3 arp_ignore 0 (all=0, ens3=0): answers ARP for every local address, VIPs on lo "
-        "included; set net.ipv4.conf.all.arp_ignore = 1 (+3 more problems)")
+        "included; set net.ipv4.conf.all.arp_ignore = 1 (nftables arp rules unreadable: run as "
+        "root or use the shipped sudo rule for nft) (+3 more problems)")
     assert check.perfdata == ["ens3_arp_announce=0;;2:2;0", "ens3_arp_ignore=0;;1:2;0;8",
                               "ens3_proxy_arp=0;0;;0;1", "exposed_interfaces=1;;0;0;1"]
 

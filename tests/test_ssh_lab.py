@@ -146,7 +146,8 @@ def test_sweep_reports_each_real_server(cluster):
     assert outcome.lines[0] == (
         "LVS_REALSERVERS CRITICAL - 192.0.2.11: ARP_SYSCTL CRITICAL - eth0 arp_ignore 0 (all=0, "
         "eth0=0): answers ARP for every local address, VIPs on lo included; set "
-        "net.ipv4.conf.all.arp_ignore = 1 (+3 more problems) (VIP_ON_LO OK) (1 of 2 real servers "
+        "net.ipv4.conf.all.arp_ignore = 1 (nftables arp rules unreadable: run as root or use the "
+        "shipped sudo rule for nft) (+3 more problems) (VIP_ON_LO OK) (1 of 2 real servers "
         "affected)")
     assert outcome.lines[2].startswith("OK: 192.0.2.12: ARP_SYSCTL OK - 1 ARP-facing interface")
     perf = dict(item.split("=", 1) for item in outcome.lines[-1].lstrip("| ").split())
