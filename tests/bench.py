@@ -18,6 +18,7 @@ import lab as lab_module
 import sshlab
 
 RUNS = 5
+PARALLEL = os.environ.get("LVS_DR_BENCH_PARALLEL", "8")
 ARPING = "/usr/bin/arping"
 ARP_SCAN = "/usr/sbin/arp-scan"
 # VIPs only from the documentation ranges, none of them a lab host's own address.
@@ -138,23 +139,31 @@ def probe_scaling():
 
 
 def ssh_sweep():
+    """The sweep against real sshd: 1, 8 and 32 real servers (8 namespaces, each sshd also
+    listening on three more addresses: sshd takes 16 listen sockets at most)."""
     rows = []
     with sshlab.LoginUser() as home, lab_module.Lab(realservers=8) as lab:
-        ssh = sshlab.SSHLab(lab, home).start()
+        extra = {host: ["192.0.2.{}".format(30 + 3 * index + n) for n in range(3)]
+                 for index, host in enumerate(lab.realservers)}
+        for host, addresses in extra.items():
+            host.addresses("add", addresses, host.iface)
+        ssh = sshlab.SSHLab(lab, home).start(extra=extra)
+        every = [host.ip for host in lab.realservers] + sum(extra.values(), [])
         try:
-            for count in (1, 8):
+            for count, servers in ((1, every[:1]), (8, every[:8]), (32, every)):
                 table = os.path.join(home, "ip_vs_{}".format(count))
                 with open(table, "w") as handle:
                     handle.write("IP Virtual Server version 1.2.1 (size=4096)\n"
                                  "Prot LocalAddress:Port Scheduler Flags\n"
                                  "  -> RemoteAddress:Port Forward Weight ActiveConn InActConn\n"
                                  "TCP  C0000264:0050 wlc\n")
-                    for host in lab.realservers[:count]:
+                    for address in servers:
                         handle.write("  -> {:08X}:0050      Route   1      0          0\n".format(
-                            int.from_bytes(bytes(int(p) for p in host.ip.split(".")), "big")))
+                            int.from_bytes(bytes(int(p) for p in address.split(".")), "big")))
                 os.chmod(table, 0o644)
                 seconds, memory, _ = repeat(lab_module.Host.netns_argv(lab.director.ns, [
-                    plugin("check_lvs_realservers"), "--from-ipvs", table, "-t", "30"]
+                    plugin("check_lvs_realservers"), "--from-ipvs", table, "-t", "30",
+                    "--parallel", PARALLEL]
                     + ssh.options()), 3)
                 rows.append({"servers": count, "seconds": seconds, "peak_mb": memory})
         finally:

@@ -56,7 +56,9 @@ class SSHLab:
         self.host_keys = {}
         self.daemons = []
 
-    def start(self):
+    def start(self, extra=None):
+        """sshd in every real server; ``extra``: {host: [more addresses it listens on]}."""
+        extra = extra or {}
         os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege separation dir
         with open(self.authorized, "w") as handle:
             handle.write(keygen(self.key) + "\n")
@@ -64,11 +66,13 @@ class SSHLab:
         for host in self.lab.realservers:
             host_key = os.path.join(self.home, "host_key_" + host.role)
             self.host_keys[host.ip] = keygen(host_key)
-            lines.append("{} {}".format(host.ip, " ".join(self.host_keys[host.ip].split()[:2])))
+            addresses = [host.ip] + list(extra.get(host, []))
+            lines.extend("{} {}".format(ip, " ".join(self.host_keys[host.ip].split()[:2]))
+                         for ip in addresses)
             config = os.path.join(self.home, "sshd_config_" + host.role)
             with open(config, "w") as handle:
-                handle.write("\n".join([
-                    "ListenAddress " + host.ip, "Port 22", "HostKey " + host_key,
+                handle.write("\n".join(["ListenAddress " + ip for ip in addresses] + [
+                    "Port 22", "HostKey " + host_key, "MaxStartups 64",
                     "PidFile {}/sshd_{}.pid".format(self.home, host.role),
                     "AuthorizedKeysFile " + self.authorized, "StrictModes no", "UsePAM no",
                     "PasswordAuthentication no", "KbdInteractiveAuthentication no",
@@ -79,10 +83,13 @@ class SSHLab:
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
         with open(self.known_hosts, "w") as handle:
             handle.write("\n".join(lines) + "\n")
-        for host in self.lab.realservers:
+        for host, daemon in zip(self.lab.realservers, self.daemons):
             deadline = time.monotonic() + 10
             while not host.run(["/usr/bin/ss", "-Hltn", "sport = :22"]).stdout.strip():
-                assert time.monotonic() < deadline, "sshd did not start in " + host.role
+                if time.monotonic() > deadline or daemon.poll() is not None:
+                    daemon.kill()
+                    raise AssertionError("sshd did not start in {}: {}".format(
+                        host.role, daemon.communicate()[0][-500:]))
                 time.sleep(0.1)
         return self
 
