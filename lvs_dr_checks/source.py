@@ -42,7 +42,11 @@ class Source:
 
     def __init__(self, root="/"):
         self.root = root
-        self._kinds = {}  # path -> kind: a check's run is short, the tree does not change under it
+        # A check's run is short and the tree does not change under it: each path's kind and
+        # each directory's names are asked once (over SFTP each question is a round trip).
+        self._kinds = {}
+        self._listings = {}
+        self._texts = {}
 
     def with_root(self, root):
         """The same host, files under another root."""
@@ -105,7 +109,13 @@ class Source:
         return self._host_path(posixpath.join(self.resolve(parent), name))
 
     def read_text(self, path):
-        """The file's text; non-UTF-8 bytes are replaced, files over 4 MiB refused."""
+        """The file's text; non-UTF-8 bytes are replaced, files over 4 MiB refused. Each file
+        is read once a run (both real-server checks of the sweep read the same ones)."""
+        if path not in self._texts:
+            self._texts[path] = self._read_text(path)
+        return self._texts[path]
+
+    def _read_text(self, path):
         log.debug("reading %s", path)
         try:
             data = self._read_bytes(self._confined(path), MAX_FILE_BYTES + 1)
@@ -124,12 +134,14 @@ class Source:
 
     def listdir(self, path):
         """Sorted names in a directory; an absent directory is empty."""
-        try:
-            return sorted(self._listdir(self._confined(path)))
-        except OSError as exc:
-            if exc.errno in (errno.ENOENT, errno.ENOTDIR):
-                return []
-            raise PluginError(_describe_os_error(path, exc))
+        if path not in self._listings:
+            try:
+                self._listings[path] = sorted(self._listdir(self._confined(path)))
+            except OSError as exc:
+                if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+                    raise PluginError(_describe_os_error(path, exc))
+                self._listings[path] = []
+        return list(self._listings[path])
 
     def kind(self, path):
         """'file', 'dir', 'link', 'other' or None (absent), without following a link.
