@@ -47,6 +47,7 @@ class Source:
         self._kinds = {}
         self._listings = {}
         self._texts = {}
+        self._outputs = {}
 
     def with_root(self, root):
         """The same host, files under another root."""
@@ -88,7 +89,20 @@ class Source:
         return os.readlink(host_path)
 
     def run(self, argv):
-        """Run a fixed command (full path, no shell) and return its stdout as text."""
+        """Run a fixed command (full path, no shell) and return its stdout as text; each
+        command once a run (its failure too)."""
+        key = tuple(argv)
+        if key not in self._outputs:
+            try:
+                self._outputs[key] = (self._run(argv), None)
+            except PluginError as exc:
+                self._outputs[key] = (None, exc)
+        output, error = self._outputs[key]
+        if error is not None:
+            raise error
+        return output
+
+    def _run(self, argv):
         log.info("running %s", " ".join(argv))
         try:
             done = subprocess.run(argv, capture_output=True, timeout=COMMAND_TIMEOUT, check=False)

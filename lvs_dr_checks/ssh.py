@@ -435,7 +435,7 @@ class SSHSource(Source):
         except PluginError as exc:
             raise PluginError("{}: {}".format(self.host, exc))
 
-    def run(self, argv):
+    def _run(self, argv):
         """Run a fixed command: each word quoted, nothing from input interpreted by a shell."""
         command = " ".join(shlex.quote(word) for word in argv)
         log.info("%s: running %s", self.host, command)
