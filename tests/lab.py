@@ -236,10 +236,11 @@ def demo_in_lab(config):
     """The four scenes of make demo, on a lab of its own; ``config`` is rs1's /etc tree."""
     arp_sysctl = [plugin("check_arp_sysctl"), "--root", config]
     vip_on_lo = [plugin("check_vip_on_lo"), "--vip", VIP, "--root", config]
-    owner = [plugin("check_vip_arp_owner"), "--vip", VIP]
     protect = {"all.arp_ignore": 1, "all.arp_announce": 2}
     with Lab() as lab:
         rs1, rs2 = lab.realservers[:2]
+        # rs2's own address proves that the director's probe reaches the segment.
+        owner = [plugin("check_vip_arp_owner"), "--vip", VIP, "--witness", rs2.ip]
         rs2.sysctl(protect)
         print("Lab: director {} ({}), real servers {}, client {}; VIP {} on the director's "
               "{} and on each real server's lo. rs2 is configured right.".format(
