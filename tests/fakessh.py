@@ -5,6 +5,8 @@ listening address: the sweep and -H must survive every one of them.
 
     fakessh.py HOST_KEY AUTHORIZED_KEY_FILE PORT ADDRESS=BEHAVIOUR:TREE ...
 
+The login user is "monitor", or LVS_DR_FAKE_LOGIN.
+
 Behaviours: ok (serve the tree), slow (0.3 s per SFTP operation), tarpit (accept, say
 nothing), drip (the banner one byte a second), drop (close the connection at the first file
 read), huge (ip output over 4 MiB), garbage (ip output that is not iproute2's), nonutf8 (an
@@ -26,7 +28,7 @@ import paramiko
 from paramiko import SFTPAttributes, SFTPHandle, SFTPServer, SFTPServerInterface
 from paramiko.sftp import SFTP_NO_SUCH_FILE, SFTP_OK
 
-LOGIN = "monitor"
+LOGIN = os.environ.get("LVS_DR_FAKE_LOGIN", "monitor")
 NON_UTF8 = "eth\udcff"  # the name b"eth\xff" as os.listdir gives it
 
 

@@ -1,9 +1,12 @@
 """A sweep that one bad server cannot spoil, and -H against hostile servers: a fake SSH server
-(paramiko's server mode, tests/fakessh.py) listens on 32 addresses inside a network namespace
+(paramiko's server mode, tests/fakessh.py) listens on 34 addresses inside a network namespace
 of the test's own, each address a real server with its own behaviour; the plugins run in the
-same namespace. No traffic leaves it."""
+same namespace. Then the same in the lab with real sshd for the 32 healthy and CRITICAL
+servers and the fake one for the hostile ones. No traffic leaves the test's namespaces."""
 
 import os
+import subprocess
+import sys
 import time
 
 import fakessh
@@ -102,3 +105,73 @@ def test_match_exec_in_ssh_config_runs_nothing(farm, tmp_path):
         assert not marker.exists(), outcome
         assert "Traceback" not in outcome.stdout + outcome.stderr
     assert outcome.status.startswith("ARP_SYSCTL UNKNOWN - -H '192.0.2.11;touch")
+
+
+def test_sweep_of_real_sshd_servers_with_hostile_ones_among_them(tmp_path):
+    """32 real servers served by real sshd (8 lab namespaces, each sshd also on three more
+    addresses), rs1 CRITICAL, the others protected; five hostile servers (the fake server in
+    the client's namespace) and one address where nothing listens. The CRITICAL is named
+    first, every healthy server is OK, every bad one UNKNOWN, within -t."""
+    reason = lab_module.lab_unavailable_reason() or sshlab.unavailable_reason()
+    if reason:
+        unavailable(reason)
+    hostile = {"192.0.2.80": "tarpit", "192.0.2.81": "slow", "192.0.2.82": "drop",
+               "192.0.2.83": "garbage", "192.0.2.84": "nosession"}
+    nobody_there = "192.0.2.85"
+    with sshlab.LoginUser() as home, lab_module.Lab(realservers=8) as lab:
+        extra = {host: ["192.0.2.{}".format(30 + 3 * index + n) for n in range(3)]
+                 for index, host in enumerate(lab.realservers)}
+        for host, addresses in extra.items():
+            host.addresses("add", addresses, host.iface)
+        for host in lab.realservers[1:]:
+            host.sysctl({"all.arp_ignore": 1, "all.arp_announce": 2})
+        client = lab.client
+        client.addresses("add", list(hostile) + [nobody_there], client.iface)
+        ssh = sshlab.SSHLab(lab, home).start(extra=extra)
+        fake_key = os.path.join(home, "fake_host_key")
+        fake_public = sshlab.keygen(fake_key)
+        tree = os.path.join(home, "tree")
+        fakessh.write_tree(tree, arp_ignore=1, vip=VIP)
+        with open(ssh.known_hosts, "a") as handle:
+            handle.writelines("{} {}\n".format(ip, " ".join(fake_public.split()[:2]))
+                              for ip in hostile)
+        fake = subprocess.Popen(
+            lab_module.Host.netns_argv(client.ns, [sys.executable, fakessh.__file__, fake_key,
+                                                   ssh.key + ".pub", "22"]
+                                       + ["{}={}:{}".format(ip, b, tree)
+                                          for ip, b in hostile.items()]),
+            stdout=subprocess.PIPE, text=True, env=dict(os.environ, LVS_DR_FAKE_LOGIN=sshlab.LOGIN))
+        try:
+            assert fake.stdout.readline().strip() == "ready"
+            real = [host.ip for host in lab.realservers] + sum(extra.values(), [])
+            servers = real + list(hostile) + [nobody_there]
+            table = tmp_path / "ipvsadm"
+            table.write_text("IP Virtual Server version 1.2.1 (size=4096)\nProt LocalAddress:"
+                             "Port Scheduler Flags\nTCP  {}:80 wlc\n".format(VIP)
+                             + "".join("  -> {}:80 Route 1 0 0\n".format(ip) for ip in servers))
+            os.chmod(str(tmp_path), 0o755)
+            started = time.monotonic()
+            outcome = Outcome(lab.director.run(
+                [plugin("check_lvs_realservers"), "--from-ipvs", str(table), "--no-persistence",
+                 "-t", "25", "-v"] + ssh.options()))
+            elapsed = time.monotonic() - started
+        finally:
+            fake.kill()
+            fake.wait()
+            ssh.stop()
+    assert elapsed < 25, outcome
+    assert outcome.code == 2, outcome
+    assert outcome.status.startswith("LVS_REALSERVERS CRITICAL - 192.0.2.11: ARP_SYSCTL "
+                                     "CRITICAL - eth0 arp_ignore 0"), outcome
+    lines = {line.split(": ", 2)[1]: line for line in outcome.lines[1:] if ": " in line}
+    critical = {lab.realservers[0].ip} | set(extra[lab.realservers[0]])
+    for ip in real:
+        state = "CRITICAL" if ip in critical else "OK"
+        assert lines[ip].startswith("{}: {}: ".format(state, ip)), lines[ip]
+    for ip in list(hostile) + [nobody_there]:
+        if hostile.get(ip) != "slow":  # a slow server may finish within its share
+            assert lines[ip].startswith("UNKNOWN: {}: ".format(ip)), lines[ip]
+    perf = dict(item.split("=", 1) for item in outcome.stdout.split("|", 1)[1].split())
+    assert sum(int(perf["servers_" + s].split(";")[0])
+               for s in ("ok", "warning", "critical", "unknown")) == len(servers)
+    assert "internal error" not in outcome.stdout and "Traceback" not in outcome.stdout
