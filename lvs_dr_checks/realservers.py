@@ -1,6 +1,19 @@
 """check_lvs_realservers: the director's sweep. Every direct-routing real server in the IPVS
 table is checked over SSH, in parallel, with check_arp_sysctl's and check_vip_on_lo's own
-Checks and that server's VIPs; the worst state wins, one line per server."""
+Checks and that server's VIPs; one line per server.
+
+Each server has its own deadline (--parallel slots, each server 0.85 x -t / waves seconds),
+and whatever happens on one server (any failure, any delay) is that server's UNKNOWN alone.
+
+States: the worst server's, a confirmed CRITICAL before a server that could not be checked
+(UNKNOWN, or CRITICAL with --unreachable critical).
+
+Perfdata: each server's state (0-3), servers, servers_ok, servers_warning, servers_critical,
+servers_unknown (they add up to servers), unreachable (warning above 0).
+
+Example:
+  check_lvs_realservers --from-ipvs --ssh-user monitor --ssh-key /etc/lvs-dr/id_ed25519
+"""
 
 import collections
 import os
@@ -248,10 +261,8 @@ class RealServersSummary(ItemSummary):
 
 
 def build_parser():
-    parser = cli.make_parser(
-        "check_lvs_realservers",
-        "On the director: checks every direct-routing real server of the IPVS table over SSH "
-        "(check_arp_sysctl and check_vip_on_lo with that server's VIPs), in parallel.")
+    parser = cli.make_parser("check_lvs_realservers", __doc__)
+    parser.formatter_class = cli.argparse.RawDescriptionHelpFormatter
     parser.add_argument("--from-ipvs", nargs="?", const=ipvs.PROC_IP_VS, type=os.path.abspath, default=ipvs.PROC_IP_VS,
                         metavar="PATH", help="the IPVS table (default %(const)s; saved "
                                              "'ipvsadm -Ln' output also works)")

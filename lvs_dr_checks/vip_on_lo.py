@@ -1,5 +1,19 @@
 """check_vip_on_lo: is each VIP held on lo (or a NOARP interface) as a host address, nowhere
-ARP-facing, and put back by the boot configuration?"""
+ARP-facing, and put back by the boot configuration?
+
+Runs on a real server (unprivileged), or against one with -H over SSH. On a director (the VIP
+in its IPVS table or keepalived.conf) it refuses to advise: UNKNOWN.
+
+States: CRITICAL, a VIP is missing, on an ARP-facing interface, or on lo with a prefix
+shorter than /32 (/128). WARNING, no boot configuration adds it back as a host address.
+UNKNOWN, a setup error.
+
+Perfdata: vips, missing and misplaced (critical above 0), unpersisted (warning above 0).
+
+Examples:
+  check_vip_on_lo --vip 192.0.2.100,192.0.2.101 --vip 2001:db8::100
+  check_vip_on_lo --vip 192.0.2.100 -H web1 --ssh-user monitor
+"""
 
 import collections
 
@@ -152,10 +166,8 @@ class VipOnLoSummary(ItemSummary):
 
 
 def build_parser():
-    parser = cli.make_parser(
-        "check_vip_on_lo",
-        "Checks that each VIP of an LVS-DR real server is held on lo (or a NOARP interface) as "
-        "a /32 (/128), on no ARP-facing interface, and that the boot configuration adds it.")
+    parser = cli.make_parser("check_vip_on_lo", __doc__)
+    parser.formatter_class = cli.argparse.RawDescriptionHelpFormatter
     parser.add_argument("--vip", action="append", type=cli.comma_list, metavar="ADDRESS",
                         help="a VIP (repeatable, or a comma-separated list; IPv4 or IPv6)")
     target.add_options(parser)
