@@ -36,8 +36,11 @@ NAME = "ARP_SYSCTL"
 log = cli.logger("arp_sysctl")
 NEW_INTERFACES = "default"
 STATES = {kernel.OK: Ok, kernel.WARNING: Warn, kernel.CRITICAL: Critical}
-# The keys that get perfdata: the three that decide a real server's exposure.
+# The keys that get perfdata: the three that decide a real server's exposure; per-interface
+# values for at most this many interfaces (all of them up to it, else those with a finding),
+# so that hundreds of interfaces keep the output within its bound. The counts are always there.
 PERFDATA_KEYS = kernel.KEYS
+PERFDATA_INTERFACES = 16
 
 
 class Setting(collections.namedtuple("Setting", "scope key all_value own_value rule origin "
@@ -86,6 +89,7 @@ class ArpSysctl(nagiosplugin.Resource):
         self.shields = {}
         self.shield_persisted = False
         self.filters_unknown = False
+        self.graphed = set()  # the interfaces whose values get perfdata
 
     def _select(self, present):
         def has_ipv4(name):
@@ -148,6 +152,10 @@ class ArpSysctl(nagiosplugin.Resource):
                         for key in keys if key in self.rules[scope] and key in values[scope]
                         and key in values["all"]]
             exposed += any(s.verdict == kernel.CRITICAL for s in settings)
+            if len(self.checked) <= PERFDATA_INTERFACES or any(
+                    s.verdict != kernel.OK for s in settings):
+                if len(self.graphed) < PERFDATA_INTERFACES:
+                    self.graphed.add(scope)
             for setting in settings:
                 yield nagiosplugin.Metric("{}_{}".format(self.labels[scope], setting.key),
                                           setting, context="setting")
@@ -259,7 +267,8 @@ class SettingContext(nagiosplugin.Context):
     def performance(self, metric, resource):
         setting = metric.value
         rule = setting.rule
-        if setting.scope == NEW_INTERFACES or setting.key not in PERFDATA_KEYS:
+        if setting.scope == NEW_INTERFACES or setting.key not in PERFDATA_KEYS or \
+                setting.scope not in resource.graphed:
             return None
         accepted = sorted(rule.accepted or ())
         bounds = None  # a Nagios range: "end" from 0, else "start:end"

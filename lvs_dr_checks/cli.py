@@ -91,9 +91,11 @@ def make_parser(prog, description):
     return parser
 
 
-# Bounds of what reaches the monitoring system: Nagios keeps 8 KiB of a plugin's output.
-MAX_LINE = 1024
-MAX_LINES = 60
+# Bounds of what reaches the monitoring system (Nagios keeps 8 KiB of a plugin's output, and
+# a status line is read by people): the status text, each line, the whole output.
+MAX_STATUS = 512
+MAX_LINE = 512
+MAX_OUTPUT = 4096
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
@@ -108,12 +110,25 @@ def printable(text, limit=MAX_LINE):
 
 
 def bounded_output(text):
-    """The plugin's output, every line printable and bounded, at most MAX_LINES lines."""
-    lines = [printable(line) for line in text.splitlines()]
-    if len(lines) > MAX_LINES:
-        lines = lines[:MAX_LINES - 1] + ["... {} more lines (bounded output)".format(
-            len(lines) - MAX_LINES + 1)]
-    return "".join(line + "\n" for line in lines)
+    """The plugin's output, every line printable: the status text cut to MAX_STATUS (its
+    perfdata kept), each line to MAX_LINE, and the long output to what fits in MAX_OUTPUT
+    bytes, ending with how many lines were left out. Perfdata lines are always kept."""
+    lines = text.splitlines() or [""]
+    status, bar, perfdata = lines[0].partition(" | ")
+    first = printable(status, MAX_STATUS) + (" | " + printable(perfdata, MAX_OUTPUT)
+                                               if bar else "")
+    perf = [printable(line, MAX_OUTPUT) for line in lines[1:] if line.startswith("| ")]
+    rest = [printable(line) for line in lines[1:] if not line.startswith("| ")]
+    budget = MAX_OUTPUT - len(first) - sum(len(line) + 1 for line in perf) - 60
+    kept = []
+    for line in rest:
+        if len(line) + 1 > budget:
+            break
+        kept.append(line)
+        budget -= len(line) + 1
+    if len(kept) < len(rest):
+        kept.append("... {} more lines (bounded output)".format(len(rest) - len(kept)))
+    return "".join(line + "\n" for line in [first] + kept + perf)
 
 
 def print_unknown(name, message):

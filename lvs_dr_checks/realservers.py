@@ -143,6 +143,9 @@ def _close(session):
             pass
 
 
+# Per-server perfdata for at most this many servers (see RealServerContext.performance).
+PERFDATA_SERVERS = 32
+
 # The sweep's ranking: a confirmed CRITICAL outranks a server that could not be checked.
 RANK = {Ok: 0, Warn: 1, Unknown: 2, Critical: 3}
 
@@ -160,6 +163,7 @@ class RealServers(nagiosplugin.Resource):
         self.timeout = timeout
         self.unreachable_state = unreachable_state
         self.plan = None
+        self.graphed = set()  # the servers whose state gets perfdata
 
     def servers(self):
         """{real server ip: [its VIPs]} for direct-routing real servers."""
@@ -184,6 +188,9 @@ class RealServers(nagiosplugin.Resource):
 
         jobs = [(ip, vips, make_target, self.persistence) for ip, vips in servers.items()]
         reports = sweep(jobs, self.plan)
+        shown = reports if len(reports) <= PERFDATA_SERVERS else \
+            [r for r in reports if self.state_of(r) != Ok]
+        self.graphed = {str(r.ip) for r in shown[:PERFDATA_SERVERS]}
         for report in reports:
             yield nagiosplugin.Metric(str(report.ip), report, context="realserver")
         counts = collections.Counter(self.state_of(report) for report in reports)
@@ -207,6 +214,9 @@ class RealServerContext(nagiosplugin.Context):
         state = resource.state_of(report)
         if report.error:
             return self.result_cls(state, "{}: {}".format(report.ip, report.error), metric)
+        if state == Ok:  # short: a sweep of many servers must fit its bounded output
+            return self.result_cls(state, "{}: {}".format(report.ip, ", ".join(
+                "{} OK".format(name) for name, _, _ in report.results)), metric)
         worst = max(report.results, key=lambda item: int(item[1]))
         others = "; ".join("{} {}".format(name, str(state).upper())
                            for name, state, _ in report.results if name != worst[0])
@@ -214,8 +224,13 @@ class RealServerContext(nagiosplugin.Context):
             report.ip, worst[2], " ({})".format(others) if others else ""), metric)
 
     def performance(self, metric, resource):
-        return nagiosplugin.Performance(metric.name, int(resource.state_of(metric.value)),
-                                        warn="0", crit="1", min=0, max=3)
+        """Each server's state, for up to PERFDATA_SERVERS servers (beyond, those not OK):
+        the counts are always there."""
+        state = resource.state_of(metric.value)
+        if metric.name not in resource.graphed:
+            return None
+        return nagiosplugin.Performance(metric.name, int(state), warn="0", crit="1", min=0,
+                                        max=3)
 
 
 class SweepCheck(nagiosplugin.Check):

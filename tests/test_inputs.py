@@ -16,8 +16,12 @@ def test_colliding_interface_names_get_stable_unique_labels():
 def test_output_is_printable_and_bounded():
     assert cli.printable("eth\udcff\x1b[31m\nx") == "eth\\xff\\x1b[31m\\x0ax"
     assert len(cli.printable("x" * 5000)) == cli.MAX_LINE
-    text = cli.bounded_output("\n".join(str(n) for n in range(100)))
-    assert text.splitlines()[-1] == "... 41 more lines (bounded output)"
+    status = "NAME CRITICAL - " + "y" * 1000 + " | a=1;;;0"
+    text = cli.bounded_output("\n".join([status] + ["z" * 100] * 200 + ["| a=1;;;0 b=2"]))
+    lines = text.splitlines()
+    assert len(text.encode()) <= cli.MAX_OUTPUT
+    assert lines[0] == "NAME CRITICAL - " + "y" * (cli.MAX_STATUS - 19) + "... | a=1;;;0"
+    assert lines[-2].endswith(" more lines (bounded output)") and lines[-1] == "| a=1;;;0 b=2"
 
 
 def test_a_vip_list_is_read_in_linear_time_without_duplicates():
@@ -60,3 +64,45 @@ def test_the_sweep_plans_each_servers_share_of_t():
     assert (plan.parallel, round(plan.budget, 2)) == (8, 4.25)
     with pytest.raises(cli.PluginError, match="leave 0.27s each within -t 10"):
         realservers.Plan.make(256, 8, 10.0)
+
+
+def _interfaces_tree(root, count):
+    """/proc and /sys of a host with ``count`` ARP-facing interfaces, every one exposed."""
+    import os
+
+    def put(path, text):
+        full = os.path.join(root, path)
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        with open(full, "w") as handle:
+            handle.write(text)
+    names = ["lo"] + ["eth{}".format(n) for n in range(count)]
+    for scope in ["all", "default"] + names:
+        for key in ("arp_ignore", "arp_announce", "proxy_arp"):
+            put("proc/sys/net/ipv4/conf/{}/{}".format(scope, key), "0\n")
+    for name in names:
+        put("sys/class/net/{}/flags".format(name), "0x9\n" if name == "lo" else "0x1003\n")
+        put("sys/class/net/{}/operstate".format(name), "up\n")
+
+
+@pytest.mark.parametrize("verbose", [[], ["-v"]])
+def test_hundreds_of_interfaces_keep_the_output_within_its_bound(tmp_path, capsys, monkeypatch,
+                                                                  verbose):
+    import nagiosplugin
+
+    from lvs_dr_checks import arp_sysctl, target
+    from lvs_dr_checks.source import Source
+
+    _interfaces_tree(str(tmp_path), 300)
+    monkeypatch.setattr(target, "sources", lambda args: (Source(str(tmp_path)),
+                                                         Source(str(tmp_path))))
+    nagiosplugin.Runtime.instance = None
+    with pytest.raises(SystemExit) as ended:
+        arp_sysctl.main(["--no-persistence"] + verbose)
+    out = capsys.readouterr().out
+    assert ended.value.code == 2
+    assert len(out.encode()) <= cli.MAX_OUTPUT, len(out)
+    perfdata = out.split("|", 1)[1].split()
+    assert sum("_arp_ignore=" in item for item in perfdata) == arp_sysctl.PERFDATA_INTERFACES
+    assert any(item.startswith("exposed_interfaces=300;") for item in perfdata)
+    if verbose:
+        assert out.splitlines()[-2].endswith(" more lines (bounded output)")
