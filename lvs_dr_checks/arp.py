@@ -25,7 +25,6 @@ from lvs_dr_checks.cli import PluginError, logger
 
 log = logger("arp")
 PACKET_OUTGOING = 4
-BROADCAST = "ff:ff:ff:ff:ff:ff"
 
 Heard = collections.namedtuple("Heard", "ip arp_mac eth_mac kind at")
 Heard.__doc__ = ("A packet naming ``ip`` as its own: kind 'reply' (an answer to a probe) or "
