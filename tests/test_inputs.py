@@ -106,3 +106,22 @@ def test_hundreds_of_interfaces_keep_the_output_within_its_bound(tmp_path, capsy
     assert any(item.startswith("exposed_interfaces=300;") for item in perfdata)
     if verbose:
         assert out.splitlines()[-2].endswith(" more lines (bounded output)")
+
+
+def test_known_hosts_markers_and_bad_lines_are_read_around(tmp_path):
+    """@cert-authority and unreadable lines are skipped, @revoked keys remembered, never an
+    exception; the plain entries are the host keys paramiko checks."""
+    import paramiko
+
+    key = paramiko.RSAKey.generate(2048)
+    line = "{} {}".format(key.get_name(), key.get_base64())
+    known = tmp_path / "known_hosts"
+    known.write_text("# comment\n@cert-authority *.example.org {0}\n@revoked 192.0.2.12 {0}\n"
+                     "192.0.2.11 {0}\nnot a line\n192.0.2.13 ssh-ed25519 !!!notbase64\n"
+                     "@bogus x y z\n".format(line))
+    target = ssh.Target("192.0.2.11", known_hosts=str(known))
+    client = paramiko.SSHClient()
+    revoked = target._host_keys(paramiko, client)
+    assert revoked == {key.asbytes()}
+    assert client.get_host_keys().lookup("192.0.2.11")[key.get_name()] == key
+    assert client.get_host_keys().lookup("192.0.2.13") is None
