@@ -231,6 +231,8 @@ def main():
     reason = lab_module.lab_unavailable_reason() or sshlab.unavailable_reason()
     if reason:
         sys.exit("make bench needs the lab: " + reason)
+    from lvs_dr_checks.channels import Pacer
+    pacing_existed = os.path.exists(Pacer.PATH)
     machine = "{} {}, {} CPUs, Linux {}, Python {}".format(
         platform.machine(), platform.processor() or "", os.cpu_count(), platform.release(),
         platform.python_version())
@@ -270,6 +272,8 @@ def main():
     with open(path, "w") as handle:
         json.dump(results, handle, indent=2)
     print("\nwritten:", path)
+    if not pacing_existed and os.path.exists(Pacer.PATH):
+        os.unlink(Pacer.PATH)  # the probes' pacing file: nothing of the bench stays behind
 
 
 if __name__ == "__main__":

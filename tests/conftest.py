@@ -112,3 +112,15 @@ def write_tree(root, files):
             with open(full, "w") as handle:
                 handle.write(text)
             os.chmod(full, 0o644)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def leave_no_pacing_file():
+    """The probe keeps its host-wide pacing reservation in a small file under /run; a test
+    session that created it removes it, so that nothing is left on the machine."""
+    from lvs_dr_checks.channels import Pacer
+
+    existed = os.path.exists(Pacer.PATH)
+    yield
+    if not existed and os.path.exists(Pacer.PATH):
+        os.unlink(Pacer.PATH)
