@@ -7,6 +7,7 @@ import time
 import lab as lab_module
 
 SSHD = "/usr/sbin/sshd"
+RUN_DIR = "/run/sshd"
 SSH_KEYGEN = "/usr/bin/ssh-keygen"
 LOGIN = "lvsdrssh"
 PROGRAMS = (SSHD, SSH_KEYGEN, "/usr/sbin/useradd", "/usr/sbin/userdel")
@@ -55,11 +56,14 @@ class SSHLab:
         self.authorized = os.path.join(home, "authorized_keys")
         self.host_keys = {}
         self.daemons = []
+        self.made_run_dir = False
 
     def start(self, extra=None):
         """sshd in every real server; ``extra``: {host: [more addresses it listens on]}."""
         extra = extra or {}
-        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege separation dir
+        # sshd's privilege separation directory, removed again by stop() if made here.
+        self.made_run_dir = not os.path.isdir(RUN_DIR)
+        os.makedirs(RUN_DIR, mode=0o755, exist_ok=True)
         with open(self.authorized, "w") as handle:
             handle.write(keygen(self.key) + "\n")
         lines = []
@@ -97,6 +101,11 @@ class SSHLab:
         for daemon in self.daemons:
             daemon.terminate()
             daemon.wait(timeout=10)
+        if getattr(self, "made_run_dir", False):
+            try:
+                os.rmdir(RUN_DIR)
+            except OSError:
+                pass  # not empty: another sshd uses it
 
     def options(self, known_hosts=None, key=None):
         return ["--ssh-user", LOGIN, "--ssh-key", key or self.key,
