@@ -175,15 +175,19 @@ class Probe:
         return len(self.targets) * self.count
 
     @property
+    def round_time(self):
+        """Seconds between rounds: the interval, or longer when pacing one round takes more."""
+        return max(self.interval, len(self.targets) / MAX_RATE)
+
+    @property
     def window(self):
         """Seconds the probe takes, whatever the number of targets (up to the pacing rate)."""
-        round_time = max(self.interval, len(self.targets) / MAX_RATE)
-        return round_time * (self.count - 1) + len(self.targets) / MAX_RATE + self.wait \
+        return self.round_time * (self.count - 1) + len(self.targets) / MAX_RATE + self.wait \
             + self.listen
 
     def schedule(self, start):
         """(send time, target) for every probe: rounds ``interval`` apart, paced within."""
-        round_time = max(self.interval, len(self.targets) / MAX_RATE)
+        round_time = self.round_time
         return [(start + n * round_time + i / MAX_RATE, target)
                 for n in range(self.count) for i, target in enumerate(self.targets)]
 

@@ -141,16 +141,14 @@ class ArpSysctl(nagiosplugin.Resource):
         keys = kernel.KEYS + (kernel.DIRECTOR_KEYS if self.director else ())
         values = sysctl.read_runtime(self.runtime_source, ["all", NEW_INTERFACES] + self.checked,
                                      keys)
-        self._find_shields(values, present)
+        now = {scope: [_now(scope, key, values, self.rules[scope][key]) for key in keys
+                       if key in self.rules[scope] and key in values[scope]
+                       and key in values["all"]]
+               for scope in self.checked}
+        self._find_shields(now, present)
         exposed = 0
         for scope in self.checked:
-            settings = [Setting(scope, key, values["all"][key], values[scope][key],
-                                self.rules[scope][key],
-                                "all={}, {}={}".format(values["all"][key], scope,
-                                                       values[scope][key]), None,
-                                self.shields.get(scope))
-                        for key in keys if key in self.rules[scope] and key in values[scope]
-                        and key in values["all"]]
+            settings = [s._replace(shield=self.shields.get(scope)) for s in now[scope]]
             exposed += any(s.verdict == kernel.CRITICAL for s in settings)
             if len(self.checked) <= PERFDATA_INTERFACES or any(
                     s.verdict != kernel.OK for s in settings):
@@ -160,27 +158,23 @@ class ArpSysctl(nagiosplugin.Resource):
                 yield nagiosplugin.Metric("{}_{}".format(self.labels[scope], setting.key),
                                           setting, context="setting")
         if not self.director:
-            rules = kernel.realserver_rules(self.arp_ignore)
+            rules = self.rules[self.checked[0]]
             for key in (kernel.ARP_IGNORE, kernel.ARP_ANNOUNCE):
-                setting = Setting(NEW_INTERFACES, key, values["all"][key],
-                                  values[NEW_INTERFACES][key], rules[key],
-                                  "all={}, default={}".format(values["all"][key],
-                                                              values[NEW_INTERFACES][key]), None,
-                                  None)
-                yield nagiosplugin.Metric("new_interfaces_" + key, setting, context="setting")
+                yield nagiosplugin.Metric("new_interfaces_" + key,
+                                          _now(NEW_INTERFACES, key, values, rules[key]),
+                                          context="setting")
         yield nagiosplugin.Metric("exposed_interfaces", exposed, min=0, max=len(self.checked),
                                   context="exposed_interfaces")
         if self.persistence:
             yield from self._boot_metrics(keys)
 
-    def _find_shields(self, values, present):
+    def _find_shields(self, now, present):
         """nftables rules that keep the kernel from answering for the VIPs held on lo, read
-        only where arp_ignore alone would expose them (it may need sudo)."""
+        only on a real server and where arp_ignore alone would expose them (it may need
+        sudo)."""
         self.shields, self.filters_unknown = {}, False
-        rule = kernel.realserver_rules(self.arp_ignore)[kernel.ARP_IGNORE]
-        exposed = [scope for scope in self.checked if not self.director and rule.verdict(
-            kernel.effective(kernel.ARP_IGNORE, values["all"][kernel.ARP_IGNORE],
-                             values[scope][kernel.ARP_IGNORE])) == kernel.CRITICAL]
+        exposed = [scope for scope, settings in now.items() if not self.director and any(
+            s.key == kernel.ARP_IGNORE and s.verdict == kernel.CRITICAL for s in settings)]
         if not exposed:
             return
         try:
@@ -227,6 +221,13 @@ class ArpSysctl(nagiosplugin.Resource):
                                           context="boot")
         yield nagiosplugin.Metric("unpersisted_settings", unpersisted, min=0,
                                   context="unpersisted_settings")
+
+
+def _now(scope, key, values, rule):
+    """A runtime Setting of ``scope`` from /proc/sys values (no nftables shield yet)."""
+    return Setting(scope, key, values["all"][key], values[scope][key], rule,
+                   "all={}, {}={}".format(values["all"][key], scope, values[scope][key]), None,
+                   None)
 
 
 def _said(scope, setting):

@@ -33,6 +33,16 @@ def _describe_os_error(path, exc):
     return "{}: {}".format(path, reasons.get(exc.errno, exc.strerror or str(exc)))
 
 
+def open_regular(path):
+    """A regular file opened for reading, without waiting on a FIFO or a device; anything
+    else is OSError(EINVAL, "not a regular file")."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file", path)
+    return os.fdopen(fd, "rb")
+
+
 class Source:
     """Files under ``root`` and fixed commands, on the local host.
 
@@ -58,12 +68,7 @@ class Source:
 
     # The primitives below are what a remote source overrides.
     def _open(self, host_path):
-        """A regular file, opened without waiting on a FIFO or a device."""
-        fd = os.open(host_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            os.close(fd)
-            raise OSError(errno.EINVAL, "not a regular file", host_path)
-        return os.fdopen(fd, "rb")
+        return open_regular(host_path)
 
     def _read_bytes(self, host_path, limit):
         # Small reads: /proc/sys refuses one buffer of several MiB (ENOMEM).

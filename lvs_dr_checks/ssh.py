@@ -20,7 +20,7 @@ import stat
 import time
 
 from lvs_dr_checks.cli import PluginError, logger
-from lvs_dr_checks.source import MAX_FILE_BYTES, Source, command_output
+from lvs_dr_checks.source import MAX_FILE_BYTES, Source, command_output, open_regular
 
 log = logger("ssh")
 PASSWORD_ENV = "LVS_DR_SSH_PASSWORD"
@@ -61,23 +61,19 @@ def read_local_file(path, what, limit, private=False):
     """A small local file as bytes: a regular file, at most ``limit`` bytes, and with
     ``private`` readable by its owner alone (as ssh demands of keys)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+        handle = open_regular(path)
     except OSError as exc:
         raise PluginError("{} {}: {}".format(what, path, exc.strerror or exc))
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise PluginError("{} {}: not a regular file".format(what, path))
-        if private and info.st_mode & 0o077:
+    with handle:
+        mode = os.fstat(handle.fileno()).st_mode
+        if private and mode & 0o077:
             raise PluginError("{} {}: readable by others (mode {:o}): chmod 600 it, as ssh "
-                              "demands of secrets".format(what, path, stat.S_IMODE(info.st_mode)))
-        data = os.read(fd, limit + 1)
-        if len(data) > limit:
-            raise PluginError("{} {}: larger than {} bytes, not such a file".format(
-                what, path, limit))
-        return data
-    finally:
-        os.close(fd)
+                              "demands of secrets".format(what, path, stat.S_IMODE(mode)))
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise PluginError("{} {}: larger than {} bytes, not such a file".format(
+            what, path, limit))
+    return data
 
 
 def _host_matches(patterns, host):
