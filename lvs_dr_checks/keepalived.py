@@ -6,12 +6,12 @@ keepalived's syntax: words and braces, comments from '#' or '!' to the end of th
 """
 
 import collections
-import fnmatch
 import ipaddress
 import posixpath
 
 from lvs_dr_checks import ipvs
 from lvs_dr_checks.cli import PluginError
+from lvs_dr_checks.source import glob_paths
 
 DEFAULT_PATH = "/etc/keepalived/keepalived.conf"
 MAX_INCLUDE_DEPTH = 8
@@ -125,18 +125,8 @@ def _expand_includes(source, blocks, directory, depth, state):
 
 
 def _glob(source, pattern):
-    """Files matching a glob pattern, component by component, in name order."""
-    paths = ["/"]
-    for part in [p for p in pattern.split("/") if p]:
-        following = []
-        for path in paths:
-            if any(c in part for c in "*?["):
-                following.extend(posixpath.join(path, name) for name in source.listdir(path)
-                                 if fnmatch.fnmatchcase(name, part) and not name.startswith("."))
-            else:
-                following.append(posixpath.join(path, part))
-        paths = following
-    return [p for p in paths if source.kind(source.resolve(p)) == "file"]
+    """Files matching a glob pattern, in name order."""
+    return [p for p in glob_paths(source, pattern) if source.kind(source.resolve(p)) == "file"]
 
 
 def _address(word):

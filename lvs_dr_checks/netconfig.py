@@ -9,8 +9,8 @@ import fnmatch
 import ipaddress
 import posixpath
 import re
-import shlex
 
+from lvs_dr_checks import commands, ifupdown
 from lvs_dr_checks.cli import PluginError, logger
 from lvs_dr_checks.source import conf_files
 
@@ -18,8 +18,9 @@ log = logger("netconfig")
 
 
 class ConfiguredAddress(collections.namedtuple("ConfiguredAddress",
-                                               "address prefixlen device file line")):
-    """An address that a configuration file adds at boot; ``device`` may carry a label (lo:1)."""
+                                               "address prefixlen device file line inactive")):
+    """An address that a configuration file names for boot; ``device`` may carry a label
+    (lo:1); ``inactive`` says why the boot never adds it (None: it does)."""
 
     @property
     def interface(self):
@@ -30,97 +31,22 @@ class ConfiguredAddress(collections.namedtuple("ConfiguredAddress",
         return "{}:{}".format(self.file, self.line)
 
     def __str__(self):
-        return "{}/{} on {} ({})".format(self.address, self.prefixlen, self.device, self.where)
+        return "{}/{} on {} ({}){}".format(self.address, self.prefixlen, self.device, self.where,
+                                           "" if self.inactive is None else
+                                           ": never added, " + self.inactive)
 
 
-def _address(text, prefix=None):
+def _configured(address, prefixlen, device, file, line, inactive=None):
+    return ConfiguredAddress(address, prefixlen, device, file, line, inactive)
+
+
+def _address(text):
     """(ip_address, prefixlen) from 'a.b.c.d[/len]' or None; no prefix means a host address."""
-    text = text.strip().strip("'\"")
-    address, _, length = text.partition("/")
-    try:
-        ip = ipaddress.ip_address(address)
-        if length:
-            prefix = length
-        if prefix is None:
-            return ip, ip.max_prefixlen
-        return ip, _prefixlen(ip, prefix)
-    except ValueError:
-        return None
-
-
-def _prefixlen(ip, prefix):
-    """A prefix length from '24' or '255.255.255.0'."""
-    prefix = str(prefix).strip().strip("'\"")
-    if "." in prefix:
-        return ipaddress.ip_network("0.0.0.0/" + prefix).prefixlen
-    length = int(prefix)
-    if not 0 <= length <= ip.max_prefixlen:
-        raise ValueError(prefix)
-    return length
-
-
-def classful_prefixlen(ip):
-    """The class mask that ipcalc and ifconfig assume when none is given."""
-    first = int(ip) >> 24
-    return 8 if first < 128 else 16 if first < 192 else 24
+    return commands.interface_address(text.strip().strip("'\""))
 
 
 def _text_lines(source, path):
     return enumerate(source.read_text(path).splitlines(), 1)
-
-
-# --- shell commands: `ip addr add` and `ifconfig`, in ifupdown, units, rc.local ----------
-
-_IP_FAMILY_OPTIONS = {"-4", "-6", "-f", "-family", "-n", "-netns"}
-
-
-def commands_in(line):
-    """The simple commands of a shell line (split at ; && || |), as word lists."""
-    try:
-        words = shlex.split(line, comments=True)
-    except ValueError:
-        return []
-    commands, current = [], []
-    for word in words:
-        if word in (";", "&&", "||", "|", "&"):
-            commands.append(current)
-            current = []
-        else:
-            current.append(word.rstrip(";"))
-    commands.append(current)
-    return [command for command in commands if command]
-
-
-def address_from_command(words):
-    """(ip, prefixlen, device) that an `ip addr add` or `ifconfig` command adds, else None."""
-    if not words:
-        return None
-    program = posixpath.basename(words[0])
-    if program == "ip":
-        rest = words[1:]
-        while rest and rest[0].startswith("-"):
-            option = rest.pop(0)
-            if option in _IP_FAMILY_OPTIONS and option not in ("-4", "-6") and rest:
-                rest.pop(0)
-        if len(rest) < 3 or not "address".startswith(rest[0]) or rest[1] not in ("add", "replace"):
-            return None
-        parsed = _address(rest[2])
-        options = dict(zip(rest[3::2], rest[4::2]))
-        device = options.get("label") or options.get("dev")
-        if parsed and device:
-            return parsed[0], parsed[1], device
-        return None
-    if program == "ifconfig" and len(words) >= 3:
-        ip = _address(words[2])
-        if not ip:
-            return None
-        netmask = words[words.index("netmask") + 1] if "netmask" in words[:-1] else None
-        try:
-            prefix = _prefixlen(ip[0], netmask) if netmask else classful_prefixlen(ip[0])
-        except ValueError:
-            return None
-        return ip[0], prefix, words[1]
-    return None
 
 
 def addresses_in_commands(source, path, select=lambda line: line):
@@ -129,86 +55,18 @@ def addresses_in_commands(source, path, select=lambda line: line):
     found = []
     for number, line in _text_lines(source, path):
         command_line = select(line)
-        if not command_line:
-            continue
-        for words in commands_in(command_line):
-            added = address_from_command(words)
-            if added:
-                found.append(ConfiguredAddress(added[0], added[1], added[2], path, number))
+        if command_line:
+            found.extend(_configured(a.address, a.prefixlen, a.device, path, number)
+                         for a in commands.addresses_added(command_line))
     return found
 
 
 # --- ifupdown ---------------------------------------------------------------------------
 
-IFUPDOWN_MAIN = "/etc/network/interfaces"
-IFUPDOWN_DIR = "/etc/network"
-_SOURCE_DIRECTORY_NAME = re.compile(r"^[a-zA-Z0-9_-]+$")
-_IFUPDOWN_HOOKS = ("up", "post-up", "pre-up")
-
-
-def _ifupdown_files(source, path, seen):
-    if path in seen or len(seen) > 200:
-        return
-    text = source.read_optional(path)
-    if text is None:
-        return
-    seen.append(path)
-    for line in text.splitlines():
-        words = line.split()
-        if len(words) < 2 or words[0] not in ("source", "source-directory"):
-            continue
-        pattern = words[1] if words[1].startswith("/") else posixpath.join(IFUPDOWN_DIR, words[1])
-        if words[0] == "source":
-            directory, name = posixpath.split(pattern)
-            for match in source.listdir(directory):
-                if fnmatch.fnmatchcase(match, name):
-                    _ifupdown_files(source, posixpath.join(directory, match), seen)
-        else:
-            for match in source.listdir(pattern):
-                if _SOURCE_DIRECTORY_NAME.match(match):
-                    _ifupdown_files(source, posixpath.join(pattern, match), seen)
-
-
-def read_ifupdown(source):
-    """`iface` stanzas with `address`/`netmask`, and `up ip addr add` hooks, through includes."""
-    files = []
-    _ifupdown_files(source, IFUPDOWN_MAIN, files)
-    found = []
-    for path in files:
-        stanza = None  # {"device", "addresses": [(line number, text)], "netmask"}
-        for number, raw in _text_lines(source, path):
-            words = raw.split("#", 1)[0].split()
-            if not words:
-                continue
-            keyword = words[0]
-            if keyword in ("iface", "mapping", "auto", "allow-hotplug", "source",
-                           "source-directory") or keyword.startswith("allow-"):
-                found.extend(_stanza_address(stanza, path))
-                stanza = None
-                if keyword == "iface" and len(words) > 1:
-                    stanza = {"device": words[1], "addresses": [], "netmask": None}
-            elif stanza and keyword == "address" and len(words) > 1:
-                stanza["addresses"].append((number, words[1]))
-            elif stanza and keyword == "netmask" and len(words) > 1:
-                stanza["netmask"] = words[1]
-            elif stanza and keyword in _IFUPDOWN_HOOKS:
-                for command in commands_in(raw.split(None, 1)[1] if len(words) > 1 else ""):
-                    added = address_from_command(command)
-                    if added:
-                        found.append(ConfiguredAddress(added[0], added[1], added[2], path, number))
-        found.extend(_stanza_address(stanza, path))
-    return found
-
-
-def _stanza_address(stanza, path):
-    """`address` lines of an iface stanza; ifupdown runs `ip addr add ADDRESS[/NETMASK]`, so an
-    address without netmask is a host address."""
-    found = []
-    for number, text in stanza["addresses"] if stanza else []:
-        parsed = _address(text, stanza["netmask"])
-        if parsed:
-            found.append(ConfiguredAddress(parsed[0], parsed[1], stanza["device"], path, number))
-    return found
+def read_ifupdown(source, interfaces):
+    """What ifup puts on the interfaces at boot (ifupdown.py), and what it never adds."""
+    records, _ = ifupdown.boot(source, interfaces)
+    return [ConfiguredAddress(*record) for record in records]
 
 
 # --- netplan ----------------------------------------------------------------------------
@@ -256,7 +114,7 @@ def _netplan_item(item, stack, path, number):
         return []
     item = item.strip().rstrip(":")
     parsed = _address(item) if "/" in item else None
-    return [ConfiguredAddress(parsed[0], parsed[1], keys[-2], path, number)] if parsed else []
+    return [_configured(parsed[0], parsed[1], keys[-2], path, number)] if parsed else []
 
 
 # --- systemd-networkd -------------------------------------------------------------------
@@ -304,8 +162,7 @@ def read_networkd(source, interfaces):
             if section in ("Network", "Address") and key == "Address":
                 address = _address(value)
                 if address:
-                    found.append(ConfiguredAddress(address[0], address[1], interface, path,
-                                                   number))
+                    found.append(_configured(address[0], address[1], interface, path, number))
     return found
 
 
@@ -347,8 +204,8 @@ def read_networkmanager(source):
                     for item in value.split(";"):
                         address = _address(item.split(",")[0]) if item.strip() else None
                         if address and "/" in item:
-                            found.append(ConfiguredAddress(address[0], address[1],
-                                                           device or "?", path, number))
+                            found.append(_configured(address[0], address[1], device or "?", path,
+                                                     number))
     return found
 
 
@@ -380,10 +237,11 @@ def read_ifcfg(source):
             try:
                 ip = ipaddress.ip_address(value)
                 prefix = variables.get("PREFIX" + suffix) or variables.get("NETMASK" + suffix)
-                length = _prefixlen(ip, prefix) if prefix else classful_prefixlen(ip)
+                length = (commands.prefixlen_of(ip, prefix) if prefix
+                          else commands.classful_prefixlen(ip))
             except ValueError:
                 continue
-            found.append(ConfiguredAddress(ip, length, device, path, lines[key]))
+            found.append(_configured(ip, length, device, path, lines[key]))
     return found
 
 
@@ -418,7 +276,7 @@ FORMATS = "ifupdown, netplan, systemd-networkd, NetworkManager, ifcfg, units in 
 def read_all(source, interfaces):
     """Every address any known boot-time configuration adds, under the source's root."""
     try:
-        found = (read_ifupdown(source) + read_netplan(source) + read_networkd(source, interfaces)
+        found = (read_ifupdown(source, interfaces) + read_netplan(source) + read_networkd(source, interfaces)
                  + read_networkmanager(source) + read_ifcfg(source) + read_site_scripts(source))
     except RecursionError:
         raise PluginError("the network configuration includes itself too deeply")

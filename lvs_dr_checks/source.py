@@ -5,6 +5,7 @@ host, a fixture tree (``root``) in the tests, or a remote host over SSH.
 """
 
 import errno
+import fnmatch
 import os
 import posixpath
 import stat
@@ -252,3 +253,33 @@ def conf_files(source, directories, suffixes):
         if target != MASKED and source.kind(target) == "file":
             files.append(target)
     return files
+
+
+_CHARACTER_CLASSES = {"[:digit:]": "0-9", "[:alpha:]": "a-zA-Z", "[:alnum:]": "a-zA-Z0-9",
+                      "[:lower:]": "a-z", "[:upper:]": "A-Z", "[:space:]": " \t",
+                      "[:xdigit:]": "0-9a-fA-F"}
+
+
+def name_matches(part, name):
+    """glob(3) for one path component: '[^' negates, [:class:] ranges, and a leading '.'
+    matched only by a leading '.'."""
+    for spelled_as, spelled in _CHARACTER_CLASSES.items():
+        part = part.replace(spelled_as, spelled)
+    return (fnmatch.fnmatchcase(name, part.replace("[^", "[!"))
+            and (not name.startswith(".") or part.startswith(".")))
+
+
+def glob_paths(source, pattern):
+    """The existing paths an absolute glob pattern names, as glob(3) finds them: component by
+    component, sorted."""
+    paths = ["/"]
+    for part in [p for p in pattern.split("/") if p]:
+        following = []
+        for path in paths:
+            if any(c in part for c in "*?["):
+                following.extend(posixpath.join(path, name) for name in source.listdir(path)
+                                 if name_matches(part, name))
+            else:
+                following.append(posixpath.join(path, part))
+        paths = following
+    return sorted(p for p in paths if source.kind(p) is not None)

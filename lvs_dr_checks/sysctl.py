@@ -4,12 +4,11 @@ A model only: which value, from where. Verdicts are the checks' business.
 """
 
 import collections
-import fnmatch
 import re
 
 from lvs_dr_checks import kernel
 from lvs_dr_checks.cli import PluginError, logger
-from lvs_dr_checks.source import conf_files
+from lvs_dr_checks.source import conf_files, name_matches
 
 log = logger("sysctl")
 PROC_CONF = "/proc/sys/net/ipv4/conf"
@@ -94,23 +93,11 @@ class Setting(collections.namedtuple("Setting", "value written origin via")):
     'refused' when the kernel refused that line's value."""
 
 
-def _glob_part(pattern):
-    """A glob(3) component as fnmatch reads it: '[^' negates, [:class:] ranges spelled out."""
-    classes = {"[:digit:]": "0-9", "[:alpha:]": "a-zA-Z", "[:alnum:]": "a-zA-Z0-9",
-               "[:lower:]": "a-z", "[:upper:]": "A-Z", "[:space:]": " \t", "[:xdigit:]": "0-9a-fA-F"}
-    for name, spelled in classes.items():
-        pattern = pattern.replace(name, spelled)
-    return pattern.replace("[^", "[!")
-
-
 def glob_matches(pattern, path):
-    """glob(3) on /proc/sys: component by component, '/' never matched by a wildcard, a
-    leading '.' only by a leading '.'."""
+    """glob(3) on /proc/sys: component by component, '/' never matched by a wildcard."""
     parts, names = pattern.split("/"), path.split("/")
     return len(parts) == len(names) and all(
-        fnmatch.fnmatchcase(name, _glob_part(part)) and
-        (not name.startswith(".") or part.startswith("."))
-        for part, name in zip(parts, names))
+        name_matches(part, name) for part, name in zip(parts, names))
 
 
 class Kernel:

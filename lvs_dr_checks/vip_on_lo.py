@@ -51,12 +51,26 @@ class VipPlacement(collections.namedtuple("VipPlacement", "vip live configured s
         return bool(self.exposed or self.too_wide)
 
     @property
+    def after_boot(self):
+        return [c for c in self.configured or [] if c.inactive is None]
+
+    @property
     def persisted(self):
-        return [c for c in self.configured or [] if self._is_right(c.interface, c.prefixlen)]
+        return [c for c in self.after_boot if self._is_right(c.interface, c.prefixlen)]
 
     @property
     def misconfigured(self):
-        return [c for c in self.configured or [] if not self._is_right(c.interface, c.prefixlen)]
+        return [c for c in self.after_boot if not self._is_right(c.interface, c.prefixlen)]
+
+    @property
+    def dormant(self):
+        """Configuration naming the VIP that the boot never applies."""
+        return [c for c in self.configured or [] if c.inactive is not None]
+
+    @property
+    def unpersisted(self):
+        """A reboot would lose the VIP, or put it somewhere the live check calls CRITICAL."""
+        return not self.persisted or bool(self.misconfigured)
 
 
 class VipOnLo(nagiosplugin.Resource):
@@ -102,7 +116,7 @@ class VipOnLo(nagiosplugin.Resource):
         yield nagiosplugin.Metric("misplaced", sum(p.misplaced for p in placements), min=0,
                                   max=len(placements), context="misplaced")
         if self.persistence:
-            yield nagiosplugin.Metric("unpersisted", sum(not p.persisted for p in placements),
+            yield nagiosplugin.Metric("unpersisted", sum(p.unpersisted for p in placements),
                                       min=0, max=len(placements), context="unpersisted")
 
 
@@ -137,15 +151,21 @@ class VipContext(nagiosplugin.Context):
         if placement.configured is None:
             return self.result_cls(Ok, "{} on {}; boot configuration not checked".format(
                 vip, live), metric)
+        if placement.misconfigured:
+            wrong = "; ".join("{}/{} on {} ({})".format(vip, c.prefixlen, c.device, c.where)
+                              for c in placement.misconfigured)
+            also = " as well as right at {}".format(placement.persisted[0].where) \
+                if placement.persisted else ""
+            return self.result_cls(Warn, "{} on {} now, but after a reboot {}{}: configure it "
+                                         "only as /{} on lo".format(
+                                             vip, live, wrong, also, vip.max_prefixlen), metric)
         if placement.persisted:
             return self.result_cls(Ok, "{} on {}; at boot: {}".format(
                 vip, live, placement.persisted[0].where), metric)
-        if placement.misconfigured:
-            wrong = placement.misconfigured[0]
-            return self.result_cls(Warn, "{} on {} now, but after a reboot {}/{} on {} ({}): "
-                                         "configure it as /{} on lo".format(
-                                             vip, live, vip, wrong.prefixlen, wrong.device,
-                                             wrong.where, vip.max_prefixlen), metric)
+        if placement.dormant:
+            return self.result_cls(Warn, "{} on {} now, but a reboot loses it: {} ({}) {}".format(
+                vip, live, placement.dormant[0].device, placement.dormant[0].where,
+                placement.dormant[0].inactive), metric)
         return self.result_cls(Warn, "{} on {} now, but no boot configuration adds it (looked at "
                                      "{}): a reboot loses it".format(vip, live, netconfig.FORMATS),
                                metric)

@@ -20,45 +20,28 @@ def found(tmp_path, files, vip=VIP, interfaces=("lo", "eth0")):
                   if c.address == vip)
 
 
-IFUPDOWN_CASES = [
-    ("alias stanza with netmask",
-     "auto lo:1\niface lo:1 inet static\n    address 192.0.2.100\n    netmask 255.255.255.255\n",
-     [("192.0.2.100/32 on lo:1", "/etc/network/interfaces:3")]),
-    ("alias stanza with prefix", "iface lo:0 inet static\n  address 192.0.2.100/32\n",
-     [("192.0.2.100/32 on lo:0", "/etc/network/interfaces:2")]),
-    ("address without netmask is a host address", "iface lo:0 inet static\n address 192.0.2.100\n",
-     [("192.0.2.100/32 on lo:0", "/etc/network/interfaces:2")]),
-    ("up hook on lo", "iface lo inet loopback\n"
-                      "    up /sbin/ip addr add 192.0.2.100/32 dev lo label lo:vip\n",
-     [("192.0.2.100/32 on lo:vip", "/etc/network/interfaces:2")]),
-    ("post-up with ip -4 address add", "iface lo inet loopback\n"
-                                       "    post-up ip -4 address add 192.0.2.100/32 dev lo || true\n",
-     [("192.0.2.100/32 on lo", "/etc/network/interfaces:2")]),
-    ("wrong prefix", "iface lo:1 inet static\n  address 192.0.2.100\n  netmask 255.255.255.0\n",
-     [("192.0.2.100/24 on lo:1", "/etc/network/interfaces:2")]),
-    ("another interface", "iface eth0 inet static\n  address 192.0.2.100/32\n",
-     [("192.0.2.100/32 on eth0", "/etc/network/interfaces:2")]),
-    ("another address", "iface lo:1 inet static\n  address 192.0.2.101/32\n", []),
-    ("commented out", "iface lo:1 inet static\n#  address 192.0.2.100/32\n"
-                      "#    up ip addr add 192.0.2.100/32 dev lo\n", []),
-    ("a down hook adds nothing", "iface lo inet loopback\n    down ip addr del 192.0.2.100/32 dev lo\n",
-     []),
-]
+def dormant(tmp_path, files, vip=VIP):
+    """(device, file:line, why never added) of configured addresses equal to vip."""
+    write_tree(str(tmp_path), files)
+    return sorted((c.device, c.where, c.inactive)
+                  for c in netconfig.read_all(Source(str(tmp_path)), ["lo", "eth0"])
+                  if c.address == vip and c.inactive is not None)
 
 
-@pytest.mark.parametrize("case, text, expected", IFUPDOWN_CASES, ids=[c[0] for c in IFUPDOWN_CASES])
-def test_ifupdown(tmp_path, case, text, expected):
-    assert found(tmp_path, {"/etc/network/interfaces": text}) == expected
-
-
-def test_ifupdown_source_and_source_directory(tmp_path):
-    files = {"/etc/network/interfaces": "source interfaces.d/*.cfg\nsource-directory /etc/network/more\n",
-             "/etc/network/interfaces.d/vip.cfg": "iface lo:1 inet static\n address 192.0.2.100/32\n",
-             "/etc/network/interfaces.d/vip.disabled": "iface lo:2 inet static\n address 192.0.2.100/24\n",
-             "/etc/network/more/vip6": "iface lo inet6 static\n address 2001:db8::100/128\n",
-             "/etc/network/more/skip.bak": "iface lo:3 inet static\n address 192.0.2.100/8\n"}
-    assert found(tmp_path, files) == [("192.0.2.100/32 on lo:1", "/etc/network/interfaces.d/vip.cfg:2")]
-    assert found(tmp_path, {}, VIP6) == [("2001:db8::100/128 on lo", "/etc/network/more/vip6:2")]
+def test_ifupdown_names_why_a_stanza_is_never_applied(tmp_path):
+    """What the boot does is proven in test_ifupdown_oracle.py; here, what the check says of
+    configuration the boot never applies."""
+    stanza = "iface lo:1 inet static\n address 192.0.2.100/32\n"
+    interfaces = "/etc/network/interfaces"
+    assert dormant(tmp_path, {interfaces: stanza}) == [
+        ("lo:1", interfaces + ":2", "'lo:1' is never brought up at boot: add 'auto lo:1'")]
+    assert dormant(tmp_path, {interfaces: "allow-hotplug lo:1\n" + stanza}) == [
+        ("lo:1", interfaces + ":3", "'allow-hotplug lo:1' is never raised at boot (no device "
+                                    "event for it): use 'auto lo:1'")]
+    assert dormant(tmp_path, {interfaces: "auto lo:1\n" + stanza + "  mtu\n"}) == [
+        ("lo:1", interfaces + ":3", "ifup reads nothing: /etc/network/interfaces:4: option "
+                                    "with empty value")]
+    assert dormant(tmp_path, {interfaces: "auto lo:1\n" + stanza}) == []
 
 
 NETPLAN_CASES = [

@@ -1,0 +1,167 @@
+"""Shell command lines that add an address (`ip address add`, `ifconfig`), parsed as argv and
+never run: in ifupdown hooks, systemd units and rc.local."""
+
+import collections
+import ipaddress
+import posixpath
+import re
+import shlex
+
+AddedAddress = collections.namedtuple("AddedAddress", "address prefixlen device")
+
+_SEPARATORS = (";", "&&", "||", "|", "&")
+_SHELLS = ("sh", "bash", "dash")
+_VARIABLE = re.compile(r"\$(\w+)|\$\{(\w+)\}")
+_ASSIGNMENT = re.compile(r"^\w+=")
+# `ip address add` words that take a value, and those that stand alone.
+_IP_VALUED = {"dev", "label", "scope", "broadcast", "brd", "peer", "local", "anycast",
+              "valid_lft", "preferred_lft", "metric", "proto"}
+_IP_FLAGS = {"home", "mngtmpaddr", "nodad", "optimistic", "noprefixroute", "autojoin"}
+# `ip` options before the object: those that take a value, and those naming another place.
+_IP_OPTIONS_WITH_VALUE = {"-f", "-family", "-rc", "-rcvbuf", "-l", "-loops"}
+_IP_ELSEWHERE = {"-n", "-netns", "-b", "-batch"}
+
+
+def classful_prefixlen(ip):
+    """The prefix that ifupdown and ifconfig assume when none is given: the class mask of an
+    IPv4 address, a host prefix for IPv6."""
+    if ip.version == 6:
+        return ip.max_prefixlen
+    first = int(ip) >> 24
+    return 8 if first < 128 else 16 if first < 192 else 24
+
+
+def prefixlen_of(ip, prefix):
+    """A prefix length from '24' or '255.255.255.0' (ValueError otherwise)."""
+    prefix = str(prefix).strip()
+    if "." in prefix:
+        if ip.version != 4:
+            raise ValueError(prefix)
+        return ipaddress.ip_network("0.0.0.0/" + prefix).prefixlen
+    if not prefix.isdigit() or not 0 <= int(prefix) <= ip.max_prefixlen:
+        raise ValueError(prefix)
+    return int(prefix)
+
+
+def interface_address(text, default_prefixlen=None):
+    """(ip, prefixlen) from 'ADDRESS[/LEN]' (LEN as a number or a dotted mask); without LEN
+    the default (a host address when None). None when it is no address."""
+    address, _, length = text.partition("/")
+    try:
+        ip = ipaddress.ip_address(address)
+        if length:
+            return ip, prefixlen_of(ip, length)
+        return ip, ip.max_prefixlen if default_prefixlen is None else default_prefixlen(ip)
+    except ValueError:
+        return None
+
+
+def expand(line, variables):
+    """$NAME and ${NAME} replaced as the shell would, from ``variables`` (unknown: empty)."""
+    return _VARIABLE.sub(lambda m: variables.get(m.group(1) or m.group(2), ""), line)
+
+
+def simple_commands(line):
+    """The simple commands of a shell line (split at ; && || | &), as word lists; `sh -c
+    'LINE'` stands for the commands of LINE. A line the shell could not parse gives none."""
+    try:
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|")
+        lexer.whitespace_split = True
+        lexer.commenters = "#"
+        words = list(lexer)
+    except ValueError:
+        return []
+    commands, current = [], []
+    for word in words + [";"]:
+        if word in _SEPARATORS or set(word) <= set(";&|"):
+            while current and _ASSIGNMENT.match(current[0]):
+                current.pop(0)
+            if current:
+                commands.extend(_through_shell(current))
+            current = []
+        else:
+            current.append(word)
+    return commands
+
+
+def _through_shell(words):
+    program = posixpath.basename(words[0])
+    if program in _SHELLS and len(words) >= 3 and words[1] in ("-c", "-ec", "-ce", "-e"):
+        script = words[2] if words[1] != "-e" else (words[3] if len(words) > 3 else "")
+        return simple_commands(script)
+    return [words]
+
+
+def added_by(words):
+    """The AddedAddress a simple command adds, or None."""
+    program = posixpath.basename(words[0]) if words else ""
+    if program == "ip":
+        return _ip_address_add(words[1:])
+    if program == "ifconfig":
+        return _ifconfig(words[1:])
+    return None
+
+
+def _ip_address_add(rest):
+    rest = list(rest)
+    while rest and rest[0].startswith("-"):
+        option = rest.pop(0).lstrip("-")
+        if "-" + option in _IP_ELSEWHERE:
+            return None
+        if "-" + option in _IP_OPTIONS_WITH_VALUE and rest:
+            rest.pop(0)
+    if len(rest) < 2 or not rest[0] or not "address".startswith(rest[0]) or rest[1] not in (
+            "add", "ad", "a", "replace", "replac", "repla", "repl", "rep"):
+        return None
+    address = device = label = None
+    words = rest[2:]
+    while words:
+        word = words.pop(0)
+        if word in _IP_VALUED:
+            value = words.pop(0) if words else None
+            if word == "dev":
+                device = value
+            elif word == "label":
+                label = value
+            elif word == "local":
+                address = value
+        elif word not in _IP_FLAGS and address is None:
+            address = word
+    parsed = interface_address(address) if address else None
+    if not parsed or not device:
+        return None
+    return AddedAddress(parsed[0], parsed[1], label or device)
+
+
+def _ifconfig(rest):
+    if len(rest) < 2:
+        return None
+    device, words = rest[0], list(rest[1:])
+    family = None
+    if words[0] in ("inet", "inet6"):
+        family = words.pop(0)
+        if family == "inet6" and words and words[0] == "add":
+            words.pop(0)
+    if not words:
+        return None
+    netmask = words[words.index("netmask") + 1] if "netmask" in words[:-1] else None
+    parsed = interface_address(words[0], classful_prefixlen)
+    if not parsed or (family == "inet6") != (parsed[0].version == 6):
+        return None
+    ip, prefixlen = parsed
+    if netmask:
+        try:
+            prefixlen = prefixlen_of(ip, netmask)
+        except ValueError:
+            return None
+    return AddedAddress(ip, prefixlen, device)
+
+
+def addresses_added(line, variables=None):
+    """Every AddedAddress of a shell line, in order."""
+    found = []
+    for words in simple_commands(expand(line, variables or {})):
+        added = added_by(words)
+        if added:
+            found.append(added)
+    return found
