@@ -2,7 +2,7 @@
 then udev's hotplug run (`ifup --allow=hotplug NAME`) for each interface present but lo.
 
 The rules, as `ifup` reads /etc/network/interfaces (each proven against the real one by
-tests/test_netconfig_oracle.py):
+tests/test_ifupdown_oracle.py):
 - a line whose first non-blank is `#` is a comment, anywhere else `#` is text; a trailing
   backslash joins the next line;
 - `source PATTERN` is relative to the including file's directory, expanded as wordexp()

@@ -5,12 +5,11 @@ device); whether that is right is the check's business.
 """
 
 import collections
-import fnmatch
 import ipaddress
 import posixpath
 import re
 
-from lvs_dr_checks import commands, ifupdown
+from lvs_dr_checks import commands, ifupdown, networkd
 from lvs_dr_checks.cli import PluginError, logger
 from lvs_dr_checks.source import conf_files
 
@@ -119,65 +118,42 @@ def _netplan_item(item, stack, path, number):
 
 # --- systemd-networkd -------------------------------------------------------------------
 
-NETWORKD_DIRS = ("/etc/systemd/network", "/run/systemd/network", "/usr/local/lib/systemd/network",
-                 "/usr/lib/systemd/network", "/lib/systemd/network")
-
-
-def _ini_sections(source, path):
-    """(section, key, value, line) of an INI-like unit file; repeated keys kept."""
-    section = None
-    for number, raw in _text_lines(source, path):
-        line = raw.strip()
-        if not line or line[0] in "#;":
-            continue
-        if line.startswith("[") and line.endswith("]"):
-            section = line[1:-1].strip()
-            continue
-        key, sep, value = line.partition("=")
-        if sep:
-            yield section, key.strip(), value.strip(), number
-
-
-def networkd_links(source, interfaces):
-    """{interface: (file, [(section, key, value, line)])}: the .network file networkd applies
-    to each interface, the first in name order whose [Match] Name= matches it."""
-    files = conf_files(source, NETWORKD_DIRS, (".network",))
-    parsed = {path: list(_ini_sections(source, path)) for path in files}
-    chosen = {}
-    for interface in interfaces:
-        for path in files:
-            names = " ".join(value for section, key, value, _ in parsed[path]
-                             if section == "Match" and key == "Name").split()
-            if names and any(fnmatch.fnmatchcase(interface, name) for name in names):
-                chosen[interface] = (path, parsed[path])
-                break
-    return chosen
-
-
 def read_networkd(source, interfaces):
-    """`Address=` of the .network file that networkd applies to each interface."""
+    """Addresses of the .network file networkd applies to each link (networkd.py), and those
+    of files it never applies, with the reason."""
+    files = networkd.network_files(source)
+    chosen = networkd.applied(files, interfaces)
     found = []
-    for interface, (path, entries) in networkd_links(source, interfaces).items():
-        for section, key, value, number in entries:
-            if section in ("Network", "Address") and key == "Address":
-                address = _address(value)
-                if address:
-                    found.append(_configured(address[0], address[1], interface, path, number))
+    for network in files:
+        links = [name for name, applied in chosen.items() if applied is network]
+        unique = {}  # an address given twice is added once
+        for ip, prefixlen, entry in network.addresses():
+            unique.setdefault((ip, prefixlen), entry)
+        for (ip, prefixlen), entry in unique.items():
+            for link in links:
+                unmanaged = network.unmanaged
+                found.append(_configured(ip, prefixlen, link, entry.file, entry.line, None if
+                                         unmanaged is None else "{}={} at {}:{}".format(
+                                             unmanaged.key, unmanaged.value, unmanaged.file,
+                                             unmanaged.line)))
+            if not links:
+                found.append(_configured(ip, prefixlen, "?", entry.file, entry.line,
+                                         "systemd-networkd applies this file to no link "
+                                         "(another file matches first, or [Match] matches none)"))
     return found
-
-
-_BOOLEANS = {"yes": 1, "true": 1, "on": 1, "1": 1, "no": 0, "false": 0, "off": 0, "0": 0}
 
 
 def networkd_proxy_arp(source, interfaces):
     """{interface: (0 or 1, file, line, text)} for links whose .network sets IPv4ProxyARP=;
     networkd writes it when it configures the link, after systemd-sysctl."""
     found = {}
-    for interface, (path, entries) in networkd_links(source, interfaces).items():
-        for section, key, value, number in entries:
-            if section == "Network" and key == "IPv4ProxyARP" and value.lower() in _BOOLEANS:
-                found[interface] = (_BOOLEANS[value.lower()], path, number,
-                                    "{}={}".format(key, value))
+    for interface, network in networkd.applied(networkd.network_files(source),
+                                               interfaces).items():
+        entry = network.last("Network", "IPv4ProxyARP")
+        value = networkd.parse_boolean(entry.value) if entry else None
+        if value is not None and network.unmanaged is None:
+            found[interface] = (int(value), entry.file, entry.line,
+                                "{}={}".format(entry.key, entry.value))
     return found
 
 
@@ -196,7 +172,8 @@ def read_networkmanager(source):
             if not name.endswith(".nmconnection"):
                 continue
             path = posixpath.join(directory, name)
-            entries = list(_ini_sections(source, path))
+            entries = [(e.section, e.key, e.value, e.line)
+                       for e in networkd.unit_entries(source.read_text(path), path)]
             device = next((value for section, key, value, _ in entries
                            if section == "connection" and key == "interface-name"), "")
             for section, key, value, number in entries:

@@ -5,20 +5,17 @@ udev's hotplug run for each interface present), and the model must predict the s
 prefix and label. The expected addresses are the real tool's, captured: the model is held to
 them everywhere (no root needed), the oracle column proves them again where root can."""
 
-import json
 import os
-import subprocess
 import sys
 
 import pytest
 from conftest import unavailable, write_tree
 from oracles.extracted import extracted
+from oracles.namespace import booted, need_root
 
 from lvs_dr_checks import ifupdown
 from lvs_dr_checks.source import Source
 
-ORACLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "oracles", "ifupdown_boot.py")
-UNSHARE = "/usr/bin/unshare"
 PRESENT = ["lo", "eth0"]
 
 # (what the case shows, the tree, what the real boot leaves: (label, address/prefix))
@@ -321,20 +318,15 @@ def test_model_predicts_what_ifup_did(tmp_path, case, files, expected):
 
 @pytest.fixture(scope="module")
 def oracle():
-    if os.geteuid() != 0:
-        unavailable("the ifupdown oracle needs root (namespaces)")
+    need_root("ifupdown")
     try:
         ifup = os.path.join(extracted("ifupdown"), "sbin", "ifup")
     except OSError as exc:
         unavailable("cannot extract Debian's ifupdown: {}".format(exc))
 
     def boot(files, **more):
-        case = dict(more, files=files, boot=[name for name in PRESENT if name != "lo"])
-        done = subprocess.run([UNSHARE, "--net", "--mount", "--propagation", "private",
-                               sys.executable, ORACLE, ifup], input=json.dumps(case),
-                              capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, done.stderr
-        return json.loads(done.stdout)
+        return booted("ifupdown_boot.py", [ifup], dict(
+            more, files=files, boot=[name for name in PRESENT if name != "lo"]))
     return boot
 
 

@@ -17,7 +17,7 @@ def found(tmp_path, files, vip=VIP, interfaces=("lo", "eth0")):
     write_tree(str(tmp_path), files)
     return sorted(("{}/{} on {}".format(c.address, c.prefixlen, c.device), c.where)
                   for c in netconfig.read_all(Source(str(tmp_path)), list(interfaces))
-                  if c.address == vip)
+                  if c.address == vip and c.inactive is None)
 
 
 def dormant(tmp_path, files, vip=VIP):

@@ -1,0 +1,157 @@
+"""What systemd-networkd 252 configures on each link: the .network file it applies, and the
+addresses in it.
+
+The rules (each proven against the real daemon by tests/test_networkd_oracle.py):
+- .network files of /etc, /run, /usr/local/lib and /usr/lib systemd/network, a name in an
+  earlier directory masking the same name later (an empty file or a link to /dev/null masks
+  it away), hidden files ignored; each file's drop-ins (NAME.d/*.conf, masked by name the
+  same way) are read after it, in name order;
+- a file without any [Match] setting is ignored; section and key names are case-sensitive;
+- a link gets the first file in name order whose [Match] matches it: Name= and Type= are
+  lists of globs (assignments add up, an empty one resets, a leading `!` negates); any other
+  match (Driver=, MACAddress=, Host=, ...) is not known here and taken as no match;
+- [Link] Unmanaged=yes or ActivationPolicy=down/always-down: nothing is configured;
+- every Address= of [Network] and of each [Address] section; without a prefix an IPv4
+  address gets its class mask (with a warning), an IPv6 one /0; an invalid one is skipped.
+"""
+
+import collections
+import posixpath
+
+from lvs_dr_checks import commands
+from lvs_dr_checks.source import conf_files, name_matches
+
+DIRECTORIES = ("/etc/systemd/network", "/run/systemd/network", "/usr/local/lib/systemd/network",
+               "/usr/lib/systemd/network", "/lib/systemd/network")
+_KNOWN_MATCHES = ("Name", "Type")
+_BOOLEANS = {"yes": True, "true": True, "on": True, "1": True, "y": True, "t": True,
+             "no": False, "false": False, "off": False, "0": False, "n": False, "f": False}
+_DOWN_POLICIES = ("down", "always-down")
+
+Entry = collections.namedtuple("Entry", "section key value file line section_number")
+
+
+def unit_entries(text, path):
+    """Entries of a systemd unit-style file: comments (#, ;) and blank lines skipped, a
+    trailing backslash joining the next line, keys and values stripped. ``section_number``
+    tells repeated sections ([Address]) apart."""
+    section, sections = None, 0
+    lines = text.split("\n")
+    index = 0
+    while index < len(lines):
+        number, line = index + 1, lines[index].strip()
+        index += 1
+        while line.endswith("\\") and index < len(lines):
+            line = line[:-1] + " " + lines[index].strip()
+            index += 1
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            section, sections = line[1:-1], sections + 1
+            continue
+        key, sep, value = line.partition("=")
+        if sep:
+            yield Entry(section, key.strip(), value.strip(), path, number, sections)
+
+
+def parse_boolean(value):
+    return _BOOLEANS.get(value.strip().lower())
+
+
+def with_drop_ins(source, directories, path, suffix=".conf"):
+    """The entries of a unit file followed by those of its drop-ins (NAME.d/*.conf in every
+    directory, masked by name), in name order."""
+    entries = list(unit_entries(source.read_text(path), path))
+    name = posixpath.basename(path) + ".d"
+    for drop_in in conf_files(source, [posixpath.join(d, name) for d in directories], (suffix,)):
+        entries.extend(unit_entries(source.read_text(drop_in), drop_in))
+    return entries
+
+
+class NetworkFile:
+    """One .network file with its drop-ins."""
+
+    def __init__(self, path, entries):
+        self.path = path
+        self.entries = entries
+        self.matches = collections.defaultdict(list)  # key: [(negated, [patterns])]
+        for entry in entries:
+            if entry.section == "Match" and entry.value:
+                negated = entry.value.startswith("!")
+                self.matches[entry.key].append((negated, entry.value.lstrip("!").split()))
+            elif entry.section == "Match":
+                self.matches[entry.key] = []
+
+    @property
+    def ignored(self):
+        return not any(self.matches.values())
+
+    def matches_link(self, name, kind):
+        """Whether [Match] matches a link of that name and type (loopback, ether)."""
+        for key, assignments in self.matches.items():
+            if not assignments:
+                continue
+            if key not in _KNOWN_MATCHES:
+                return False
+            value = name if key == "Name" else kind
+            positive = [p for negated, patterns in assignments if not negated for p in patterns]
+            negative = [p for negated, patterns in assignments if negated for p in patterns]
+            if positive and not any(name_matches(p, value) for p in positive):
+                return False
+            if any(name_matches(p, value) for p in negative):
+                return False
+        return True
+
+    def last(self, section, key):
+        """The last entry of a key (the one that counts for single-valued settings)."""
+        found = [e for e in self.entries if e.section == section and e.key == key]
+        return found[-1] if found else None
+
+    @property
+    def unmanaged(self):
+        """The entry that keeps networkd from configuring the link, or None."""
+        unmanaged = self.last("Link", "Unmanaged")
+        if unmanaged and parse_boolean(unmanaged.value):
+            return unmanaged
+        policy = self.last("Link", "ActivationPolicy")
+        return policy if policy and policy.value in _DOWN_POLICIES else None
+
+    def addresses(self):
+        """(ip, prefixlen, entry) of every usable Address=."""
+        found = []
+        for entry in self.entries:
+            if entry.section in ("Network", "Address") and entry.key == "Address":
+                parsed = commands.interface_address(entry.value, _default_prefixlen)
+                if parsed and not parsed[0].is_unspecified:
+                    found.append((parsed[0], parsed[1], entry))
+        return found
+
+
+def _default_prefixlen(ip):
+    return commands.classful_prefixlen(ip) if ip.version == 4 else 0
+
+
+def network_files(source):
+    """The .network files networkd reads, in the order it tries them."""
+    files = []
+    for path in conf_files(source, DIRECTORIES, (".network",)):
+        if source.kind(path) == "file":
+            network = NetworkFile(path, with_drop_ins(source, DIRECTORIES, path))
+            if not network.ignored:
+                files.append(network)
+    return files
+
+
+def link_kind(name):
+    return "loopback" if name == "lo" else "ether"
+
+
+def applied(files, interfaces):
+    """{interface: NetworkFile} for the links networkd configures from one of ``files``."""
+    chosen = {}
+    for interface in interfaces:
+        network = next((f for f in files if f.matches_link(interface, link_kind(interface))),
+                       None)
+        if network is not None:
+            chosen[interface] = network
+    return chosen
