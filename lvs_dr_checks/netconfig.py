@@ -9,9 +9,8 @@ import ipaddress
 import posixpath
 import re
 
-from lvs_dr_checks import commands, ifupdown, networkd
+from lvs_dr_checks import commands, ifupdown, netplan, networkd
 from lvs_dr_checks.cli import PluginError, logger
-from lvs_dr_checks.source import conf_files
 
 log = logger("netconfig")
 
@@ -68,62 +67,17 @@ def read_ifupdown(source, interfaces):
     return [ConfiguredAddress(*record) for record in records]
 
 
-# --- netplan ----------------------------------------------------------------------------
-
-NETPLAN_DIRS = ("/etc/netplan", "/run/netplan", "/lib/netplan", "/usr/lib/netplan")
-_NETPLAN_DEVICE_TYPES = ("ethernets", "bonds", "bridges", "vlans", "dummy-devices", "virtual-ethernets")
-
-
-def read_netplan(source):
-    """`addresses` of netplan devices (a YAML subset: block mappings, block and flow lists)."""
-    found = []
-    for path in conf_files(source, NETPLAN_DIRS, (".yaml", ".yml")):
-        stack = []  # [(indent, key)]
-        list_key_indent = None
-        for number, raw in _text_lines(source, path):
-            line = raw.split(" #", 1)[0].rstrip()
-            if not line.strip() or line.lstrip().startswith("#"):
-                continue
-            indent = len(line) - len(line.lstrip())
-            text = line.strip()
-            if text.startswith("- "):
-                if list_key_indent is not None and indent >= list_key_indent:
-                    found.extend(_netplan_item(text[2:].rstrip(":"), stack, path, number))
-                continue
-            while stack and stack[-1][0] >= indent:
-                stack.pop()
-            key, _, value = text.partition(":")
-            key = key.strip().strip("'\"")
-            value = value.strip()
-            stack.append((indent, key))
-            list_key_indent = None
-            if key == "addresses":
-                if value.startswith("["):
-                    for item in value.strip("[]").split(","):
-                        found.extend(_netplan_item(item, stack, path, number))
-                elif not value:
-                    list_key_indent = indent
-    return found
-
-
-def _netplan_item(item, stack, path, number):
-    """An address item under network.<device type>.<id>.addresses."""
-    keys = [key for _, key in stack]
-    if len(keys) < 3 or keys[-1] != "addresses" or keys[-3] not in _NETPLAN_DEVICE_TYPES:
-        return []
-    item = item.strip().rstrip(":")
-    parsed = _address(item) if "/" in item else None
-    return [_configured(parsed[0], parsed[1], keys[-2], path, number)] if parsed else []
-
-
 # --- systemd-networkd -------------------------------------------------------------------
 
 def read_networkd(source, interfaces):
-    """Addresses of the .network file networkd applies to each link (networkd.py), and those
-    of files it never applies, with the reason."""
-    files = networkd.network_files(source)
+    """Addresses of the .network file networkd applies to each link (networkd.py), with
+    those netplan's generator hands it (netplan.py), and those never applied, with the
+    reason."""
+    generated, unused = netplan.generated(source)
+    files = networkd.network_files(source, generated)
     chosen = networkd.applied(files, interfaces)
-    found = []
+    found = [_configured(ip, prefixlen, "?", path, line, why)
+             for ip, prefixlen, path, line, why in unused]
     for network in files:
         links = [name for name, applied in chosen.items() if applied is network]
         unique = {}  # an address given twice is added once
@@ -138,17 +92,25 @@ def read_networkd(source, interfaces):
                                              unmanaged.line)))
             if not links:
                 found.append(_configured(ip, prefixlen, "?", entry.file, entry.line,
-                                         "systemd-networkd applies this file to no link "
-                                         "(another file matches first, or [Match] matches none)"))
+                                         _never_applied(network, chosen, interfaces)))
     return found
+
+
+def _never_applied(network, chosen, interfaces):
+    taken = [name for name in interfaces if name in chosen
+             and network.matches_link(name, networkd.link_kind(name))]
+    if taken:
+        return "systemd-networkd applies one file per link, the first in name order: {} gets " \
+               "{}".format(taken[0], chosen[taken[0]].path)
+    return "its [Match] matches no link here"
 
 
 def networkd_proxy_arp(source, interfaces):
     """{interface: (0 or 1, file, line, text)} for links whose .network sets IPv4ProxyARP=;
     networkd writes it when it configures the link, after systemd-sysctl."""
     found = {}
-    for interface, network in networkd.applied(networkd.network_files(source),
-                                               interfaces).items():
+    files = networkd.network_files(source, netplan.generated(source)[0])
+    for interface, network in networkd.applied(files, interfaces).items():
         entry = network.last("Network", "IPv4ProxyARP")
         value = networkd.parse_boolean(entry.value) if entry else None
         if value is not None and network.unmanaged is None:
@@ -253,7 +215,7 @@ FORMATS = "ifupdown, netplan, systemd-networkd, NetworkManager, ifcfg, units in 
 def read_all(source, interfaces):
     """Every address any known boot-time configuration adds, under the source's root."""
     try:
-        found = (read_ifupdown(source, interfaces) + read_netplan(source) + read_networkd(source, interfaces)
+        found = (read_ifupdown(source, interfaces) + read_networkd(source, interfaces)
                  + read_networkmanager(source) + read_ifcfg(source) + read_site_scripts(source))
     except RecursionError:
         raise PluginError("the network configuration includes itself too deeply")

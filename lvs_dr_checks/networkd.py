@@ -23,6 +23,7 @@ from lvs_dr_checks.source import conf_files, name_matches
 
 DIRECTORIES = ("/etc/systemd/network", "/run/systemd/network", "/usr/local/lib/systemd/network",
                "/usr/lib/systemd/network", "/lib/systemd/network")
+GENERATED = "/run/systemd/network"
 _KNOWN_MATCHES = ("Name", "Type")
 _BOOLEANS = {"yes": True, "true": True, "on": True, "1": True, "y": True, "t": True,
              "no": False, "false": False, "off": False, "0": False, "n": False, "f": False}
@@ -58,12 +59,12 @@ def parse_boolean(value):
     return _BOOLEANS.get(value.strip().lower())
 
 
-def with_drop_ins(source, directories, path, suffix=".conf"):
-    """The entries of a unit file followed by those of its drop-ins (NAME.d/*.conf in every
-    directory, masked by name), in name order."""
-    entries = list(unit_entries(source.read_text(path), path))
-    name = posixpath.basename(path) + ".d"
-    for drop_in in conf_files(source, [posixpath.join(d, name) for d in directories], (suffix,)):
+def drop_ins(source, directories, name, suffix=".conf"):
+    """The entries of a unit's drop-ins (NAME.d/*.conf in every directory, masked by name),
+    in name order."""
+    entries = []
+    for drop_in in conf_files(source, [posixpath.join(d, name + ".d") for d in directories],
+                              (suffix,)):
         entries.extend(unit_entries(source.read_text(drop_in), drop_in))
     return entries
 
@@ -131,15 +132,26 @@ def _default_prefixlen(ip):
     return commands.classful_prefixlen(ip) if ip.version == 4 else 0
 
 
-def network_files(source):
-    """The .network files networkd reads, in the order it tries them."""
-    files = []
+def network_files(source, generated=None):
+    """The .network files networkd reads, in the order it tries them. ``generated`` ({name:
+    [Entry]}) are those a generator writes to /run/systemd/network (netplan's): a file of
+    the same name in /etc masks one, and one masks the same name in later directories."""
+    generated = {name: entries for name, entries in (generated or {}).items()
+                 if source.kind(posixpath.join(DIRECTORIES[0], name)) is None}
+    files = {}
     for path in conf_files(source, DIRECTORIES, (".network",)):
-        if source.kind(path) == "file":
-            network = NetworkFile(path, with_drop_ins(source, DIRECTORIES, path))
-            if not network.ignored:
-                files.append(network)
-    return files
+        if source.kind(path) == "file" and posixpath.basename(path) not in generated:
+            files[posixpath.basename(path)] = (path, list(unit_entries(source.read_text(path),
+                                                                       path)))
+    for name, entries in generated.items():
+        files[name] = (posixpath.join(GENERATED, name), list(entries))
+    networks = []
+    for name in sorted(files):
+        path, entries = files[name]
+        network = NetworkFile(path, entries + drop_ins(source, DIRECTORIES, name))
+        if not network.ignored:
+            networks.append(network)
+    return networks
 
 
 def link_kind(name):

@@ -163,9 +163,9 @@ class VipContext(nagiosplugin.Context):
             return self.result_cls(Ok, "{} on {}; at boot: {}".format(
                 vip, live, placement.persisted[0].where), metric)
         if placement.dormant:
-            return self.result_cls(Warn, "{} on {} now, but a reboot loses it: {} ({}) {}".format(
-                vip, live, placement.dormant[0].device, placement.dormant[0].where,
-                placement.dormant[0].inactive), metric)
+            dormant = placement.dormant[0]
+            return self.result_cls(Warn, "{} on {} now, but a reboot loses it: {} {}".format(
+                vip, live, dormant.where, dormant.inactive), metric)
         return self.result_cls(Warn, "{} on {} now, but no boot configuration adds it (looked at "
                                      "{}): a reboot loses it".format(vip, live, netconfig.FORMATS),
                                metric)

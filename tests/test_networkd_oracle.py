@@ -5,15 +5,18 @@ lo and eth0. The expected addresses are the real daemon's, captured: the model i
 everywhere (no root needed), the oracle column proves them again where root can."""
 
 import os
+import sys
 
 import pytest
 from conftest import unavailable, write_tree
+from oracles.extracted import extracted
 from oracles.namespace import booted, need_root
 
 from lvs_dr_checks import netconfig
 from lvs_dr_checks.source import Source
 
 NETWORKD = "/lib/systemd/systemd-networkd"
+LIBRARY_DIRECTORY = "{}-linux-gnu".format(os.uname().machine)
 PRESENT = ["lo", "eth0"]
 
 # (what the case shows, the tree, what the real daemon configured: (interface, address/prefix))
@@ -263,6 +266,279 @@ CASES = [
 ]
 
 
+# netplan YAML, through the real generator (netplan 0.106) and then the real networkd
+NETPLAN_CASES = [
+    ('lo block',
+     {'/etc/netplan/60-vip.yaml': 'network:\n'
+                                  '  version: 2\n'
+                                  '  ethernets:\n'
+                                  '    lo:\n'
+                                  '      addresses:\n'
+                                  '        - 192.0.2.100/32\n'},
+     [('lo', '192.0.2.100/32')]),
+    ('no prefix fails generate for all',
+     {'/etc/netplan/50-ok.yaml': 'network:\n'
+                                 '  ethernets:\n'
+                                 '    eth0:\n'
+                                 '      addresses: [192.0.2.101/32]\n',
+      '/etc/netplan/60-vip.yaml': 'network:\n'
+                                  '  ethernets:\n'
+                                  '    lo:\n'
+                                  '      addresses: [192.0.2.100]\n'},
+     []),
+    ('yml ignored',
+     {'/etc/netplan/60-vip.yml': 'network:\n'
+                                 '  ethernets:\n'
+                                 '    lo:\n'
+                                 '      addresses: [192.0.2.100/32]\n'},
+     []),
+    ('hidden ignored',
+     {'/etc/netplan/.60-vip.yaml': 'network:\n'
+                                   '  ethernets:\n'
+                                   '    lo:\n'
+                                   '      addresses: [192.0.2.100/32]\n'},
+     []),
+    ('unknown key fails',
+     {'/etc/netplan/60-vip.yaml': 'network:\n'
+                                  '  ethernets:\n'
+                                  '    lo:\n'
+                                  '      adresses: [192.0.2.100/32]\n'
+                                  '    eth0:\n'
+                                  '      addresses: [192.0.2.101/32]\n'},
+     []),
+    ('yaml syntax error',
+     {'/etc/netplan/60-vip.yaml': 'network:\n'
+                                  '  ethernets:\n'
+                                  '    lo:\n'
+                                  '      addresses: [192.0.2.100/32\n',
+      '/etc/netplan/70-eth.yaml': 'network:\n'
+                                  '  ethernets:\n'
+                                  '    eth0:\n'
+                                  '      addresses: [192.0.2.101/32]\n'},
+     []),
+    ('match name and set-name',
+     {'/etc/netplan/60-vip.yaml': 'network:\n'
+                                  '  ethernets:\n'
+                                  '    loopback:\n'
+                                  '      match: {name: lo}\n'
+                                  '      addresses: [192.0.2.100/32]\n'},
+     [('lo', '192.0.2.100/32')]),
+    ('flow style and anchors',
+     {'/etc/netplan/60-vip.yaml': 'network: {ethernets: {lo: {addresses: &vips [192.0.2.100/32, '
+                                  '192.0.2.101/32]}, eth0: {addresses: *vips}}}\n'},
+     [('eth0', '192.0.2.100/32'), ('eth0', '192.0.2.101/32'), ('lo', '192.0.2.100/32'),
+      ('lo', '192.0.2.101/32')]),
+    ('renderer NetworkManager',
+     {'/etc/netplan/60-vip.yaml': 'network:\n'
+                                  '  renderer: NetworkManager\n'
+                                  '  ethernets:\n'
+                                  '    lo:\n'
+                                  '      addresses: [192.0.2.100/32]\n'},
+     []),
+    ('device renderer NetworkManager',
+     {'/etc/netplan/60-vip.yaml': 'network:\n'
+                                  '  ethernets:\n'
+                                  '    lo:\n'
+                                  '      renderer: NetworkManager\n'
+                                  '      addresses: [192.0.2.100/32]\n'
+                                  '    eth0:\n'
+                                  '      addresses: [192.0.2.101/32]\n'},
+     [('eth0', '192.0.2.101/32')]),
+    ('run shadows etc',
+     {'/etc/netplan/60-vip.yaml': 'network:\n'
+                                  '  ethernets:\n'
+                                  '    lo:\n'
+                                  '      addresses: [192.0.2.100/32]\n',
+      '/run/netplan/60-vip.yaml': 'network:\n'
+                                  '  ethernets:\n'
+                                  '    lo:\n'
+                                  '      addresses: [192.0.2.101/32]\n'},
+     [('lo', '192.0.2.101/32')]),
+    ('two files merge addresses',
+     {'/etc/netplan/50-a.yaml': 'network:\n'
+                                '  ethernets:\n'
+                                '    lo:\n'
+                                '      addresses: [192.0.2.100/32]\n',
+      '/etc/netplan/60-b.yaml': 'network:\n'
+                                '  ethernets:\n'
+                                '    lo:\n'
+                                '      addresses: [192.0.2.101/32]\n'},
+     [('lo', '192.0.2.100/32'), ('lo', '192.0.2.101/32')]),
+    ('address with options',
+     {'/etc/netplan/60-vip.yaml': 'network:\n'
+                                  '  ethernets:\n'
+                                  '    lo:\n'
+                                  '      addresses:\n'
+                                  '        - "192.0.2.100/32":\n'
+                                  '            label: lo:vip\n'},
+     [('lo', '192.0.2.100/32')]),
+    ('ipv6 and wrong prefix',
+     {'/etc/netplan/60-vip.yaml': 'network:\n'
+                                  '  ethernets:\n'
+                                  '    lo:\n'
+                                  '      addresses: ["2001:db8::100/128", 192.0.2.100/24]\n'},
+     [('lo', '192.0.2.100/24'), ('lo', '2001:db8::100/128')]),
+    ('lib and etc same name',
+     {'/etc/netplan/60-vip.yaml': 'network:\n'
+                                  '  ethernets:\n'
+                                  '    lo:\n'
+                                  '      addresses: [192.0.2.101/32]\n',
+      '/lib/netplan/60-vip.yaml': 'network:\n'
+                                  '  ethernets:\n'
+                                  '    lo:\n'
+                                  '      addresses: [192.0.2.100/32]\n'},
+     [('lo', '192.0.2.101/32')]),
+    ('netplan file and a .network for lo: name order',
+     {'/etc/netplan/60-vip.yaml': 'network:\n'
+                                  '  ethernets:\n'
+                                  '    lo:\n'
+                                  '      addresses: [192.0.2.100/32]\n',
+      '/etc/systemd/network/05-lo.network': '[Match]\n'
+                                            'Name=lo\n'
+                                            '[Network]\n'
+                                            'Address=192.0.2.101/32\n'},
+     [('lo', '192.0.2.101/32')]),
+    ('version 3',
+     {'/etc/netplan/60-vip.yaml': 'network:\n'
+                                  '  version: 3\n'
+                                  '  ethernets:\n'
+                                  '    lo:\n'
+                                  '      addresses: [192.0.2.100/32]\n'},
+     []),
+    ('empty file',
+     {'/etc/netplan/50-empty.yaml': '',
+      '/etc/netplan/60-vip.yaml': 'network:\n'
+                                  '  ethernets:\n'
+                                  '    lo:\n'
+                                  '      addresses: [192.0.2.100/32]\n'},
+     [('lo', '192.0.2.100/32')]),
+    ('match name glob',
+     {'/etc/netplan/60-vip.yaml': 'network:\n'
+                                  '  ethernets:\n'
+                                  '    all:\n'
+                                  '      match: {name: "l*"}\n'
+                                  '      addresses: [192.0.2.100/32]\n'},
+     [('lo', '192.0.2.100/32')]),
+    ('dummy-devices',
+     {'/etc/netplan/60-vip.yaml': 'network:\n'
+                                  '  dummy-devices:\n'
+                                  '    lo:\n'
+                                  '      addresses: [192.0.2.100/32]\n'},
+     []),
+    ('renderer in an earlier file',
+     {'/etc/netplan/50-a.yaml': 'network:\n'
+                                '  renderer: NetworkManager\n'
+                                '  ethernets:\n'
+                                '    eth0:\n'
+                                '      addresses: [192.0.2.101/32]\n',
+      '/etc/netplan/60-b.yaml': 'network:\n'
+                                '  ethernets:\n'
+                                '    lo:\n'
+                                '      addresses: [192.0.2.100/32]\n'},
+     []),
+    ('renderer in a later file',
+     {'/etc/netplan/50-a.yaml': 'network:\n'
+                                '  ethernets:\n'
+                                '    lo:\n'
+                                '      addresses: [192.0.2.100/32]\n',
+      '/etc/netplan/60-b.yaml': 'network:\n'
+                                '  renderer: NetworkManager\n'
+                                '  ethernets:\n'
+                                '    eth0:\n'
+                                '      addresses: [192.0.2.101/32]\n'},
+     []),
+    ('renderer networkd after NM',
+     {'/etc/netplan/50-a.yaml': 'network:\n  renderer: NetworkManager\n',
+      '/etc/netplan/60-b.yaml': 'network:\n'
+                                '  renderer: networkd\n'
+                                '  ethernets:\n'
+                                '    lo:\n'
+                                '      addresses: [192.0.2.100/32]\n'},
+     [('lo', '192.0.2.100/32')]),
+    ('device redefined with renderer later',
+     {'/etc/netplan/50-a.yaml': 'network:\n'
+                                '  ethernets:\n'
+                                '    lo:\n'
+                                '      addresses: [192.0.2.100/32]\n',
+      '/etc/netplan/60-b.yaml': 'network:\n'
+                                '  ethernets:\n'
+                                '    lo:\n'
+                                '      renderer: NetworkManager\n'},
+     []),
+    ('virtual-ethernets',
+     {'/etc/netplan/60-vip.yaml': 'network:\n'
+                                  '  virtual-ethernets: {}\n'
+                                  '  ethernets:\n'
+                                  '    lo:\n'
+                                  '      addresses: [192.0.2.100/32]\n'},
+     []),
+    ('vrfs empty',
+     {'/etc/netplan/60-vip.yaml': 'network:\n'
+                                  '  vrfs: {}\n'
+                                  '  ethernets:\n'
+                                  '    lo:\n'
+                                  '      addresses: [192.0.2.100/32]\n'},
+     [('lo', '192.0.2.100/32')]),
+    ('duplicate address',
+     {'/etc/netplan/60-vip.yaml': 'network:\n'
+                                  '  ethernets:\n'
+                                  '    lo:\n'
+                                  '      addresses: [192.0.2.100/32, 192.0.2.100/32]\n'},
+     [('lo', '192.0.2.100/32')]),
+    ('invalid prefix',
+     {'/etc/netplan/60-vip.yaml': 'network:\n'
+                                  '  ethernets:\n'
+                                  '    lo:\n'
+                                  '      addresses: [192.0.2.100/33]\n'},
+     []),
+    ('network null',
+     {'/etc/netplan/50-a.yaml': 'network:\n',
+      '/etc/netplan/60-vip.yaml': 'network:\n'
+                                  '  ethernets:\n'
+                                  '    lo:\n'
+                                  '      addresses: [192.0.2.100/32]\n'},
+     []),
+    ('top-level other key',
+     {'/etc/netplan/60-vip.yaml': 'foo: 1\n'
+                                  'network:\n'
+                                  '  ethernets:\n'
+                                  '    lo:\n'
+                                  '      addresses: [192.0.2.100/32]\n'},
+     []),
+    ('address as int list item',
+     {'/etc/netplan/60-vip.yaml': 'network:\n'
+                                  '  ethernets:\n'
+                                  '    lo:\n'
+                                  '      addresses: 192.0.2.100/32\n'},
+     []),
+    ('set-name without match',
+     {'/etc/netplan/60-vip.yaml': 'network:\n'
+                                  '  ethernets:\n'
+                                  '    lo:\n'
+                                  '      set-name: lo\n'
+                                  '      addresses: [192.0.2.100/32]\n'},
+     []),
+    ('optional and mtu keys',
+     {'/etc/netplan/60-vip.yaml': 'network:\n'
+                                  '  ethernets:\n'
+                                  '    lo:\n'
+                                  '      optional: true\n'
+                                  '      mtu: 1500\n'
+                                  '      addresses: [192.0.2.100/32]\n'
+                                  '      routes: []\n'
+                                  '      nameservers: {addresses: [192.0.2.53]}\n'},
+     [('lo', '192.0.2.100/32')]),
+    ('merge key',
+     {'/etc/netplan/60-vip.yaml': 'network:\n'
+                                  '  ethernets:\n'
+                                  '    base: &b\n'
+                                  '      addresses: [192.0.2.101/32]\n'
+                                  '    lo:\n'
+                                  '      <<: *b\n'},
+     []),
+]
+
+
 def write_links(root, files):
     write_tree(root, {path: text for path, text in files.items() if not text.startswith("->")})
     for path, text in files.items():
@@ -284,18 +560,89 @@ def test_model_predicts_what_networkd_did(tmp_path, case, files, expected):
     assert predicted(tmp_path, files) == sorted(expected)
 
 
+@pytest.mark.parametrize("case, files, expected", NETPLAN_CASES,
+                         ids=[c[0] for c in NETPLAN_CASES])
+def test_model_predicts_what_netplan_and_networkd_did(tmp_path, case, files, expected):
+    assert predicted(tmp_path, files) == sorted(expected)
+
+
 @pytest.fixture(scope="module")
 def oracle():
     need_root("systemd-networkd")
     if not os.access(NETWORKD, os.X_OK):
         unavailable("{} is missing (Debian: systemd)".format(NETWORKD))
 
-    def boot(files, arguments=()):
-        return booted("networkd_boot.py", arguments, {"files": files, "boot": PRESENT[1:]})
+    def boot(files, arguments=(), **more):
+        return booted("networkd_boot.py", arguments,
+                      dict(more, files=files, boot=PRESENT[1:]))
     return boot
+
+
+@pytest.fixture(scope="module")
+def netplan_generate():
+    """The generator of Debian's netplan.io and its library (extracted, never installed)."""
+    try:
+        generate = os.path.join(extracted("netplan.io"), "usr", "libexec", "netplan", "generate")
+        library = os.path.join(extracted("libnetplan0"), "usr", "lib", LIBRARY_DIRECTORY)
+    except OSError as exc:
+        unavailable("cannot extract Debian's netplan.io: {}".format(exc))
+    return [generate, library]
 
 
 @pytest.mark.parametrize("case, files, expected", CASES, ids=[c[0] for c in CASES])
 def test_the_real_networkd_did_what_the_case_says(oracle, case, files, expected):
     result = oracle(files)
     assert sorted(tuple(a) for a in result["addresses"]) == sorted(expected), result["log"]
+
+
+@pytest.mark.parametrize("case, files, expected", NETPLAN_CASES,
+                         ids=[c[0] for c in NETPLAN_CASES])
+def test_the_real_netplan_and_networkd_did_what_the_case_says(oracle, netplan_generate, case,
+                                                              files, expected):
+    result = oracle(files, netplan_generate)
+    assert sorted(tuple(a) for a in result["addresses"]) == sorted(expected), result["log"]
+
+
+VERDICT_CASES = [
+    ("networkd: restored", {"/etc/systemd/network/50-lo.network":
+                            "[Match]\nName=lo\n[Network]\nAddress=192.0.2.100/32\n"}, False),
+    ("networkd: no prefix", {"/etc/systemd/network/50-lo.network":
+                             "[Match]\nName=lo\n[Network]\nAddress=192.0.2.100\n"}, False),
+    ("networkd: an earlier file wins", {
+        "/etc/systemd/network/50-lo.network": "[Match]\nName=lo\n[Network]\nAddress=192.0.2.100/32\n",
+        "/etc/systemd/network/40-any.network": "[Match]\nName=!eth*\n[Network]\nDHCP=no\n"}, False),
+    ("networkd: unmanaged", {"/etc/systemd/network/50-lo.network":
+                             "[Match]\nName=lo\n[Link]\nUnmanaged=yes\n[Network]\n"
+                             "Address=192.0.2.100/32\n"}, False),
+    ("networkd: two prefixes", {"/etc/systemd/network/50-lo.network":
+                                "[Match]\nName=lo\n[Network]\nAddress=192.0.2.100/32\n"
+                                "Address=192.0.2.100/24\n"}, False),
+    ("netplan: restored", {"/etc/netplan/60-vip.yaml":
+                           "network:\n  ethernets:\n    lo:\n      addresses: [192.0.2.100/32]\n"},
+     True),
+    ("netplan: another file is invalid", {
+        "/etc/netplan/60-vip.yaml": "network:\n  ethernets:\n    lo:\n      addresses: [192.0.2.100/32]\n",
+        "/etc/netplan/70-eth.yaml": "network:\n  ethernets:\n    eth0:\n      dhcp: true\n"}, True),
+    ("netplan: rendered by NetworkManager", {
+        "/etc/netplan/60-vip.yaml": "network:\n  renderer: NetworkManager\n  ethernets:\n    lo:\n"
+                                    "      addresses: [192.0.2.100/32]\n"}, True),
+    ("netplan: on the NIC", {"/etc/netplan/60-vip.yaml": "network:\n  ethernets:\n    eth0:\n"
+                                                         "      addresses: [192.0.2.100/32]\n"},
+     True),
+]
+
+
+@pytest.mark.parametrize("case, files, through_netplan", VERDICT_CASES,
+                         ids=[c[0] for c in VERDICT_CASES])
+def test_the_boot_verdict_is_the_verdict_after_the_real_boot(oracle, netplan_generate, case,
+                                                             files, through_netplan):
+    """check_vip_on_lo's boot verdict (the VIP live on lo as /32) is the verdict the same check
+    gives on what the real networkd (after netplan's generator) left, capped at WARNING."""
+    check = [os.path.join(os.path.dirname(sys.executable), "check_vip_on_lo"),
+             "--vip", "192.0.2.100"]
+    result = oracle(files, netplan_generate if through_netplan else (), check=check,
+                    live=["192.0.2.100/32"])
+    before, after = result["before"].split(" - ")[0], result["after"].split(" - ")[0]
+    assert before.startswith("VIP_ON_LO ") and after.startswith("VIP_ON_LO "), result["log"]
+    assert before == after.replace("CRITICAL", "WARNING"), "\n".join(
+        [str(files), result["before"], result["after"]])

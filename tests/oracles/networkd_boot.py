@@ -5,8 +5,8 @@ files or netplan YAML into this network namespace.
 Run as root in a new network namespace and a private mount namespace of its own (``unshare
 --net --mount --propagation private python3 networkd_boot.py [GENERATE LIBDIR]``), with a
 JSON object on stdin: {"files": {path: text or "->target"}, "boot": [interface names]}. It
-lays an overlay over /etc and /usr/lib/systemd/network and a tmpfs over /run (in this mount
-namespace only), writes the tree, creates the interfaces present at boot (veths), runs
+lays an overlay over /etc and /usr and a tmpfs over /run (in this mount namespace only, so
+nothing of the tree reaches the machine), writes the tree, creates the interfaces present at boot (veths), runs
 netplan's generator when given (GENERATE, with its library in LIBDIR, as the systemd
 generator runs it at boot), then the real /lib/systemd/systemd-networkd until every link is
 configured, unmanaged or failed, or configuring with its addresses unchanged for 0.6 s (sysfs
@@ -28,7 +28,7 @@ import bootns
 
 MOUNT = "/usr/bin/mount"
 NETWORKD = "/lib/systemd/systemd-networkd"
-OVERLAID = ("/etc", "/usr/lib/systemd/network")
+OVERLAID = ("/etc", "/usr")  # /lib is /usr/lib on Debian 12
 ALLOWED = ("/etc/systemd/network/", "/run/systemd/network/", "/usr/lib/systemd/network/",
            "/usr/local/lib/systemd/network/", "/etc/netplan/", "/run/netplan/", "/lib/netplan/",
            "/usr/lib/netplan/")
