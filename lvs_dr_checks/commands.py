@@ -77,14 +77,15 @@ def simple_commands(line):
             while current and _ASSIGNMENT.match(current[0]):
                 current.pop(0)
             if current:
-                commands.extend(_through_shell(current))
+                commands.extend(through_shell(current))
             current = []
         else:
             current.append(word)
     return commands
 
 
-def _through_shell(words):
+def through_shell(words):
+    """A command as the commands it runs: `sh -c 'LINE'` as those of LINE, others as is."""
     program = posixpath.basename(words[0])
     if program in _SHELLS and len(words) >= 3 and words[1] in ("-c", "-ec", "-ce", "-e"):
         script = words[2] if words[1] != "-e" else (words[3] if len(words) > 3 else "")

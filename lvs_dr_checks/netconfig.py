@@ -9,7 +9,7 @@ import ipaddress
 import posixpath
 import re
 
-from lvs_dr_checks import commands, ifupdown, netplan, networkd
+from lvs_dr_checks import bootscripts, commands, ifupdown, netplan, networkd
 from lvs_dr_checks.cli import PluginError, logger
 
 log = logger("netconfig")
@@ -45,18 +45,6 @@ def _address(text):
 
 def _text_lines(source, path):
     return enumerate(source.read_text(path).splitlines(), 1)
-
-
-def addresses_in_commands(source, path, select=lambda line: line):
-    """Addresses added by commands on the lines of a script or unit (``select`` extracts the
-    command part of a line, or None to skip it)."""
-    found = []
-    for number, line in _text_lines(source, path):
-        command_line = select(line)
-        if command_line:
-            found.extend(_configured(a.address, a.prefixlen, a.device, path, number)
-                         for a in commands.addresses_added(command_line))
-    return found
 
 
 # --- ifupdown ---------------------------------------------------------------------------
@@ -186,30 +174,22 @@ def read_ifcfg(source):
 
 # --- the site's own units and scripts ---------------------------------------------------
 
-UNIT_DIR = "/etc/systemd/system"
-RC_LOCAL = "/etc/rc.local"
-
-
-def _exec_line(line):
-    key, sep, value = line.strip().partition("=")
-    if sep and key.strip().startswith("Exec"):
-        return value.lstrip("-@:+!")
-    return None
-
-
 def read_site_scripts(source):
-    """`ip addr add` / `ifconfig` in systemd units under /etc/systemd/system and rc.local."""
+    """`ip addr add` / `ifconfig` in service units and rc.local (bootscripts.py)."""
     found = []
-    for name in source.listdir(UNIT_DIR):
-        path = posixpath.join(UNIT_DIR, name)
-        if name.endswith(".service") and source.kind(path) == "file":
-            found.extend(addresses_in_commands(source, path, _exec_line))
-    if source.kind(RC_LOCAL) is not None:
-        found.extend(addresses_in_commands(source, source.resolve(RC_LOCAL)))
+    for name, path, enabling in bootscripts.site_units(source):
+        reason = None if enabling else "{} is not enabled, so it never runs at boot: " \
+                                       "systemctl enable {}".format(name, name)
+        found.extend(_configured(added.address, added.prefixlen, added.device, file, line,
+                                 reason)
+                     for added, file, line in bootscripts.unit_addresses(source, name, path))
+    commands_run, reason = bootscripts.rc_local(source)
+    found.extend(_configured(added.address, added.prefixlen, added.device, bootscripts.RC_LOCAL,
+                             line, reason) for added, line in commands_run)
     return found
 
 
-FORMATS = "ifupdown, netplan, systemd-networkd, NetworkManager, ifcfg, units in /etc/systemd/system, rc.local"
+FORMATS = "ifupdown, netplan, systemd-networkd, NetworkManager, ifcfg, service units, rc.local"
 
 
 def read_all(source, interfaces):

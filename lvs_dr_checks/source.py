@@ -186,6 +186,15 @@ class Source:
             return "file"
         return "other"
 
+    def executable(self, path):
+        """Whether the file (links followed) has an execute bit, as access(X_OK) asks for
+        root."""
+        try:
+            mode = self._lstat_mode(self._confined(self.resolve(path), follow=False))
+        except OSError:
+            return False
+        return stat.S_ISREG(mode) and bool(mode & 0o111)
+
     def resolve(self, path):
         """Follow symlinks as the host would, with absolute targets kept inside ``root``."""
         parts = [part for part in path.split("/") if part]

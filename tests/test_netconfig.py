@@ -132,34 +132,6 @@ def test_ifcfg(tmp_path, case, text, expected):
     assert found(tmp_path, {"/etc/sysconfig/network-scripts/ifcfg-lo:0": text}) == expected
 
 
-SITE_CASES = [
-    ("unit ExecStart", "/etc/systemd/system/lvs-vip.service",
-     "[Service]\nType=oneshot\nExecStart=/sbin/ip addr add 192.0.2.100/32 dev lo\n",
-     [("192.0.2.100/32 on lo", "/etc/systemd/system/lvs-vip.service:3")]),
-    ("unit ExecStartPre with prefix char", "/etc/systemd/system/lvs-vip.service",
-     "[Service]\nExecStartPre=-/usr/sbin/ip address replace 192.0.2.100/32 dev lo\n",
-     [("192.0.2.100/32 on lo", "/etc/systemd/system/lvs-vip.service:2")]),
-    ("unit wrong prefix", "/etc/systemd/system/lvs-vip.service",
-     "[Service]\nExecStart=/sbin/ip addr add 192.0.2.100/24 dev lo\n",
-     [("192.0.2.100/24 on lo", "/etc/systemd/system/lvs-vip.service:2")]),
-    ("unit, a comment", "/etc/systemd/system/lvs-vip.service",
-     "[Service]\n# ExecStart=/sbin/ip addr add 192.0.2.100/32 dev lo\n", []),
-    ("rc.local ip", "/etc/rc.local",
-     "#!/bin/sh\nip addr add 192.0.2.100/32 dev lo && echo done\nexit 0\n",
-     [("192.0.2.100/32 on lo", "/etc/rc.local:2")]),
-    ("rc.local ifconfig", "/etc/rc.local",
-     "#!/bin/sh\n/sbin/ifconfig lo:0 192.0.2.100 netmask 255.255.255.255 up\n",
-     [("192.0.2.100/32 on lo:0", "/etc/rc.local:2")]),
-    ("rc.local commented", "/etc/rc.local", "#!/bin/sh\n# ip addr add 192.0.2.100/32 dev lo\n", []),
-    ("rc.local other address", "/etc/rc.local", "ip addr add 192.0.2.10/32 dev lo\n", []),
-]
-
-
-@pytest.mark.parametrize("case, path, text, expected", SITE_CASES, ids=[c[0] for c in SITE_CASES])
-def test_site_units_and_scripts(tmp_path, case, path, text, expected):
-    assert found(tmp_path, {path: text}) == expected
-
-
 def test_networkd_proxy_arp_from_the_file_that_applies(tmp_path):
     write_tree(str(tmp_path), {
         "/etc/systemd/network/10-eth0.network": "[Match]\nName=eth0\n[Network]\nIPv4ProxyARP=no\n",

@@ -63,8 +63,14 @@ def addresses(names=None):
 
 
 def run(argv, log, env=None):
-    done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=60,
-                          env=env)
+    """The command's stdout, logged; one that cannot even start (execve fails, as systemd's
+    would) gives nothing."""
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=60,
+                              env=env)
+    except OSError as exc:
+        log.append("$ {} -> {}".format(" ".join(argv), exc))
+        return ""
     log.append("$ {} -> {}\n{}{}".format(" ".join(argv), done.returncode, done.stdout,
                                          done.stderr))
     return done.stdout
