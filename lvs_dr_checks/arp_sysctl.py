@@ -7,8 +7,9 @@ a director (VIPs in its IPVS table or keepalived.conf, or --role director): ever
 (macvlan) interface, and the device under it, answers only for its own addresses
 (arp_ignore 1 or 2); proxy_arp and proxy_arp_pvlan are off; arp_filter and arp_announce are
 reported. Effective values follow the kernel (max or OR of all and the interface); the
-boot-time values are what systemd-sysctl and udev would leave after a reboot, replayed with
-the kernel's default propagation (checks.sysctl).
+boot-time values are what systemd-sysctl and udev (or, on a system whose /sbin/init is not
+systemd, procps' `sysctl --system`) would leave after a reboot, replayed with the kernel's
+default propagation (lvs_dr_checks.sysctl).
 
 States: CRITICAL, an interface answers or announces what it must not now. WARNING, proxy ARP,
 arp_ignore 8 (answers nothing at all), interfaces created later unprotected, or a reboot would
@@ -22,6 +23,7 @@ Examples:
   check_arp_sysctl
   check_arp_sysctl -i bond0 --arp-ignore 2 --root /mnt/image
   check_arp_sysctl --role director
+  check_arp_sysctl --boot procps
 """
 
 import collections
@@ -75,8 +77,9 @@ class ArpSysctl(nagiosplugin.Resource):
     name = NAME
 
     def __init__(self, runtime_source, config_source, interfaces, persistence, arp_ignore,
-                 role_name="auto"):
+                 role_name="auto", boot_tool=None):
         self.runtime_source = runtime_source
+        self.boot_tool = boot_tool
         self.config_source = config_source
         self.interfaces = interfaces
         self.persistence = persistence
@@ -200,7 +203,7 @@ class ArpSysctl(nagiosplugin.Resource):
             self.config_source, vips)
 
     def _boot_metrics(self, keys):
-        boot = sysctl.BootSysctl(self.config_source).boot(
+        boot = sysctl.boot_model(self.config_source, self.boot_tool).boot(
             list(dict.fromkeys(["lo"] + self.checked)))
         networkd = netconfig.networkd_proxy_arp(self.config_source, self.checked)
         unpersisted = 0
@@ -369,15 +372,20 @@ def build_parser():
     parser.add_argument("--role", choices=("auto", "realserver", "director"), default="auto",
                         help="judge as a real server or a director (default: a director when "
                              "its IPVS table or keepalived.conf holds VIPs)")
+    parser.add_argument("--boot", choices=("auto", "systemd", "procps"), default="auto",
+                        help="what applies sysctl settings at boot: systemd-sysctl and udev, or "
+                             "procps' 'sysctl --system' (default: procps when /sbin/init is "
+                             "not systemd)")
     target.add_options(parser)
     return parser
 
 
 def make_check(runtime_source, config_source, interfaces=None,
-               arp_ignore=kernel.ARP_IGNORE_PROTECTS, persistence=True, role_name="auto"):
+               arp_ignore=kernel.ARP_IGNORE_PROTECTS, persistence=True, role_name="auto",
+               boot_tool="auto"):
     """The nagiosplugin Check, for the command line and for the director's sweep."""
     resource = ArpSysctl(runtime_source, config_source, interfaces, persistence, arp_ignore,
-                         role_name)
+                         role_name, None if boot_tool == "auto" else boot_tool)
     return nagiosplugin.Check(
         resource, SettingContext(), BootContext(),
         nagiosplugin.ScalarContext("exposed_interfaces", critical="0"),
@@ -388,7 +396,7 @@ def make_check(runtime_source, config_source, interfaces=None,
 def build_check(args):
     runtime_source, config_source = target.sources(args)
     return make_check(runtime_source, config_source, args.interface, args.arp_ignore,
-                      not args.no_persistence, args.role)
+                      not args.no_persistence, args.role, args.boot)
 
 
 def main(argv=None):

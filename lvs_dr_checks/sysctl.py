@@ -120,14 +120,16 @@ class Kernel:
     def paths(self):
         return sorted(conf_path(scope, key) for scope in self.state for key in self.keys)
 
-    def write(self, path, value, origin):
-        parts = path.split("/")
+    def write(self, path, value, origin, skip_same=True):
+        """One write, as systemd-sysctl makes it (``skip_same``: the value already there is
+        not written) or procps (every line is written)."""
+        parts = [part for part in path.split("/") if part not in ("", ".")]
         if len(parts) != 5 or parts[:3] != ["net", "ipv4", "conf"] or \
                 parts[3] not in self.state or parts[4] not in self.keys:
             return  # no such file here, or a key this model does not follow
         scope, key = parts[3], parts[4]
         current = self.state[scope][key]
-        if value == str(current.value):
+        if skip_same and value == str(current.value):
             # systemd-sysctl: "No change in value", nothing is written (the key stays
             # unwritten), but this is the line that decides the value.
             self.state[scope][key] = current._replace(origin=origin, via=None)
@@ -218,3 +220,99 @@ class BootSysctl:
 
 def _starts_with(path, prefix):
     return path == prefix or path.startswith(prefix + "/")
+
+
+# procps' `sysctl --system` order (its own: /etc before /run), then /etc/sysctl.conf.
+PROCPS_DIRS = ("/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d",
+               "/lib/sysctl.d")
+PROCPS_LAST = "/etc/sysctl.conf"
+INIT = "/sbin/init"
+
+
+def procps_key_path(key):
+    """The /proc/sys path procps writes for a key: when the first separator is a dot, dots
+    and slashes are interchanged; nothing else is normalized."""
+    first = next((c for c in key if c in "./"), None)
+    return key.translate(str.maketrans("./", "/.")) if first == "." else key
+
+
+class ProcpsSysctl:
+    """What procps' `sysctl --system` applies at boot on a system without systemd: every
+    `*.conf` of its directories (hidden ones too; a name in an earlier directory hides the
+    same name later) in name order, then /etc/sysctl.conf (even when a sysctl.d link already
+    read it). Every line is written in order, each write marks the key; a glob line skips the
+    keys any other line names (`-key` included; a `-pattern` with wildcards excludes
+    nothing). Nothing runs per interface: interfaces created later copy default."""
+
+    def __init__(self, source):
+        self.source = source
+        chosen = {}
+        for directory in PROCPS_DIRS:
+            for name in source.listdir(directory):
+                if name.endswith(".conf") and name not in chosen:
+                    chosen[name] = "{}/{}".format(directory, name)
+        self.files = [chosen[name] for name in sorted(chosen)]
+        if source.kind(source.resolve(PROCPS_LAST)) == "file":
+            self.files.append(PROCPS_LAST)
+        log.info("procps would apply, in this order: %s", ", ".join(self.files) or "nothing")
+        self.lines = []
+        for path in self.files:
+            try:
+                text = source.read_optional(path)
+            except PluginError as exc:  # procps warns and goes on with the next file
+                log.info("procps skips %s: %s", path, exc)
+                continue
+            self.lines.extend(self._parse(path, text or ""))
+
+    @staticmethod
+    def _parse(path, text):
+        for number, raw in enumerate(text.split("\n"), 1):
+            line = raw.lstrip()
+            if len(line) < 2 or line[0] in "#;":
+                continue
+            key, sep, value = line.partition("=")
+            if sep:
+                key, value = key[1:] if key.startswith("-") else key, value.strip()
+            elif line.startswith("-"):
+                key, value = line[1:], None  # excluded from glob assignments
+            else:
+                continue  # procps: "invalid syntax, continuing"
+            yield Assignment(procps_key_path(key.rstrip()), value, path, number, line.rstrip())
+
+    def _named(self, path):
+        """A key another line names exactly (with a value, or `-key` excluding it); a
+        `-pattern` with wildcards excludes nothing in procps 4.0.2 (proven against it)."""
+        return any(line.path == path for line in self.lines)
+
+    def boot(self, present, later=()):
+        state = Kernel(present)
+        for line in self.lines:
+            if line.value is None:
+                continue
+            if line.is_glob:
+                for path in state.paths():
+                    if glob_matches(line.path, path) and not self._named(path):
+                        state.write(path, line.value, line, skip_same=False)
+            else:
+                state.write(line.path, line.value, line, skip_same=False)
+        for name in later:
+            state.add_interface(name)
+        return state
+
+
+def boot_tool(source):
+    """The tool that applies sysctl settings at boot: procps' `sysctl --system` where the
+    tree's /sbin/init is not systemd, else systemd-sysctl (also when there is no
+    /sbin/init to tell)."""
+    if source.kind(INIT) is None:
+        return "systemd"
+    try:
+        target = source.resolve(INIT)
+    except PluginError:
+        return "systemd"
+    return "systemd" if target.rsplit("/", 1)[-1] == "systemd" else "procps"
+
+
+def boot_model(source, tool=None):
+    """The boot model for the tool (None: the tree's own)."""
+    return ProcpsSysctl(source) if (tool or boot_tool(source)) == "procps" else BootSysctl(source)

@@ -1,4 +1,5 @@
-"""The boot model of sysctl.d against the real systemd-sysctl (Debian 12's, 252): each tree is
+"""The boot model of sysctl.d against the real systemd-sysctl (Debian 12's, 252) and procps'
+`sysctl --system` (4.0.2, for boots without systemd): each tree is
 booted by the real tool in a network and mount namespace of its own (tests/oracles/
 sysctl_boot.py: interfaces present at boot, udev's re-run per interface, one created later),
 and the model's prediction must be the same, value for value. Hand-written cases for every
@@ -16,7 +17,7 @@ import pytest
 from conftest import unavailable
 
 from lvs_dr_checks.source import Source
-from lvs_dr_checks.sysctl import BootSysctl
+from lvs_dr_checks.sysctl import boot_model
 
 ORACLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "oracles", "sysctl_boot.py")
 SYSTEMD_SYSCTL = "/lib/systemd/systemd-sysctl"
@@ -35,8 +36,8 @@ def oracle():
         if not os.access(program, os.X_OK):
             unavailable("{} is missing (Debian: systemd, util-linux)".format(program))
 
-    def boot(files, run=()):
-        case = {"files": files, "boot": BOOT, "later": LATER, "run": list(run)}
+    def boot(files, run=(), tool="systemd"):
+        case = {"files": files, "boot": BOOT, "later": LATER, "run": list(run), "tool": tool}
         done = subprocess.run([UNSHARE, "--net", "--mount", "--propagation", "private",
                                sys.executable, ORACLE], input=json.dumps(case),
                               capture_output=True, text=True, timeout=60)
@@ -46,7 +47,7 @@ def oracle():
     return boot
 
 
-def predicted(files, root):
+def predicted(files, root, tool="systemd"):
     lab_module.write_config(root, {path.lstrip("/"): text for path, text in files.items()
                                    if not text.startswith("->")})
     for path, text in files.items():
@@ -54,13 +55,14 @@ def predicted(files, root):
             full = os.path.join(root, path.lstrip("/"))
             os.makedirs(os.path.dirname(full), exist_ok=True)
             os.symlink(text[2:], full)
-    state = BootSysctl(Source(root)).boot(["lo"] + BOOT, LATER)
+    state = boot_model(Source(root), tool).boot(["lo"] + BOOT, LATER)
     return {scope: {key: state.value(scope, key).value for key in KEYS}
             for scope in ["all", "default", "lo"] + BOOT + LATER}
 
 
-def agree(oracle, files, tmp_path_factory):
-    return predicted(files, str(tmp_path_factory.mktemp("tree"))) == oracle(files)
+def agree(oracle, files, tmp_path_factory, tool="systemd"):
+    return predicted(files, str(tmp_path_factory.mktemp("tree")), tool) == oracle(files,
+                                                                                  tool=tool)
 
 
 E, R, U = "/etc/sysctl.d/", "/run/sysctl.d/", "/usr/lib/sysctl.d/"
@@ -105,6 +107,40 @@ def test_model_agrees_with_systemd_sysctl(oracle, tmp_path_factory, case):
     assert predicted(files, str(tmp_path_factory.mktemp("tree"))) == oracle(files), case
 
 
+# What procps' `sysctl --system` (4.0.2) does differently.
+PROCPS_CASES = {
+    "/etc/sysctl.conf comes last, without a link": {
+        "/etc/sysctl.conf": "net.ipv4.conf.all.arp_ignore = 2\n",
+        E + "99-z.conf": "net.ipv4.conf.all.arp_ignore = 1\n"},
+    "/etc/sysctl.conf comes last, also after its link": {
+        E + "99-sysctl.conf": "->../sysctl.conf", "/etc/sysctl.conf": "net.ipv4.conf.all.arp_announce = 2\n",
+        E + "zz.conf": "net.ipv4.conf.all.arp_announce = 1\n"},
+    "hidden files are read": {E + ".10-a.conf": "net.ipv4.conf.all.arp_ignore = 2\n"},
+    "every line is written: the same value marks the key": {
+        E + "a.conf": "net.ipv4.conf.lo.arp_ignore = 0\nnet.ipv4.conf.default.arp_ignore = 1\n"},
+    "a later line for the key wins, even the same value again": {
+        E + "a.conf": "net.ipv4.conf.all.arp_ignore = 1\n", E + "b.conf":
+        "net.ipv4.conf.all.arp_ignore = 2\nnet.ipv4.conf.all.arp_ignore = 1\n"},
+    "a glob skips the keys named elsewhere, before or after": {
+        E + "a.conf": "net.ipv4.conf.eth0.arp_ignore = 2\nnet.ipv4.conf.*.arp_ignore = 1\n"
+                      "net.ipv4.conf.lo.arp_ignore = 3\n"},
+    "an excluding pattern excludes nothing, an excluded key is excluded": {
+        E + "a.conf": "-net.ipv4.conf.a*.arp_announce\nnet.ipv4.conf.*.arp_announce = 1\n"
+                      "-net.ipv4.conf.all.arp_ignore\nnet.ipv4.conf.*.arp_ignore = 2\n"},
+    "no udev run: a later interface takes default": {
+        E + "a.conf": "net.ipv4.conf.eth0.arp_ignore = 1\nnet.ipv4.conf.default.arp_ignore = 2\n"},
+    "/etc before /run": {E + "10-a.conf": "net.ipv4.conf.all.arp_ignore = 1\n",
+                         R + "10-a.conf": "net.ipv4.conf.all.arp_ignore = 2\n"},
+}
+
+
+@pytest.mark.parametrize("case", sorted(set(CASES) | set(PROCPS_CASES)))
+def test_model_agrees_with_procps(oracle, tmp_path_factory, case):
+    files = PROCPS_CASES.get(case) or CASES[case]
+    assert predicted(files, str(tmp_path_factory.mktemp("tree")), "procps") == oracle(
+        files, tool="procps"), case
+
+
 def random_tree(chance):
     scopes = ["all", "default", "lo", "eth0", "eth1", "vlan5", "*", "e*", "[!l]*"]
     values = ["0", "1", "2", "3", "8", "1 # x", "0x2", "010", "+1", "08", "", "-1", "2 2"]
@@ -131,9 +167,10 @@ def smallest(files, disagrees):
     while changed:
         changed = False
         for path in list(files):
-            lines = files[path].splitlines()
+            lines = [line for line in files[path].splitlines() if line]
             for index in range(len(lines)):
-                trial = dict(files, **{path: "\n".join(lines[:index] + lines[index + 1:]) + "\n"})
+                rest = lines[:index] + lines[index + 1:]
+                trial = dict(files, **{path: "\n".join(rest) + "\n" if rest else ""})
                 if disagrees(trial):
                     files, changed = trial, True
                     break
@@ -142,16 +179,20 @@ def smallest(files, disagrees):
     return files
 
 
-def test_seeded_random_trees_agree(oracle, tmp_path_factory):
+@pytest.mark.parametrize("tool", ["systemd", "procps"])
+def test_seeded_random_trees_agree(oracle, tmp_path_factory, tool):
     chance = random.Random(SEED)
-    for number in range(RANDOM_TREES):
+    for number in range(RANDOM_TREES if tool == "systemd" else RANDOM_TREES // 2):
         files = random_tree(chance)
-        if not agree(oracle, files, tmp_path_factory):
-            minimal = smallest(files, lambda f: not agree(oracle, f, tmp_path_factory))
-            pytest.fail("seed {}, tree {}: the model and systemd-sysctl disagree; smallest "
-                        "case:\n{}\nsystemd-sysctl: {}\nmodel: {}".format(
-                            SEED, number, json.dumps(minimal, indent=1), oracle(minimal),
-                            predicted(minimal, str(tmp_path_factory.mktemp("min")))))
+        if tool == "procps" and chance.random() < 0.5:
+            files["/etc/sysctl.conf"] = files.pop(next(iter(files)))
+        if not agree(oracle, files, tmp_path_factory, tool):
+            minimal = smallest(files, lambda f: not agree(oracle, f, tmp_path_factory, tool))
+            pytest.fail("seed {}, tree {}: the model and {} disagree; smallest case:\n{}\n"
+                        "the tool: {}\nmodel: {}".format(
+                            SEED, number, tool, json.dumps(minimal, indent=1),
+                            oracle(minimal, tool=tool),
+                            predicted(minimal, str(tmp_path_factory.mktemp("min")), tool)))
 
 
 CHECK = [lab_module.plugin("check_arp_sysctl"), "-i", "eth0", "-i", "eth1", "-v"]
@@ -166,14 +207,16 @@ def judged(output, boot):
             if ("after reboot" in output[m.start():output.find("\n", m.start())]) == boot}
 
 
-def test_the_boot_verdict_is_the_verdict_after_the_real_boot(oracle):
-    """check_arp_sysctl predicts a reboot; the real systemd-sysctl then boots the same tree
-    and the same check judges what it left: value for value, state for state (the boot
-    verdict capped at WARNING)."""
+@pytest.mark.parametrize("tool", ["systemd", "procps"])
+def test_the_boot_verdict_is_the_verdict_after_the_real_boot(oracle, tool):
+    """check_arp_sysctl predicts a reboot; the real systemd-sysctl (or procps' `sysctl
+    --system`) then boots the same tree and the same check judges what it left: value for
+    value, state for state (the boot verdict capped at WARNING)."""
     chance = random.Random(SEED + 1)
     for number in range(int(os.environ.get("LVS_DR_BOOTS", "40"))):
         files = random_tree(chance)
-        _, (before, after) = oracle(files, run=[CHECK, CHECK + ["--no-persistence"]])
+        _, (before, after) = oracle(files, run=[CHECK + ["--boot", tool],
+                                                CHECK + ["--no-persistence"]], tool=tool)
         predicted_now, runtime = judged(before, boot=True), judged(after, boot=False)
         assert predicted_now and runtime, (before, after)
         capped = {k: ("WARNING" if state == "CRITICAL" else state, value)

@@ -4,12 +4,14 @@
 Run as root in a new network namespace and a private mount namespace of its own (``unshare
 --net --mount --propagation private python3 sysctl_boot.py``: both vanish when it exits),
 with a JSON object on stdin: {"files": {path: text or "->target"}, "boot": [names], "later":
-[names]}. It puts tmpfs over every sysctl.d directory (in this mount namespace only), writes
-the tree there, creates the interfaces present at boot (veths), runs systemd-sysctl as
-systemd-sysctl.service does, then once per interface with --prefix as udev's
-99-systemd.rules does for every interface but lo, then creates the later interfaces with the
-same udev run for each. Then runs each command of "run" (argv lists, optional: a plugin
-judging the booted namespace). Prints {"values": {scope: {key: value}}, "runs": [stdout]}.
+[names], "tool": "systemd" or "procps"}. It puts an overlay over /etc and tmpfs over the other
+sysctl.d directories (in this mount namespace only), writes the tree there, creates the
+interfaces present at boot (veths), runs systemd-sysctl as systemd-sysctl.service does, then
+once per interface with --prefix as udev's 99-systemd.rules does for every interface but lo,
+then creates the later interfaces with the same udev run for each. With "procps", it runs
+procps' `sysctl --system` instead, as a boot without systemd does, and nothing per interface.
+Then runs each command of "run" (argv lists, optional: a plugin judging the booted
+namespace). Prints {"values": {scope: {key: value}}, "runs": [stdout]}.
 
 all/default are not reset by writing them: a write marks a key as written, and a new
 interface copies that mark from default (it would then never follow default again). A new
@@ -23,7 +25,10 @@ import os
 import subprocess
 import sys
 
+import bootns
+
 SYSTEMD_SYSCTL = "/lib/systemd/systemd-sysctl"
+PROCPS_SYSCTL = "/usr/sbin/sysctl"
 IP = "/usr/sbin/ip"
 MOUNT = "/usr/bin/mount"
 KEYS = ("arp_ignore", "arp_announce", "proxy_arp")
@@ -35,8 +40,10 @@ DIRECTORIES = {"/etc/sysctl.d": "/etc/sysctl.d", "/run/sysctl.d": "/run",
 
 def refuse_foreign_keys(files):
     for path, text in files.items():
-        if text.startswith("->") and text != "->/dev/null":
-            sys.exit("refusing {}: a link may only mask (to /dev/null)".format(path))
+        target = os.path.normpath(os.path.join(os.path.dirname(path), text[2:]))
+        if text.startswith("->") and text != "->/dev/null" and target not in files:
+            sys.exit("refusing {}: a link may only mask (to /dev/null) or name a file of "
+                     "the tree".format(path))
         for line in text.splitlines() if not text.startswith("->") else []:
             key = line.strip().lstrip("-").split("=")[0].strip()
             parts = [p for p in key.replace(".", "/").split("/") if p]
@@ -48,7 +55,9 @@ def refuse_foreign_keys(files):
 def write_tree(files):
     # sysfs as this network namespace sees it (the one inherited shows the machine's own).
     subprocess.run([MOUNT, "-t", "sysfs", "sysfs", "/sys"], check=True)
-    for over in sorted(set(DIRECTORIES.values())):
+    bootns.overlay("/etc")  # /etc/sysctl.conf and /etc/sysctl.d, in this namespace only
+    subprocess.run(["/usr/bin/rm", "-rf", "/etc/sysctl.d", "/etc/sysctl.conf"], check=True)
+    for over in sorted(set(DIRECTORIES.values()) - {"/etc/sysctl.d"}):
         subprocess.run([MOUNT, "-t", "tmpfs", "tmpfs", over], check=True)
     for directory in DIRECTORIES:
         os.makedirs(directory, exist_ok=True)
@@ -84,12 +93,15 @@ def main():
                              "with".format(scope, key))
     for name in case["boot"]:
         veth(name)
-    subprocess.run([SYSTEMD_SYSCTL], check=False, capture_output=True)
-    for name in case["boot"]:
+    procps = case.get("tool") == "procps"
+    subprocess.run([PROCPS_SYSCTL, "--system"] if procps else [SYSTEMD_SYSCTL], check=False,
+                   capture_output=True)
+    for name in [] if procps else case["boot"]:
         udev_run(name)
     for name in case["later"]:
         veth(name)
-        udev_run(name)
+        if not procps:
+            udev_run(name)
     values = {}
     for scope in ["all", "default", "lo"] + case["boot"] + case["later"]:
         values[scope] = {}
