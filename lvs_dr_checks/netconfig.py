@@ -9,7 +9,7 @@ import ipaddress
 import posixpath
 import re
 
-from lvs_dr_checks import bootscripts, commands, ifupdown, netplan, networkd
+from lvs_dr_checks import bootscripts, commands, ifupdown, netplan, networkd, networkmanager
 from lvs_dr_checks.cli import PluginError, logger
 
 log = logger("netconfig")
@@ -109,30 +109,29 @@ def networkd_proxy_arp(source, interfaces):
 
 # --- NetworkManager keyfiles ------------------------------------------------------------
 
-NM_DIRS = ("/etc/NetworkManager/system-connections", "/run/NetworkManager/system-connections",
-           "/usr/lib/NetworkManager/system-connections")
-_NM_ADDRESS_KEY = re.compile(r"^addresse?s?\d*$")
-
-
-def read_networkmanager(source):
-    """`addressN=` of [ipv4]/[ipv6] in keyfiles bound to an interface-name."""
+def read_networkmanager(source, interfaces):
+    """Addresses of the profile NetworkManager activates on each device (networkmanager.py),
+    and those of profiles it never activates, with the reason."""
+    loaded, ignored = networkmanager.profiles(source)
+    if not loaded and not ignored:
+        return []
+    winners = {name: networkmanager.chosen(loaded, name)[0] for name in interfaces}
     found = []
-    for directory in NM_DIRS:
-        for name in source.listdir(directory):
-            if not name.endswith(".nmconnection"):
-                continue
-            path = posixpath.join(directory, name)
-            entries = [(e.section, e.key, e.value, e.line)
-                       for e in networkd.unit_entries(source.read_text(path), path)]
-            device = next((value for section, key, value, _ in entries
-                           if section == "connection" and key == "interface-name"), "")
-            for section, key, value, number in entries:
-                if section in ("ipv4", "ipv6") and _NM_ADDRESS_KEY.match(key):
-                    for item in value.split(";"):
-                        address = _address(item.split(",")[0]) if item.strip() else None
-                        if address and "/" in item:
-                            found.append(_configured(address[0], address[1], device or "?", path,
-                                                     number))
+    for profile in loaded:
+        devices = [name for name, winner in winners.items() if winner is profile]
+        reason = None if devices else networkmanager.why_not(profile, interfaces, winners)
+        for ip, prefixlen, line in networkmanager.addresses(profile, configured=not reason):
+            found.extend(_configured(ip, prefixlen, device, profile.path, line)
+                         for device in devices)
+            if reason:
+                found.append(_configured(ip, prefixlen, "?", profile.path, line, reason))
+    for path, reason in ignored:
+        text = source.read_optional(source.resolve(path)) or ""
+        for number, line in enumerate(text.splitlines(), 1):
+            key, _, value = line.partition("=")
+            parsed = networkmanager.loose_address(key, value)
+            if parsed:
+                found.append(_configured(parsed[0], parsed[1], "?", path, number, reason))
     return found
 
 
@@ -196,7 +195,7 @@ def read_all(source, interfaces):
     """Every address any known boot-time configuration adds, under the source's root."""
     try:
         found = (read_ifupdown(source, interfaces) + read_networkd(source, interfaces)
-                 + read_networkmanager(source) + read_ifcfg(source) + read_site_scripts(source))
+                 + read_networkmanager(source, interfaces) + read_ifcfg(source) + read_site_scripts(source))
     except RecursionError:
         raise PluginError("the network configuration includes itself too deeply")
     for address in found:

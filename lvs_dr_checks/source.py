@@ -94,6 +94,10 @@ class Source:
     def _readlink(self, host_path):
         return os.readlink(host_path)
 
+    def _lstat_owner_mode(self, host_path):
+        status = os.lstat(host_path)
+        return status.st_uid, status.st_mode
+
     def run(self, argv):
         """Run a fixed command (full path, no shell) and return its stdout as text; each
         command once a run (its failure too)."""
@@ -185,6 +189,13 @@ class Source:
         if stat.S_ISREG(mode):
             return "file"
         return "other"
+
+    def owner_and_mode(self, path):
+        """(uid, st_mode) of a path, without following a last link."""
+        try:
+            return self._lstat_owner_mode(self._confined(path, follow=False))
+        except OSError as exc:
+            raise PluginError(_describe_os_error(path, exc))
 
     def executable(self, path):
         """Whether the file (links followed) has an execute bit, as access(X_OK) asks for

@@ -417,6 +417,12 @@ class SSHSource(Source):
             return self._listed[host_path]
         return self._on_sftp("lstat", host_path, lambda path: self.sftp.lstat(path).st_mode) or 0
 
+    def _lstat_owner_mode(self, host_path):
+        attributes = self._on_sftp("lstat", host_path, self.sftp.lstat)
+        if attributes is None:
+            raise OSError(errno.ENOENT, "no such file", host_path)
+        return attributes.st_uid, attributes.st_mode
+
     def _readlink(self, host_path):
         target = self._on_sftp("readlink", host_path, self.sftp.readlink)
         if isinstance(target, bytes):

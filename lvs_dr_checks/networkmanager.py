@@ -1,0 +1,180 @@
+"""What NetworkManager 1.42 (keyfile plugin) configures on each device at boot.
+
+The rules (each proven against the real daemon by tests/test_networkmanager_oracle.py):
+- profiles are the files of /etc/NetworkManager/system-connections (any name) and of /run
+  and /usr/lib .../system-connections (`*.nmconnection` only); hidden names, names ending in
+  `~`, `.pem`, `.der`, `.nmmeta` or a mkstemp suffix (`.` and six letters or digits, so
+  `.rpmnew` too) are ignored; so is a file not owned by root or readable by others than its
+  owner, and one that is not a valid key file (a line that is no group, key or comment);
+- a profile in /run hides the one of the same uuid in /etc, which hides /usr/lib's;
+- a device gets the profile that autoconnects (autoconnect, default yes) for its type
+  (`loopback` for lo, `ethernet` for the others) and name (connection.interface-name, else
+  [match] interface-name globs, else any), the highest autoconnect-priority first, then the
+  smaller uuid (a profile without uuid gets one NetworkManager derives: a tie then is not
+  known here);
+- its [ipv4]/[ipv6] addresses (addressN, addressesN, legacy `ADDR;PREFIX;GW`), when the method
+  is manual or auto; none when it is disabled or missing; without a prefix, IPv4 gets its
+  class mask.
+"""
+
+import collections
+import fnmatch
+import posixpath
+import re
+import stat
+
+from lvs_dr_checks import commands
+
+ETC = "/etc/NetworkManager/system-connections"
+DIRECTORIES = ("/run/NetworkManager/system-connections", ETC,
+               "/usr/lib/NetworkManager/system-connections")  # the first hides the others
+_IGNORED = re.compile(r"(^\.|~$|\.pem$|\.der$|\.nmmeta$|\.[A-Za-z0-9]{6}$)")
+_ADDRESS_KEY = re.compile(r"^addresse?s?\d*$")
+_TYPES = {"802-3-ethernet": "ethernet"}
+
+Profile = collections.namedtuple("Profile", "path entries uuid")
+
+
+def _keyfile(text, path):
+    """[(group, key, value, line)] of a GKeyFile, or None when GLib would refuse it."""
+    entries, group = [], None
+    for number, raw in enumerate(text.split("\n"), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            group = line[1:-1]
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or group is None:
+            return None
+        entries.append((group, key.strip(), value.strip(), number))
+    return entries
+
+
+def _value(profile, group, key, default=None):
+    found = [value for g, k, value, _ in profile.entries if g == group and k == key]
+    return found[-1] if found else default
+
+
+def profiles(source):
+    """([Profile] NetworkManager loads, [(path, why it is ignored)])."""
+    loaded, ignored = {}, []
+    for directory in DIRECTORIES:
+        for name in source.listdir(directory):
+            path = posixpath.join(directory, name)
+            if _IGNORED.search(name) or (directory != ETC and not name.endswith(".nmconnection")):
+                continue
+            resolved = source.resolve(path)
+            if source.kind(resolved) != "file":
+                continue
+            owner, mode = source.owner_and_mode(resolved)
+            if owner != 0 or mode & 0o077:
+                ignored.append((path, "NetworkManager ignores it: owned by uid {}, mode {:o} "
+                                      "(it must be root's and 0600)".format(
+                                          owner, stat.S_IMODE(mode))))
+                continue
+            entries = _keyfile(source.read_text(resolved), path)
+            if entries is None:
+                ignored.append((path, "NetworkManager ignores it: not a valid key file"))
+                continue
+            profile = Profile(path, entries, None)
+            uuid = _value(profile, "connection", "uuid")
+            key = uuid or path
+            if key not in loaded:  # an earlier directory hides the same uuid later
+                loaded[key] = profile._replace(uuid=uuid)
+    return list(loaded.values()), ignored
+
+
+def _kind(profile):
+    kind = _value(profile, "connection", "type", "")
+    return _TYPES.get(kind, kind)
+
+
+def _for_device(profile, device):
+    """Whether the profile may autoconnect on the device."""
+    if (_value(profile, "connection", "autoconnect", "true").lower()
+            in ("false", "no", "0", "off")):
+        return False
+    if _kind(profile) != ("loopback" if device == "lo" else "ethernet"):
+        return False
+    name = _value(profile, "connection", "interface-name")
+    if name:
+        return name == device
+    patterns = [p for p in _value(profile, "match", "interface-name", "").split(";") if p]
+    positive = [p for p in patterns if not p.startswith("!")]
+    if positive and not any(re.fullmatch(_glob(p), device) for p in positive):
+        return False
+    return not any(re.fullmatch(_glob(p[1:]), device) for p in patterns if p.startswith("!"))
+
+
+def _glob(pattern):
+    return fnmatch.translate(pattern.lstrip("|&"))
+
+def _priority(profile):
+    try:
+        return int(_value(profile, "connection", "autoconnect-priority", "0"))
+    except ValueError:
+        return 0
+
+
+def chosen(loaded, device):
+    """(the Profile NetworkManager activates on the device or None, the profiles tied with
+    it when the tie is not known here)."""
+    candidates = [p for p in loaded if _for_device(p, device)]
+    if not candidates:
+        return None, []
+    best = max(_priority(p) for p in candidates)
+    top = [p for p in candidates if _priority(p) == best]
+    if len(top) > 1 and any(p.uuid is None for p in top):
+        return None, top
+    return min(top, key=lambda p: p.uuid), []
+
+
+def why_not(profile, interfaces, winners):
+    """Why a profile's addresses are not configured at boot (None: they are)."""
+    if all(_value(profile, family, "method") not in ("manual", "auto")
+           for family in ("ipv4", "ipv6")):
+        return "its method is not manual or auto: NetworkManager configures no address"
+    if (_value(profile, "connection", "autoconnect", "true").lower()
+            in ("false", "no", "0", "off")):
+        return "autoconnect=false: NetworkManager does not bring it up at boot"
+    fits = [name for name in interfaces if _for_device(profile, name)]
+    if not fits:
+        return "type={} applies to no device here (lo takes type=loopback)".format(
+            _value(profile, "connection", "type", ""))
+    if winners.get(fits[0]) is None:
+        return "NetworkManager picks one of several profiles of the same " \
+               "autoconnect-priority for {}: which one is not known here; set " \
+               "autoconnect-priority".format(fits[0])
+    return "{} gets {} (higher autoconnect-priority, or the smaller uuid)".format(
+        fits[0], winners[fits[0]].path)
+
+
+def addresses(profile, configured=True):
+    """(ip, prefixlen, line) of the profile's addresses that NetworkManager configures (all
+    that it names when not ``configured``)."""
+    found = []
+    for family in ("ipv4", "ipv6"):
+        if configured and _value(profile, family, "method") not in ("manual", "auto"):
+            continue
+        for group, key, value, number in profile.entries:
+            if group == family and _ADDRESS_KEY.match(key):
+                parsed = _address(value)
+                if parsed:
+                    found.append((parsed[0], parsed[1], number))
+    return found
+
+
+def _address(value):
+    """(ip, prefixlen) of 'ADDR[/LEN][,GATEWAY]' or the legacy 'ADDR;LEN;GATEWAY;'."""
+    if ";" in value:
+        parts = value.split(";")
+        value = parts[0] + ("/" + parts[1] if len(parts) > 1 and parts[1] else "")
+    return commands.interface_address(value.split(",")[0].strip(), commands.classful_prefixlen)
+
+
+def loose_address(key, value):
+    """The address of one 'addressN=' line of a file NetworkManager refuses (to say what is
+    lost), or None."""
+    return _address(value.strip()) if _ADDRESS_KEY.match(key.strip()) else None
