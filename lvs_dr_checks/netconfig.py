@@ -136,25 +136,49 @@ def read_networkmanager(source, interfaces):
 
 
 # --- RHEL ifcfg -------------------------------------------------------------------------
+# As initscripts' network service and ifup-aliases read them (a model from their source: no
+# Debian package carries them to prove it against): main files come up unless ONBOOT=no,
+# lo always; an alias file (ifcfg-DEV:N) comes up with its parent unless ONPARENT=no, and
+# takes IPADDR only; backup names are ignored; without PREFIX or NETMASK, the class mask.
 
 IFCFG_DIR = "/etc/sysconfig/network-scripts"
+_IFCFG_IGNORED = (".bak", "~", ".old", ".orig", ".rpmnew", ".rpmorig", ".rpmsave")
+
+
+def _ifcfg_variables(source, path):
+    """({name: value}, {name: line}) of a shell-variable file, the last assignment winning."""
+    variables, lines = {}, {}
+    for number, raw in _text_lines(source, path):
+        key, sep, value = raw.split("#", 1)[0].strip().partition("=")
+        if sep:
+            variables[key.strip()] = value.strip().strip("'\"")
+            lines[key.strip()] = number
+    return variables, lines
+
+
+def _no(value):
+    return (value or "").lower() in ("no", "false", "0", "n")
 
 
 def read_ifcfg(source):
-    """IPADDR[n] with PREFIX[n] or NETMASK[n] (class mask when neither) of ifcfg-* files."""
-    found = []
+    """IPADDR[n] with PREFIX[n] or NETMASK[n] of the ifcfg-* files, and why one never comes up."""
+    files = {}
     for name in source.listdir(IFCFG_DIR):
-        if not name.startswith("ifcfg-"):
-            continue
-        path = posixpath.join(IFCFG_DIR, name)
-        variables = {}
-        lines = {}
-        for number, raw in _text_lines(source, path):
-            key, sep, value = raw.split("#", 1)[0].strip().partition("=")
-            if sep:
-                variables[key.strip()] = value.strip().strip("'\"")
-                lines[key.strip()] = number
-        device = variables.get("DEVICE", name[len("ifcfg-"):])
+        if name.startswith("ifcfg-") and not name.endswith(_IFCFG_IGNORED):
+            path = posixpath.join(IFCFG_DIR, name)
+            files[name[len("ifcfg-"):]] = (path,) + _ifcfg_variables(source, path)
+    found = []
+    for name, (path, variables, lines) in sorted(files.items()):
+        parent = name.split(":")[0]
+        alias = ":" in name
+        reason = None
+        if alias and _no(variables.get("ONPARENT")):
+            reason = "ONPARENT=no: it never comes up with {}".format(parent)
+        elif not alias and parent != "lo" and _no(variables.get("ONBOOT")):
+            reason = "ONBOOT=no: the network service does not bring it up"
+        elif alias and parent != "lo" and parent in files and _no(files[parent][1].get("ONBOOT")):
+            reason = "its parent {} has ONBOOT=no".format(parent)
+        device = variables.get("DEVICE", name)
         for key, value in variables.items():
             match = re.match(r"^IPADDR(\d*)$", key)
             if not match:
@@ -167,7 +191,9 @@ def read_ifcfg(source):
                           else commands.classful_prefixlen(ip))
             except ValueError:
                 continue
-            found.append(_configured(ip, length, device, path, lines[key]))
+            why = reason or ("an alias file takes IPADDR only, not {}".format(key)
+                             if alias and suffix else None)
+            found.append(_configured(ip, length, device, path, lines[key], why))
     return found
 
 

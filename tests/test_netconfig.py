@@ -97,28 +97,11 @@ def test_networkd_first_matching_file_wins_and_etc_masks_usr_lib(tmp_path):
         ("192.0.2.101/32 on lo", "/etc/systemd/network/20-lo.network:4")]
 
 
-NM_CASES = [
-    ("keyfile address1", "[connection]\nid=vip\ntype=loopback\ninterface-name=lo\n\n[ipv4]\n"
-                         "address1=192.0.2.100/32\nmethod=manual\n",
-     [("192.0.2.100/32 on lo", "/etc/NetworkManager/system-connections/vip.nmconnection:7")]),
-    ("wrong prefix", "[connection]\ninterface-name=lo\n[ipv4]\naddress1=192.0.2.100/24,192.0.2.1\n",
-     [("192.0.2.100/24 on lo", "/etc/NetworkManager/system-connections/vip.nmconnection:4")]),
-    ("another interface", "[connection]\ninterface-name=eth0\n[ipv4]\naddress1=192.0.2.100/32\n",
-     [("192.0.2.100/32 on eth0", "/etc/NetworkManager/system-connections/vip.nmconnection:4")]),
-    ("commented out", "[connection]\ninterface-name=lo\n[ipv4]\n#address1=192.0.2.100/32\n", []),
-]
-
-
-@pytest.mark.parametrize("case, text, expected", NM_CASES, ids=[c[0] for c in NM_CASES])
-def test_networkmanager(tmp_path, case, text, expected):
-    assert found(tmp_path, {"/etc/NetworkManager/system-connections/vip.nmconnection": text}) == expected
-
-
 IFCFG_CASES = [
     ("alias with netmask", "DEVICE=lo:0\nIPADDR=192.0.2.100\nNETMASK=255.255.255.255\nONBOOT=yes\n",
      [("192.0.2.100/32 on lo:0", "/etc/sysconfig/network-scripts/ifcfg-lo:0:2")]),
-    ("numbered with prefix", "DEVICE=\"lo:0\"\nIPADDR0='192.0.2.100'\nPREFIX0=32\n",
-     [("192.0.2.100/32 on lo:0", "/etc/sysconfig/network-scripts/ifcfg-lo:0:2")]),
+    ("an alias file takes IPADDR only", "DEVICE=\"lo:0\"\nIPADDR0='192.0.2.100'\nPREFIX0=32\n",
+     []),
     ("no netmask takes the class mask", "DEVICE=lo:0\nIPADDR=192.0.2.100\n",
      [("192.0.2.100/24 on lo:0", "/etc/sysconfig/network-scripts/ifcfg-lo:0:2")]),
     ("another interface", "DEVICE=eth0\nIPADDR=192.0.2.100\nPREFIX=32\n",
@@ -130,6 +113,21 @@ IFCFG_CASES = [
 @pytest.mark.parametrize("case, text, expected", IFCFG_CASES, ids=[c[0] for c in IFCFG_CASES])
 def test_ifcfg(tmp_path, case, text, expected):
     assert found(tmp_path, {"/etc/sysconfig/network-scripts/ifcfg-lo:0": text}) == expected
+
+
+def test_ifcfg_activation(tmp_path):
+    """initscripts: ONBOOT=no keeps a main file down and its aliases with it, ONPARENT=no an
+    alias, backups are not read; numbered IPADDRn belong in main files."""
+    scripts = "/etc/sysconfig/network-scripts/"
+    files = {scripts + "ifcfg-eth0": "DEVICE=eth0\nONBOOT=no\nIPADDR=198.51.100.5\nPREFIX=24\n",
+             scripts + "ifcfg-eth0:1": "IPADDR=192.0.2.100\nPREFIX=32\n",
+             scripts + "ifcfg-lo:2": "IPADDR=192.0.2.100\nPREFIX=32\nONPARENT=no\n",
+             scripts + "ifcfg-lo:3.bak": "IPADDR=192.0.2.100\nPREFIX=32\n",
+             scripts + "ifcfg-lo": "DEVICE=lo\nIPADDR1=192.0.2.100\nPREFIX1=32\n"}
+    assert found(tmp_path, files) == [("192.0.2.100/32 on lo", scripts + "ifcfg-lo:2")]
+    assert dormant(tmp_path, files) == [
+        ("eth0:1", scripts + "ifcfg-eth0:1:1", "its parent eth0 has ONBOOT=no"),
+        ("lo:2", scripts + "ifcfg-lo:2:1", "ONPARENT=no: it never comes up with lo")]
 
 
 def test_networkd_proxy_arp_from_the_file_that_applies(tmp_path):

@@ -111,8 +111,8 @@ def test_unpersisted_vip_is_warning(rs1, config_root):
     assert outcome.code == 1
     assert outcome.status == (
         "VIP_ON_LO WARNING - 192.0.2.100 on lo/32 now, but no boot configuration adds it (looked "
-        "at ifupdown, netplan, systemd-networkd, NetworkManager, ifcfg, units in "
-        "/etc/systemd/system, rc.local): a reboot loses it (1 of 1 VIP affected)")
+        "at ifupdown, netplan, systemd-networkd, NetworkManager, ifcfg, service units, "
+        "rc.local): a reboot loses it (1 of 1 VIP affected)")
     assert outcome.perf()["unpersisted"] == "1;0;;0;1"
 
 
@@ -123,7 +123,7 @@ def test_vip_persisted_with_the_wrong_prefix_is_warning(rs1, config_root):
     assert outcome.code == 1
     assert outcome.status == (
         "VIP_ON_LO WARNING - 192.0.2.100 on lo/32 now, but after a reboot 192.0.2.100/24 on lo "
-        "(/etc/netplan/60-vip.yaml:4): configure it as /32 on lo (1 of 1 VIP affected)")
+        "(/etc/netplan/60-vip.yaml:4): configure it only as /32 on lo (1 of 1 VIP affected)")
 
 
 @pytest.mark.parametrize("args, line", [
