@@ -12,8 +12,9 @@ The rules (each proven against the real generator and daemon by tests/test_netwo
 - a device defined in several files gets the addresses of all of them;
 - the renderer is the device's own, else the last `network: renderer:` of all files, else
   networkd; a device rendered by NetworkManager gets nothing from networkd;
-- `match: name:` (a glob) names the links, else the device ID; other matches (macaddress,
-  driver) are not known here and taken as no match.
+- `set-name` names the link (it is renamed to it), else `match: name:` (a glob), else the
+  device ID; other matches (macaddress, driver) without `set-name` are not known here and
+  taken as no match.
 
 PyYAML reads the YAML (netplan's own libyaml-based parser accepts the same documents, anchors
 and flow style included); it is imported only when a netplan file exists.
@@ -106,7 +107,10 @@ def _device(path, device_id, definition, devices):
     if "set-name" in definition and "match" not in definition:
         raise Invalid("{}: {}: 'set-name:' requires 'match:' properties".format(
             path, device_id))
-    device = devices.setdefault(device_id, {"addresses": [], "renderer": None, "match": None})
+    device = devices.setdefault(device_id, {"addresses": [], "renderer": None, "match": None,
+                                            "set-name": None})
+    if "set-name" in definition:
+        device["set-name"] = str(definition["set-name"])
     if "renderer" in definition:
         device["renderer"] = definition["renderer"]
     if "match" in definition:
@@ -179,8 +183,12 @@ def generated(source):
                           for (ip, prefixlen), path, line in device["addresses"])
             continue
         match = device["match"]
-        names = [device_id] if match is None else (
-            [str(match["name"])] if set(match) == {"name"} else [])
+        if device["set-name"]:  # the link is renamed first; the .network matches the new name
+            names = [device["set-name"]]
+        elif match is None:
+            names = [device_id]
+        else:
+            names = [str(match["name"])] if set(match) == {"name"} else []
         where = device["addresses"][0][1:] if device["addresses"] else ("?", 0)
         entries = [Entry("Match", "Name", " ".join(names) or "!*", where[0], where[1], 1)]
         entries.extend(Entry("Network", "Address", "{}/{}".format(ip, prefixlen), path, line, 2)

@@ -85,12 +85,7 @@ UNIT_NAMES = ["vip.service", "off.service", "masked.service", "shell.service", "
 
 
 def write_units(root):
-    write_tree(root, {p: t for p, t in UNITS.items() if not t.startswith("->")})
-    for path, text in UNITS.items():
-        if text.startswith("->"):
-            full = os.path.join(root, path.lstrip("/"))
-            os.makedirs(os.path.dirname(full), exist_ok=True)
-            os.symlink(text[2:], full)
+    write_tree(root, UNITS)
 
 
 def test_units_the_boot_runs_and_what_they_add(tmp_path):

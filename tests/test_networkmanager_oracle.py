@@ -6,12 +6,11 @@ expected addresses are the real daemon's, captured: the model is held to them ev
 root needed), the oracle column proves them again where root can."""
 
 import os
-import sys
 
 import pytest
 from conftest import unavailable, write_tree
 from oracles.extracted import extracted
-from oracles.namespace import booted, need_root
+from oracles.namespace import VIP, assert_boot_verdict_holds, booted, need_root, vip_on_lo_check
 
 from lvs_dr_checks import netconfig
 from lvs_dr_checks.source import Source
@@ -472,11 +471,6 @@ VERDICT_CASES = [
 def test_the_boot_verdict_is_the_verdict_after_the_real_boot(oracle, case, text):
     """check_vip_on_lo's boot verdict (the VIP live on lo as /32) is the verdict the same check
     gives on what the real NetworkManager left, capped at WARNING."""
-    check = [os.path.join(os.path.dirname(sys.executable), "check_vip_on_lo"),
-             "--vip", "192.0.2.100"]
     result = oracle({"/etc/NetworkManager/system-connections/vip.nmconnection": text}, None,
-                    check=check, live=["192.0.2.100/32"])
-    before, after = result["before"].split(" - ")[0], result["after"].split(" - ")[0]
-    assert before.startswith("VIP_ON_LO ") and after.startswith("VIP_ON_LO "), result["log"]
-    assert before == after.replace("CRITICAL", "WARNING"), "\n".join(
-        [text, result["before"], result["after"]])
+                    check=vip_on_lo_check(), live=[VIP + "/32"])
+    assert_boot_verdict_holds(result, text)

@@ -18,6 +18,23 @@ def need_root(what):
         unavailable("{} is missing (Debian: util-linux)".format(UNSHARE))
 
 
+VIP = "192.0.2.100"
+
+
+def vip_on_lo_check():
+    """check_vip_on_lo of this venv, for the VIP the boot-verdict cases configure."""
+    return [os.path.join(os.path.dirname(sys.executable), "check_vip_on_lo"), "--vip", VIP]
+
+
+def assert_boot_verdict_holds(result, context):
+    """The boot verdict (the VIP live on lo as /32 before the boot) is the live verdict on
+    what the real boot left, capped at WARNING."""
+    before, after = result["before"].split(" - ")[0], result["after"].split(" - ")[0]
+    assert before.startswith("VIP_ON_LO ") and after.startswith("VIP_ON_LO "), result["log"]
+    assert before == after.replace("CRITICAL", "WARNING"), "\n".join(
+        [str(context), result["before"], result["after"]])
+
+
 def booted(script, arguments, case):
     """The JSON that oracles/SCRIPT printed for the case (given as JSON on its stdin)."""
     done = subprocess.run([UNSHARE, "--net", "--mount", "--propagation", "private",
