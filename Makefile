@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SOURCES := setup.cfg pyproject.toml $(wildcard lvs_dr_checks/*.py)
 
-.PHONY: setup demo test lint bench clean install
+.PHONY: setup demo test lint bench clean install deb
 
 setup: $(VENV)/.installed
 
@@ -41,5 +41,9 @@ install:
 	mkdir -p $(PLUGINDIR)
 	for plugin in $(PLUGINS); do ln -sfn $(PREFIX)/bin/$$plugin $(PLUGINDIR)/$$plugin; done
 
+# The Debian package (debhelper, dh-python), into dist/.
+deb:
+	tools/build_deb.sh dist
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info

@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Install the project's .deb on a private copy of this machine, use it, and purge it.
+
+Run as root in a new mount and network namespace (``unshare --mount --net --propagation
+private python3 deb_install.py DEB COMMAND...``): /etc, /usr and /var get overlays and /run a
+tmpfs, in this mount namespace only, so dpkg's writes never reach the machine. Then:
+dpkg -i; each plugin from /usr/lib/nagios/plugins (-V, and check_vip_on_lo for real in this
+empty network namespace); man -w; `icinga2 daemon -C` on a configuration that only includes
+the ITL with plugins-contrib and uses every CheckCommand; dpkg -r (conffiles stay); dpkg -P
+(nothing stays). Prints {step: [exit code, output]} and {"left": {after remove, after purge}}.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import bootns
+
+MOUNT = "/usr/bin/mount"
+PLUGINS = ("check_arp_sysctl", "check_vip_on_lo", "check_vip_arp_owner", "check_lvs_realservers")
+PLUGIN_DIR = "/usr/lib/nagios/plugins"
+CONFFILES = ("/etc/nagios/nrpe.d/lvs-dr-checks.cfg", "/etc/nagios-plugins/config/lvs-dr-checks.cfg",
+             "/etc/sudoers.d/lvs-dr-checks")
+INSTALLED = ["{}/{}".format(PLUGIN_DIR, name) for name in PLUGINS] + [
+    "/usr/share/icinga2/include/plugins-contrib.d/lvs-dr-checks.conf",
+    "/usr/lib/python3/dist-packages/lvs_dr_checks/cli.py",
+    "/usr/share/man/man1/check_vip_on_lo.1.gz"]
+ICINGA_CONF = """const PluginDir = "/usr/lib/nagios/plugins"
+const PluginContribDir = "/usr/lib/nagios/plugins"
+const ManubulonPluginDir = "/usr/lib/nagios/plugins"
+include <itl>
+include <plugins>
+include <plugins-contrib>
+object Host "rs1" {{ address = "192.0.2.11"; check_command = "dummy" }}
+{}
+"""
+
+
+def run(argv, results, name, **kwargs):
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=120,
+                              **kwargs)
+    except OSError as exc:
+        results[name] = [127, str(exc)]
+        return
+    results[name] = [done.returncode, (done.stdout + done.stderr)[-4000:]]
+
+
+def main():
+    deb = sys.argv[1]
+    for directory in ("/etc", "/usr", "/var"):
+        bootns.overlay(directory)
+    subprocess.run([MOUNT, "-t", "tmpfs", "tmpfs", "/run"], check=True)
+    results = {}
+    run(["/usr/bin/dpkg", "-i", deb], results, "install", env=dict(os.environ, TMPDIR="/run"))
+    for plugin in PLUGINS:
+        run([os.path.join(PLUGIN_DIR, plugin), "-V"], results, plugin + " -V")
+    run([os.path.join(PLUGIN_DIR, "check_vip_on_lo"), "--vip", "192.0.2.100",
+         "--no-persistence"], results, "check_vip_on_lo")
+    run(["/usr/bin/man", "-w", "check_vip_on_lo"], results, "man")
+    services = "\n".join('object Service "{0}" {{ host_name = "rs1"; check_command = "{0}" }}'
+                         .format(name) for name in sys.argv[2:])
+    os.makedirs("/etc/icinga2", exist_ok=True)
+    with open("/etc/icinga2/lvs-test.conf", "w") as handle:
+        handle.write(ICINGA_CONF.format(services))
+    run(["/usr/sbin/icinga2", "daemon", "-C", "-c", "/etc/icinga2/lvs-test.conf"], results,
+        "icinga2")
+    left = {}
+    run(["/usr/bin/dpkg", "-r", "lvs-dr-checks"], results, "remove")
+    left["remove"] = [path for path in INSTALLED + list(CONFFILES) if os.path.exists(path)]
+    run(["/usr/bin/dpkg", "-P", "lvs-dr-checks"], results, "purge")
+    left["purge"] = [path for path in INSTALLED + list(CONFFILES) if os.path.exists(path)]
+    print(json.dumps({"steps": results, "left": left}))
+
+
+if __name__ == "__main__":
+    main()

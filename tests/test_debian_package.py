@@ -1,0 +1,63 @@
+"""The Debian package: built from the tree with debhelper and dh-python, lintian-clean,
+installed on a private overlay of this machine (tests/oracles/deb_install.py: nothing
+reaches the machine), each plugin run from /usr/lib/nagios/plugins, the man pages found,
+Icinga 2 validating a configuration that only includes the ITL and uses every CheckCommand,
+then removed (conffiles stay) and purged (nothing stays)."""
+
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+from conftest import unavailable
+from oracles.namespace import booted, need_root
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+DEBIAN_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+CONFFILES = ["/etc/nagios/nrpe.d/lvs-dr-checks.cfg",
+             "/etc/nagios-plugins/config/lvs-dr-checks.cfg", "/etc/sudoers.d/lvs-dr-checks"]
+
+
+@pytest.fixture(scope="module")
+def deb(tmp_path_factory):
+    for tool in ("dpkg-buildpackage", "dh_python3", "lintian"):
+        if not shutil.which(tool, path=DEBIAN_PATH):
+            unavailable("{} is missing (Debian: debhelper, dh-python, lintian)".format(tool))
+    out = tmp_path_factory.mktemp("dist")
+    done = subprocess.run([os.path.join(REPO, "tools", "build_deb.sh"), str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return str(out / "lvs-dr-checks_{}_all.deb".format(version()))
+
+
+def version():
+    with open(os.path.join(REPO, "lvs_dr_checks", "__init__.py")) as handle:
+        return re.search(r'__version__ = "([^"]+)"', handle.read()).group(1)
+
+
+def test_lintian_finds_no_error(deb):
+    done = subprocess.run(["lintian", "--fail-on", "error,warning", deb], capture_output=True,
+                          text=True, timeout=300, env=dict(os.environ, PATH=DEBIAN_PATH))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_package_installs_works_and_purges(deb):
+    need_root("package installation")
+    with open(os.path.join(REPO, "icinga-conf", "commands.conf")) as handle:
+        commands = re.findall(r'object CheckCommand "([^"]+)"', handle.read())
+    result = booted("deb_install.py", [deb] + commands, {})
+    steps = result["steps"]
+    assert steps["install"][0] == 0, steps["install"][1]
+    for plugin in ("check_arp_sysctl", "check_vip_on_lo", "check_vip_arp_owner",
+                   "check_lvs_realservers"):
+        assert steps[plugin + " -V"] == [0, "{} (lvs-dr-checks) {}\n".format(plugin, version())]
+    code, output = steps["check_vip_on_lo"]
+    assert code == 2 and output.startswith(
+        "VIP_ON_LO CRITICAL - 192.0.2.100 is on no interface: add it with 'ip addr add "
+        "192.0.2.100/32 dev lo' (1 of 1 VIP affected) | "), output
+    assert steps["man"] == [0, "/usr/share/man/man1/check_vip_on_lo.1.gz\n"]
+    assert steps["icinga2"][0] == 0, steps["icinga2"][1]
+    assert "Instantiated {} Services".format(len(commands)) in steps["icinga2"][1]
+    assert result["left"] == {"remove": CONFFILES, "purge": []}
