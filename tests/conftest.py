@@ -37,9 +37,12 @@ class Outcome:
         self.lines = done.stdout.splitlines()
         first = self.lines[0] if self.lines else ""
         self.status, _, self.perfdata = (part.strip() for part in first.partition("|"))
+        rest = "\n".join(self.lines[1:])
+        if "|" in rest:  # the plugin guidelines' long perfdata, after the long output
+            self.perfdata = " ".join([self.perfdata, rest.split("|", 1)[1]]).strip()
 
     def perf(self):
-        """{label: 'value;warn;crit;min;max'} from the status line's perfdata."""
+        """{label: 'value;warn;crit;min;max'} from all the perfdata (status line and long)."""
         return dict(item.split("=", 1) for item in self.perfdata.split())
 
     def __repr__(self):

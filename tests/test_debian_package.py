@@ -45,7 +45,7 @@ def test_lintian_finds_no_error(deb):
 
 def test_the_package_installs_works_and_purges(deb):
     need_root("package installation")
-    with open(os.path.join(REPO, "icinga-conf", "commands.conf")) as handle:
+    with open(os.path.join(REPO, "icinga-conf", "lvs-dr-checks-commands.conf")) as handle:
         commands = re.findall(r'object CheckCommand "([^"]+)"', handle.read())
     result = booted("deb_install.py", [deb] + commands, {})
     steps = result["steps"]

@@ -1,12 +1,15 @@
 """icinga-conf/ validated by the real programs: icinga2 daemon -C, nagios4 -v, visudo -c."""
 
 import os
+import re
 import subprocess
+import sys
 
 import pytest
 from conftest import unavailable
 
-CONF = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "icinga-conf")
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONF = os.path.join(REPO, "icinga-conf")
 ICINGA2 = "/usr/sbin/icinga2"
 NAGIOS4 = "/usr/sbin/nagios4"
 VISUDO = "/usr/sbin/visudo"
@@ -29,8 +32,8 @@ def icinga2_validate(tmp_path, services):
         "include <itl>\ninclude <plugins>\n"
         'object Endpoint NodeName {{}}\nobject Zone ZoneName {{ endpoints = [ NodeName ] }}\n'
         'include "{}"\ninclude "{}"\ninclude "{}"\n'.format(
-            os.path.join(CONF, "commands.conf"), services,
-            os.path.join(CONF, "hosts.conf.example")))
+            os.path.join(CONF, "lvs-dr-checks-commands.conf"), services,
+            os.path.join(CONF, "lvs-dr-checks-hosts.conf.example")))
     defines = ["-DRunAsUser=root", "-DRunAsGroup=root"] + [
         "-D{}={}".format(key, tmp_path / name) for key, name in (
             ("DataDir", "data"), ("LogDir", "log"), ("CacheDir", "cache"),
@@ -40,15 +43,15 @@ def icinga2_validate(tmp_path, services):
 
 
 def test_icinga2_validates_the_shipped_configuration(tmp_path):
-    done = icinga2_validate(tmp_path, os.path.join(CONF, "services.conf"))
+    done = icinga2_validate(tmp_path, os.path.join(CONF, "lvs-dr-checks-services.conf"))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Instantiated 8 Services." in done.stdout
     assert "Finished validating the configuration file(s)." in done.stdout
 
 
 def test_icinga2_rejects_a_broken_reference(tmp_path):
-    broken = tmp_path / "services.conf"
-    with open(os.path.join(CONF, "services.conf")) as handle:
+    broken = tmp_path / "lvs-dr-checks-services.conf"
+    with open(os.path.join(CONF, "lvs-dr-checks-services.conf")) as handle:
         broken.write_text(handle.read().replace('"lvs_vip_on_lo"', '"lvs_vip_on_loo"'))
     done = icinga2_validate(tmp_path, str(broken))
     assert done.returncode != 0
@@ -88,8 +91,29 @@ def test_sudoers_snippet_is_valid():
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-@pytest.mark.parametrize("name", ["check_lvs_arp_sysctl", "check_lvs_vip_on_lo"])
+@pytest.mark.parametrize("name", ["check_lvs_arp_sysctl", "check_lvs_vip_on_lo",
+                                  "check_lvs_vip_arp_owner"])
 def test_nrpe_snippet_has_fixed_command_lines(name):
     with open(os.path.join(CONF, "nrpe.d", "lvs-dr-checks.cfg")) as handle:
         lines = [line for line in handle if line.startswith("command[{}]=".format(name))]
     assert len(lines) == 1 and "$ARG" not in lines[0]
+
+
+def test_the_shipped_checkcommands_are_generated_from_the_plugins_help():
+    """Every option of every plugin is mapped, described by its --help text: the shipped file
+    is what tools/make_icinga_commands.py writes."""
+    generated = subprocess.run([sys.executable, os.path.join(REPO, "tools",
+                                                             "make_icinga_commands.py")],
+                               capture_output=True, text=True, timeout=60, check=True).stdout
+    with open(os.path.join(CONF, "lvs-dr-checks-commands.conf")) as handle:
+        assert handle.read() == generated, "run tools/make_icinga_commands.py > " \
+                                           "icinga-conf/lvs-dr-checks-commands.conf"
+    for plugin in ("check_arp_sysctl", "check_vip_on_lo", "check_vip_arp_owner",
+                   "check_lvs_realservers"):
+        helptext = subprocess.run([sys.executable, os.path.join(REPO, "plugins", plugin), "-h"],
+                                  capture_output=True, text=True, timeout=60).stdout
+        options = set(re.findall(r"^  (?:-\w(?: \S+)?, )?(--[\w-]+)", helptext, re.M)) - {"--help",
+                                                                                  "--version"}
+        block = generated.split('"/{}" ]'.format(plugin))[1].split("\nobject ")[0]
+        mapped = set(re.findall(r'"(--[\w-]+)" = \{', block))
+        assert options and options <= mapped, (plugin, options - mapped)

@@ -132,8 +132,9 @@ def direct(host, argv):
     return Outcome(host.run(argv, user=_uid()))
 
 
-NRPE_COMMANDS = {"check_lvs_arp_sysctl": [PLUGIN_DIR + "/check_arp_sysctl"],
-                 "check_lvs_vip_on_lo": [PLUGIN_DIR + "/check_vip_on_lo", "--vip", lab_module.VIP]}
+NRPE_COMMANDS = {"check_lvs_arp_sysctl": [PLUGIN_DIR + "/check_arp_sysctl", "-v"],
+                 "check_lvs_vip_on_lo": [PLUGIN_DIR + "/check_vip_on_lo", "-v", "--vip",
+                                         lab_module.VIP]}
 
 
 @pytest.mark.parametrize("command", sorted(NRPE_COMMANDS))
@@ -194,7 +195,8 @@ def _icinga_config(lab, workdir):
             'object IcingaApplication "app" {{}}', 'object CheckerComponent "checker" {{}}',
             'object ApiListener "api" {{ bind_host = "127.0.0.1"; bind_port = 5665 }}',
             'object ApiUser "test" {{ password = "lvs-dr-test"; permissions = [ "*" ] }}',
-            'include "{1}/commands.conf"', 'include "{1}/services.conf"']).format(PLUGIN_DIR, CONF)
+            'include "{1}/lvs-dr-checks-commands.conf"',
+            'include "{1}/lvs-dr-checks-services.conf"']).format(PLUGIN_DIR, CONF)
             + "\n" + "\n".join(hosts) + "\n")
     os.chmod(config, 0o644)
     defines = ["-DRunAsUser=" + USER, "-DRunAsGroup=" + USER] + [
