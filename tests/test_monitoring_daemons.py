@@ -1,6 +1,8 @@
 """The shipped configuration run by the real daemons in the lab: NRPE (as nagios) in the real
-servers, Icinga 2 in the foreground in the director with its API on 127.0.0.1, and the probe
-through the shipped sudo rule. rs1 is broken (kernel defaults), rs2 is configured right."""
+servers, Icinga 2 in the foreground in the director with its API on 127.0.0.1, an Icinga 2
+master and agent pair (each its own certificate, the cluster protocol on lab addresses), and
+the probe through the shipped sudo rule. rs1 is broken (kernel defaults), rs2 is configured
+right."""
 
 import json
 import os
@@ -159,6 +161,29 @@ def test_the_sudo_rule_runs_the_probe_and_nothing_else(cluster):
     assert other.returncode == 1 and "password is required" in other.stderr
 
 
+OPENSSL = "/usr/bin/openssl"
+
+
+def _certificates(certs, node, ca_from=None):
+    """A node's certificate signed by a test CA (made here, or the one in ``ca_from``), in the
+    layout Icinga 2 reads (DataDir/certs: ca.crt, NODE.crt, NODE.key), owned by the user."""
+    ca = ca_from or certs
+    if not ca_from:
+        subprocess.run([OPENSSL, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-subj", "/CN=lvs-dr-test-ca", "-keyout", certs + "/ca.key",
+                        "-out", certs + "/ca.crt"], check=True, capture_output=True)
+    else:
+        shutil.copyfile(os.path.join(ca, "ca.crt"), os.path.join(certs, "ca.crt"))
+    subprocess.run([OPENSSL, "req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj",
+                    "/CN=" + node, "-keyout", "{}/{}.key".format(certs, node),
+                    "-out", "{}/{}.csr".format(certs, node)], check=True, capture_output=True)
+    subprocess.run([OPENSSL, "x509", "-req", "-days", "1", "-in", "{}/{}.csr".format(certs, node),
+                    "-CA", ca + "/ca.crt", "-CAkey", ca + "/ca.key", "-CAcreateserial",
+                    "-out", "{}/{}.crt".format(certs, node)], check=True, capture_output=True)
+    for name in os.listdir(certs):
+        shutil.chown(os.path.join(certs, name), USER, USER)
+
+
 def _icinga_config(lab, workdir):
     """A private Icinga 2 node named like the director host, API on 127.0.0.1, the shipped
     commands and services, and the lab's hosts."""
@@ -166,18 +191,7 @@ def _icinga_config(lab, workdir):
     for name in ("data", "data/certs", "log", "cache", "spool", "run"):
         _user_dir(home, name)
     certs = os.path.join(home, "data", "certs")
-    openssl = "/usr/bin/openssl"
-    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=lvs-dr-test-ca", "-keyout", certs + "/ca.key",
-                    "-out", certs + "/ca.crt"], check=True, capture_output=True)
-    subprocess.run([openssl, "req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj",
-                    "/CN=director1", "-keyout", certs + "/director1.key",
-                    "-out", certs + "/director1.csr"], check=True, capture_output=True)
-    subprocess.run([openssl, "x509", "-req", "-days", "1", "-in", certs + "/director1.csr",
-                    "-CA", certs + "/ca.crt", "-CAkey", certs + "/ca.key", "-CAcreateserial",
-                    "-out", certs + "/director1.crt"], check=True, capture_output=True)
-    for name in os.listdir(certs):
-        shutil.chown(os.path.join(certs, name), USER, USER)
+    _certificates(certs, "director1")
     hosts = ['object Host "director1" {{ check_command = "dummy"; address = "{}"; '
              'zone = ZoneName; vars.lvs_role = "director"; vars.lvs_agent = true; '
              'vars.lvs_vips = [ "{}" ] }}'.format(lab.director.ip, lab_module.VIP)]
@@ -301,3 +315,94 @@ def test_sudo_option_turns_a_refusal_into_unknown(cluster):
         [PLUGIN_DIR + "/check_vip_arp_owner", "--sudo", "--vip", lab_module.VIP], user=_uid()))
     assert allowed.code == 2, allowed
     assert allowed.status.startswith("VIP_ARP_OWNER CRITICAL - VIP 192.0.2.100 answered by ")
+
+
+def _icinga_node(workdir, name, lines, ca_from=None):
+    """A private Icinga 2 node: its directories and certificate, and the -D defines."""
+    home = _user_dir(workdir, name)
+    for directory in ("data", "data/certs", "log", "cache", "spool", "run"):
+        _user_dir(home, directory)
+    _certificates(os.path.join(home, "data", "certs"), name, ca_from)
+    config = os.path.join(home, "icinga2.conf")
+    with open(config, "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+    os.chmod(config, 0o644)
+    defines = ["-DRunAsUser=" + USER, "-DRunAsGroup=" + USER] + [
+        "-D{}={}".format(key, os.path.join(home, directory)) for key, directory in (
+            ("DataDir", "data"), ("LogDir", "log"), ("CacheDir", "cache"),
+            ("SpoolDir", "spool"), ("InitRunDir", "run"))]
+    return ["/usr/sbin/icinga2", "daemon", "-c", config] + defines, home
+
+
+def test_a_master_schedules_the_real_server_checks_on_an_agent(cluster, workdir):
+    """A real Icinga 2 master (in the director's namespace) and agent (in rs1's), each with
+    its own certificate from one test CA, talking the cluster protocol on lab addresses. The
+    master runs the shipped apply rules: the real-server checks go to the agent
+    (command_endpoint), which has the CheckCommands as the package installs them on every
+    node (the commands file included, as plugins-contrib includes it). The results read back
+    from the master's API (state, long output, perfdata) are those of the same plugins run
+    directly on the agent's host."""
+    director, rs1 = cluster.director, cluster.realservers[0]
+    base = ['const PluginDir = "{0}"', 'const PluginContribDir = "{0}"',
+            'const ManubulonPluginDir = "{0}"', "include <itl>", "include <plugins>",
+            'include "{1}/lvs-dr-checks-commands.conf"',
+            'object Zone "master" {{ endpoints = [ "master1" ] }}',
+            'object Zone "rs1" {{ endpoints = [ "rs1" ]; parent = "master" }}',
+            'object IcingaApplication "app" {{}}']
+    master_argv, master_home = _icinga_node(workdir, "master1", [line.format(PLUGIN_DIR, CONF)
+                                                               for line in base] + [
+        'const NodeName = "master1"', 'const ZoneName = "master"',
+        'object Endpoint "master1" {}',
+        'object Endpoint "rs1" {{ host = "{}"; port = 5665 }}'.format(rs1.ip),
+        'object CheckerComponent "checker" {}',
+        'object ApiListener "api" {{ bind_host = "{}"; bind_port = 5665 }}'.format(director.ip),
+        'object ApiUser "test" { password = "lvs-dr-test"; permissions = [ "*" ] }',
+        'include "{}/lvs-dr-checks-services.conf"'.format(CONF),
+        'object Host "rs1" {{ check_command = "dummy"; address = "{}"; zone = "master"; '
+        'vars.lvs_role = "realserver"; vars.lvs_agent = true; vars.lvs_vips = [ "{}" ] }}'
+        .format(rs1.ip, lab_module.VIP)])
+    ca = os.path.join(master_home, "data", "certs")
+    agent_argv, _ = _icinga_node(workdir, "rs1", [line.format(PLUGIN_DIR, CONF) for line in base] + [
+        'const NodeName = "rs1"', 'const ZoneName = "rs1"',
+        'object Endpoint "master1" {{ host = "{}" }}'.format(director.ip),
+        'object Endpoint "rs1" {}',
+        'object ApiListener "api" {{ bind_host = "{}"; bind_port = 5665; '
+        'accept_commands = true }}'.format(rs1.ip)], ca_from=ca)
+    master = Daemon(director.ns, master_argv)
+    agent = Daemon(rs1.ns, agent_argv)
+
+    def api(path, body=None):
+        argv = [sys.executable, API_HELPER, "https://{}:5665/v1/{}".format(director.ip, path),
+                "test", "lvs-dr-test", os.path.join(ca, "ca.crt")] + (
+                    [json.dumps(body)] if body else [])
+        done = director.run(argv)
+        return json.loads(done.stdout) if done.returncode == 0 else None
+
+    try:
+        wait_for(lambda: api("objects/endpoints/rs1?attrs=connected") and api(
+            "objects/endpoints/rs1?attrs=connected")["results"][0]["attrs"]["connected"], 60,
+            "the agent connected to the master")
+        assert api("actions/reschedule-check", {"type": "Service", "filter": "true",
+                                                "force": True})
+
+        def results():
+            answer = api("objects/services?attrs=last_check_result")
+            found = {s["name"]: s["attrs"]["last_check_result"] for s in answer["results"]} \
+                if answer else {}
+            return found if found and all(found.values()) else None
+
+        checked = wait_for(results, 90, "both services' first result from the agent")
+    finally:
+        logs = master.stop() + agent.stop()
+    assert sorted(checked) == ["rs1!lvs-arp-sysctl", "rs1!lvs-vip-on-lo"], logs
+    direct_runs = {"rs1!lvs-arp-sysctl": [PLUGIN_DIR + "/check_arp_sysctl", "-v"],
+                   "rs1!lvs-vip-on-lo": [PLUGIN_DIR + "/check_vip_on_lo", "-v", "--vip",
+                                         lab_module.VIP]}
+    for name, argv in direct_runs.items():
+        result, local = checked[name], direct(rs1, argv)
+        assert result["check_source"] == "rs1", result
+        assert result["exit_status"] == local.code, (result, local)
+        assert result["output"].strip() == local.stdout.split("|")[0].strip(), (result, local)
+        assert sorted(result["performance_data"]) == sorted(local.perfdata.split()), (result,
+                                                                                      local)
+    assert checked["rs1!lvs-arp-sysctl"]["state"] == 2  # rs1 keeps the kernel's defaults
