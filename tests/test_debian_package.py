@@ -1,4 +1,6 @@
-"""The Debian package: built from the tree with debhelper and dh-python, lintian-clean,
+"""The sdist carries the whole tree (its tests, the monitoring configuration, the packaging).
+
+The Debian package: built from the tree with debhelper and dh-python, lintian-clean,
 installed on a private overlay of this machine (tests/oracles/deb_install.py: nothing
 reaches the machine), each plugin run from /usr/lib/nagios/plugins, the man pages found,
 Icinga 2 validating a configuration that only includes the ITL and uses every CheckCommand,
@@ -8,6 +10,8 @@ import os
 import re
 import shutil
 import subprocess
+import sys
+import tarfile
 
 import pytest
 from conftest import unavailable
@@ -61,3 +65,18 @@ def test_the_package_installs_works_and_purges(deb):
     assert steps["icinga2"][0] == 0, steps["icinga2"][1]
     assert "Instantiated {} Services".format(len(commands)) in steps["icinga2"][1]
     assert result["left"] == {"remove": CONFFILES, "purge": []}
+
+
+def test_the_sdist_carries_every_file_of_the_tree(tmp_path):
+    """The sdist is enough to run the tests and build the packages: every file git tracks."""
+    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True,
+                             check=True).stdout.split()
+    if not tracked:
+        unavailable("not a git checkout")
+    done = subprocess.run([sys.executable, "setup.py", "-q", "sdist", "-d", str(tmp_path)],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    archive = next(tmp_path.glob("*.tar.gz"))
+    with tarfile.open(str(archive)) as handle:
+        names = {name.split("/", 1)[1] for name in handle.getnames() if "/" in name}
+    assert sorted(set(tracked) - names - {".gitignore"}) == []

@@ -58,6 +58,9 @@ class MemorySource(Source):
     def _readlink(self, host_path):
         return self.files[host_path][1]
 
+    def _lstat_owner_mode(self, host_path):
+        return 0, self._lstat_mode(host_path) & ~0o077
+
 
 def only_plugin_errors(function, *args):
     try:

@@ -140,3 +140,17 @@ def test_bad_input_is_unknown_without_traceback(rs1, args, line):
     outcome = check(rs1, *args)
     assert (outcome.code, outcome.lines) == (3, [line])
     assert "Traceback" not in outcome.stderr
+
+
+def test_thousands_of_vips_keep_the_output_bounded(rs1):
+    """3,000 VIPs, all missing, with -v: the status line names the worst and the count, the
+    long output stops with how many more, the perfdata keeps the totals, all within 4 KiB."""
+    vips = ["2001:db8::{:x}".format(n) for n in range(1, 3001)]
+    outcome = check(rs1, "-v", "--no-persistence", "--vip", ",".join(vips))
+    assert outcome.code == 2
+    assert len(outcome.stdout.encode()) <= 4096, len(outcome.stdout.encode())
+    assert outcome.status == ("VIP_ON_LO CRITICAL - 2001:db8::1 is on no interface: add it with "
+                              "'ip addr add 2001:db8::1/128 dev lo' (3000 of 3000 VIPs affected)")
+    assert outcome.perf() == {"misplaced": "0;;0;0;3000", "missing": "3000;;0;0;3000",
+                              "vips": "3000;;;0"}
+    assert outcome.lines[-2].endswith(" more lines (bounded output)"), outcome.lines[-3:]
