@@ -117,3 +117,16 @@ def test_the_shipped_checkcommands_are_generated_from_the_plugins_help():
         block = generated.split('"/{}" ]'.format(plugin))[1].split("\nobject ")[0]
         mapped = set(re.findall(r'"(--[\w-]+)" = \{', block))
         assert options and options <= mapped, (plugin, options - mapped)
+
+
+def test_the_readme_reference_is_the_plugins_help():
+    """The README's reference section is each plugin's --help, as the man pages are."""
+    generated = subprocess.run([sys.executable, os.path.join(REPO, "tools", "make_manpages.py"),
+                                "--readme"], capture_output=True, text=True, timeout=60,
+                               check=True).stdout
+    with open(os.path.join(REPO, "README.md")) as handle:
+        readme = handle.read()
+    begin, end = generated.splitlines()[0], generated.splitlines()[-1]
+    assert begin in readme and end in readme
+    shipped = readme[readme.index(begin):readme.index(end) + len(end)] + "\n"
+    assert shipped == generated, "run tools/make_manpages.py --readme and paste it in README.md"
