@@ -220,29 +220,37 @@ def _icinga_config(lab, workdir):
     return config, defines, certs + "/ca.crt"
 
 
+def _icinga_api(host, address, ca):
+    """A function asking the Icinga 2 API at address (from inside host's namespace)."""
+    def api(path, body=None):
+        argv = [sys.executable, API_HELPER, "https://{}:5665/v1/{}".format(address, path),
+                "test", "lvs-dr-test", ca] + ([json.dumps(body)] if body else [])
+        done = host.run(argv)
+        return json.loads(done.stdout) if done.returncode == 0 else None
+    return api
+
+
+def _first_results(api, what):
+    """Every service rechecked now, then {name: last_check_result} once all have one."""
+    assert api("actions/reschedule-check", {"type": "Service", "filter": "true", "force": True})
+
+    def results():
+        answer = api("objects/services?attrs=last_check_result")
+        found = {s["name"]: s["attrs"]["last_check_result"] for s in answer["results"]} \
+            if answer else {}
+        return found if found and all(found.values()) else None
+    return wait_for(results, 90, what)
+
+
 def test_icinga2_runs_the_shipped_commands_and_parses_their_output(cluster, workdir):
     director = cluster.director
     config, defines, ca = _icinga_config(cluster, workdir)
     icinga = Daemon(director.ns, ["/usr/sbin/icinga2", "daemon", "-c", config] + defines)
 
-    def api(path, body=None):
-        argv = [sys.executable, API_HELPER, "https://127.0.0.1:5665/v1/" + path, "test",
-                "lvs-dr-test", ca] + ([json.dumps(body)] if body else [])
-        done = director.run(argv)
-        return json.loads(done.stdout) if done.returncode == 0 else None
-
+    api = _icinga_api(director, "127.0.0.1", ca)
     try:
         wait_for(lambda: api("status/IcingaApplication"), 60, "the Icinga 2 API")
-        assert api("actions/reschedule-check", {"type": "Service", "filter": "true",
-                                                "force": True})
-
-        def results():
-            answer = api("objects/services?attrs=last_check_result")
-            found = {s["name"]: s["attrs"]["last_check_result"] for s in answer["results"]} \
-                if answer else {}
-            return found if found and all(found.values()) else None
-
-        checked = wait_for(results, 90, "every service's first check result")
+        checked = _first_results(api, "every service's first check result")
     finally:
         log = icinga.stop()
     assert sorted(checked) == ["director1!lvs-vip-arp-owner", "rs1!lvs-arp-sysctl-nrpe",
@@ -371,27 +379,12 @@ def test_a_master_schedules_the_real_server_checks_on_an_agent(cluster, workdir)
     master = Daemon(director.ns, master_argv)
     agent = Daemon(rs1.ns, agent_argv)
 
-    def api(path, body=None):
-        argv = [sys.executable, API_HELPER, "https://{}:5665/v1/{}".format(director.ip, path),
-                "test", "lvs-dr-test", os.path.join(ca, "ca.crt")] + (
-                    [json.dumps(body)] if body else [])
-        done = director.run(argv)
-        return json.loads(done.stdout) if done.returncode == 0 else None
-
+    api = _icinga_api(director, director.ip, os.path.join(ca, "ca.crt"))
     try:
-        wait_for(lambda: api("objects/endpoints/rs1?attrs=connected") and api(
-            "objects/endpoints/rs1?attrs=connected")["results"][0]["attrs"]["connected"], 60,
+        wait_for(lambda: (api("objects/endpoints/rs1?attrs=connected") or {}).get(
+            "results", [{}])[0].get("attrs", {}).get("connected"), 60,
             "the agent connected to the master")
-        assert api("actions/reschedule-check", {"type": "Service", "filter": "true",
-                                                "force": True})
-
-        def results():
-            answer = api("objects/services?attrs=last_check_result")
-            found = {s["name"]: s["attrs"]["last_check_result"] for s in answer["results"]} \
-                if answer else {}
-            return found if found and all(found.values()) else None
-
-        checked = wait_for(results, 90, "both services' first result from the agent")
+        checked = _first_results(api, "both services' first result from the agent")
     finally:
         logs = master.stop() + agent.stop()
     assert sorted(checked) == ["rs1!lvs-arp-sysctl", "rs1!lvs-vip-on-lo"], logs
