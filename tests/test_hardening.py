@@ -123,12 +123,37 @@ NETCONFIG_PATHS = ["/etc/network/interfaces", "/etc/network/interfaces.d/x",
                    "/etc/netplan/01.yaml", "/etc/systemd/network/10.network",
                    "/etc/NetworkManager/system-connections/a.nmconnection",
                    "/etc/sysconfig/network-scripts/ifcfg-lo:0",
-                   "/etc/systemd/system/vip.service", "/etc/rc.local"]
+                   "/etc/systemd/system/vip.service", "/etc/rc.local",
+                   "/etc/systemd/system/multi-user.target.wants/vip.service",
+                   "/etc/systemd/network/10.network.d/a.conf", "/run/netplan/01.yaml",
+                   "/etc/NetworkManager/system-connections/lo"]
 
 
 @FUZZ
 @given(st.dictionaries(st.sampled_from(NETCONFIG_PATHS), TEXT, min_size=1))
 def test_network_configuration_never_raises(files):
+    only_plugin_errors(netconfig.read_all, MemorySource(files), ["lo", "eth0"])
+
+
+YAML_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-3, 300),
+                        st.sampled_from(["lo", "eth0", "192.0.2.100/32", "192.0.2.100",
+                                         "2001:db8::1/128", "networkd", "NetworkManager", "l*",
+                                         "addresses", "match", "name", "set-name", "renderer"]))
+YAML_DOCUMENTS = st.recursive(YAML_SCALARS, lambda children: st.one_of(
+    st.lists(children, max_size=4),
+    st.dictionaries(st.sampled_from(["network", "version", "renderer", "ethernets", "lo",
+                                     "eth0", "addresses", "match", "name", "set-name",
+                                     "label", "bonds", "dhcp4"]), children, max_size=4)),
+    max_leaves=12)
+
+
+@FUZZ
+@given(st.dictionaries(st.sampled_from(["/etc/netplan/01.yaml", "/run/netplan/01.yaml",
+                                        "/lib/netplan/02.yaml"]), YAML_DOCUMENTS, min_size=1))
+def test_netplan_documents_of_any_shape_never_raise(documents):
+    """Structured YAML (mappings, lists, scalars in netplan's places), not only random text."""
+    import yaml
+    files = {path: yaml.safe_dump(document) for path, document in documents.items()}
     only_plugin_errors(netconfig.read_all, MemorySource(files), ["lo", "eth0"])
 
 
