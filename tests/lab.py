@@ -228,8 +228,16 @@ def demo():
             print("\n$ " + " ".join(os.path.basename(a) for a in argv), flush=True)
             subprocess.run(argv)
         return
-    with readable_tempdir("lvs-dr-demo-") as config:
-        demo_in_lab(config)
+    from lvs_dr_checks.channels import Pacer
+
+    pacing = Pacer.PATH  # the probe's host-wide reservation
+    existed = os.path.exists(pacing)
+    try:
+        with readable_tempdir("lvs-dr-demo-") as config:
+            demo_in_lab(config)
+    finally:
+        if not existed and os.path.exists(pacing):
+            os.unlink(pacing)  # the demo leaves nothing of its own on the machine
 
 
 def demo_in_lab(config):
