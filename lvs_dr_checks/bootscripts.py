@@ -22,8 +22,6 @@ UNIT_DIRECTORIES = ("/etc/systemd/system", "/run/systemd/system", "/usr/local/li
 RC_LOCAL = "/etc/rc.local"
 _EXEC_KEYS = ("ExecStartPre", "ExecStart", "ExecStartPost")
 
-Added = commands.AddedAddress
-
 
 def enabled_units(source):
     """{unit name: the link that enables it} for services linked from a .wants/.requires

@@ -47,12 +47,11 @@ Added = collections.namedtuple("Added", "address prefixlen device file line inac
 class Stanza:
     """One `iface NAME FAMILY METHOD` with its options (first value and line) and hooks."""
 
-    def __init__(self, name, family, method, file, line):
+    def __init__(self, name, family, method, file):
         self.name = name
         self.family = family
         self.method = method
         self.file = file
-        self.line = line
         self.options = {}  # name: (value, line)
         self.hooks = []  # ("pre-up" or "up", line number, command line)
 
@@ -64,15 +63,14 @@ class Stanza:
 
 
 class Interfaces:
-    """The parsed configuration: stanzas in order, `auto`/`allow-*` lists, and what ifup
-    refused (``fatal``: the main file, so nothing comes up; ``stopped``: where it stopped
-    reading an included file)."""
+    """The parsed configuration: stanzas in order, `auto`/`allow-*` lists, and ``fatal``: what
+    ifup refused in the main file, so that nothing comes up (an error in an included file
+    only ends the reading of that file)."""
 
     def __init__(self):
         self.stanzas = []
         self.allowed = collections.defaultdict(list)
         self.fatal = None
-        self.stopped = {}  # file: "FILE:LINE: reason"
         self.seen = []
 
 
@@ -135,7 +133,7 @@ def _read(source, path, config):
                             if _DIRECTORY_NAME.match(name):
                                 _read(source, posixpath.join(found, name), config)
         elif keyword == "iface":
-            stanza, error = _stanza(words[1:], config, path, number)
+            stanza, error = _stanza(words[1:], config, path)
             mapping = False
             if stanza:
                 config.stanzas.append(stanza)
@@ -160,15 +158,12 @@ def _read(source, path, config):
         elif not mapping or keyword not in ("script", "map"):
             error = "misplaced option"
         if error:
-            reason = "{}:{}: {}".format(path, number, error)
             if path == MAIN:
-                config.fatal = reason
-            else:
-                config.stopped[path] = reason
+                config.fatal = "{}:{}: {}".format(path, number, error)
             return
 
 
-def _stanza(words, config, path, number):
+def _stanza(words, config, path):
     """(Stanza, None) or (None, error) for the words after `iface`."""
     if len(words) < 2:
         return None, "too few parameters for iface line"
@@ -186,7 +181,7 @@ def _stanza(words, config, path, number):
         return None, "unknown or no address type and no inherits keyword specified"
     if method is None and inherits is None:
         return None, "unknown or no method and no inherits keyword specified"
-    stanza = Stanza(name, family, method, path, number)
+    stanza = Stanza(name, family, method, path)
     if inherits:
         parent = next((s for s in config.stanzas if s.name == inherits
                        and (family is None or s.family == family)), None)
@@ -288,7 +283,7 @@ def boot(source, present):
         reason = _why_not(stanza, config, present)
         for record in _bring_up(stanza, set(present) | {stanza.name.split(":")[0], "lo"}, {}):
             result.append(record._replace(inactive=reason))
-    return result, config
+    return result
 
 
 def _why_not(stanza, config, present):

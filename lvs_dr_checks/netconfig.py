@@ -38,11 +38,6 @@ def _configured(address, prefixlen, device, file, line, inactive=None):
     return ConfiguredAddress(address, prefixlen, device, file, line, inactive)
 
 
-def _address(text):
-    """(ip_address, prefixlen) from 'a.b.c.d[/len]' or None; no prefix means a host address."""
-    return commands.interface_address(text.strip().strip("'\""))
-
-
 def _text_lines(source, path):
     return enumerate(source.read_text(path).splitlines(), 1)
 
@@ -51,8 +46,7 @@ def _text_lines(source, path):
 
 def read_ifupdown(source, interfaces):
     """What ifup puts on the interfaces at boot (ifupdown.py), and what it never adds."""
-    records, _ = ifupdown.boot(source, interfaces)
-    return [ConfiguredAddress(*record) for record in records]
+    return [ConfiguredAddress(*record) for record in ifupdown.boot(source, interfaces)]
 
 
 # --- systemd-networkd -------------------------------------------------------------------
@@ -115,7 +109,7 @@ def read_networkmanager(source, interfaces):
     loaded, ignored = networkmanager.profiles(source)
     if not loaded and not ignored:
         return []
-    winners = {name: networkmanager.chosen(loaded, name)[0] for name in interfaces}
+    winners = {name: networkmanager.chosen(loaded, name) for name in interfaces}
     found = []
     for profile in loaded:
         devices = [name for name, winner in winners.items() if winner is profile]

@@ -190,8 +190,8 @@ def generated(source):
         else:
             names = [str(match["name"])] if set(match) == {"name"} else []
         where = device["addresses"][0][1:] if device["addresses"] else ("?", 0)
-        entries = [Entry("Match", "Name", " ".join(names) or "!*", where[0], where[1], 1)]
-        entries.extend(Entry("Network", "Address", "{}/{}".format(ip, prefixlen), path, line, 2)
+        entries = [Entry("Match", "Name", " ".join(names) or "!*", where[0], where[1])]
+        entries.extend(Entry("Network", "Address", "{}/{}".format(ip, prefixlen), path, line)
                        for (ip, prefixlen), path, line in device["addresses"])
         networks["10-netplan-{}.network".format(device_id)] = entries
     return networks, unused

@@ -29,14 +29,13 @@ _BOOLEANS = {"yes": True, "true": True, "on": True, "1": True, "y": True, "t": T
              "no": False, "false": False, "off": False, "0": False, "n": False, "f": False}
 _DOWN_POLICIES = ("down", "always-down")
 
-Entry = collections.namedtuple("Entry", "section key value file line section_number")
+Entry = collections.namedtuple("Entry", "section key value file line")
 
 
 def unit_entries(text, path):
     """Entries of a systemd unit-style file: comments (#, ;) and blank lines skipped, a
-    trailing backslash joining the next line, keys and values stripped. ``section_number``
-    tells repeated sections ([Address]) apart."""
-    section, sections = None, 0
+    trailing backslash joining the next line, keys and values stripped."""
+    section = None
     lines = text.split("\n")
     index = 0
     while index < len(lines):
@@ -48,11 +47,11 @@ def unit_entries(text, path):
         if not line or line[0] in "#;":
             continue
         if line.startswith("[") and line.endswith("]"):
-            section, sections = line[1:-1], sections + 1
+            section = line[1:-1]
             continue
         key, sep, value = line.partition("=")
         if sep:
-            yield Entry(section, key.strip(), value.strip(), path, number, sections)
+            yield Entry(section, key.strip(), value.strip(), path, number)
 
 
 def parse_boolean(value):

@@ -119,16 +119,16 @@ def _priority(profile):
 
 
 def chosen(loaded, device):
-    """(the Profile NetworkManager activates on the device or None, the profiles tied with
-    it when the tie is not known here)."""
+    """The Profile NetworkManager activates on the device, or None (none fits, or a tie
+    this model cannot break)."""
     candidates = [p for p in loaded if _for_device(p, device)]
     if not candidates:
-        return None, []
+        return None
     best = max(_priority(p) for p in candidates)
     top = [p for p in candidates if _priority(p) == best]
     if len(top) > 1 and any(p.uuid is None for p in top):
-        return None, top
-    return min(top, key=lambda p: p.uuid), []
+        return None
+    return min(top, key=lambda p: p.uuid)
 
 
 def why_not(profile, interfaces, winners):

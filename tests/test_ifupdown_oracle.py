@@ -304,7 +304,7 @@ CASES = [
 
 def predicted(tmp_path, files):
     write_tree(str(tmp_path), files)
-    records, _ = ifupdown.boot(Source(str(tmp_path)), PRESENT)
+    records = ifupdown.boot(Source(str(tmp_path)), PRESENT)
     return sorted((r.device if r.address.version == 4 else r.device.split(":")[0],
                    "{}/{}".format(r.address, r.prefixlen))
                   for r in records if r.inactive is None)
