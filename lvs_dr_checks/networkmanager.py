@@ -18,12 +18,12 @@ The rules (each proven against the real daemon by tests/test_networkmanager_orac
 """
 
 import collections
-import fnmatch
 import posixpath
 import re
 import stat
 
 from lvs_dr_checks import commands
+from lvs_dr_checks.source import name_matches
 
 ETC = "/etc/NetworkManager/system-connections"
 DIRECTORIES = ("/run/NetworkManager/system-connections", ETC,
@@ -91,10 +91,19 @@ def _kind(profile):
     return _TYPES.get(kind, kind)
 
 
+def _autoconnects(profile):
+    return _value(profile, "connection", "autoconnect", "true").lower() not in (
+        "false", "no", "0", "off")
+
+
+def _configures(profile, family):
+    """Whether the method of [ipv4]/[ipv6] configures addresses."""
+    return _value(profile, family, "method") in ("manual", "auto")
+
+
 def _for_device(profile, device):
     """Whether the profile may autoconnect on the device."""
-    if (_value(profile, "connection", "autoconnect", "true").lower()
-            in ("false", "no", "0", "off")):
+    if not _autoconnects(profile):
         return False
     if _kind(profile) != ("loopback" if device == "lo" else "ethernet"):
         return False
@@ -102,14 +111,11 @@ def _for_device(profile, device):
     if name:
         return name == device
     patterns = [p for p in _value(profile, "match", "interface-name", "").split(";") if p]
-    positive = [p for p in patterns if not p.startswith("!")]
-    if positive and not any(re.fullmatch(_glob(p), device) for p in positive):
+    positive = [p.lstrip("|&") for p in patterns if not p.startswith("!")]
+    if positive and not any(name_matches(p, device) for p in positive):
         return False
-    return not any(re.fullmatch(_glob(p[1:]), device) for p in patterns if p.startswith("!"))
+    return not any(name_matches(p[1:], device) for p in patterns if p.startswith("!"))
 
-
-def _glob(pattern):
-    return fnmatch.translate(pattern.lstrip("|&"))
 
 def _priority(profile):
     try:
@@ -133,11 +139,9 @@ def chosen(loaded, device):
 
 def why_not(profile, interfaces, winners):
     """Why a profile's addresses are not configured at boot (None: they are)."""
-    if all(_value(profile, family, "method") not in ("manual", "auto")
-           for family in ("ipv4", "ipv6")):
+    if not any(_configures(profile, family) for family in ("ipv4", "ipv6")):
         return "its method is not manual or auto: NetworkManager configures no address"
-    if (_value(profile, "connection", "autoconnect", "true").lower()
-            in ("false", "no", "0", "off")):
+    if not _autoconnects(profile):
         return "autoconnect=false: NetworkManager does not bring it up at boot"
     fits = [name for name in interfaces if _for_device(profile, name)]
     if not fits:
@@ -156,7 +160,7 @@ def addresses(profile, configured=True):
     that it names when not ``configured``)."""
     found = []
     for family in ("ipv4", "ipv6"):
-        if configured and _value(profile, family, "method") not in ("manual", "auto"):
+        if configured and not _configures(profile, family):
             continue
         for group, key, value, number in profile.entries:
             if group == family and _ADDRESS_KEY.match(key):

@@ -222,9 +222,7 @@ def _starts_with(path, prefix):
     return path == prefix or path.startswith(prefix + "/")
 
 
-# procps' `sysctl --system` order (its own: /etc before /run), then /etc/sysctl.conf.
-PROCPS_DIRS = ("/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d",
-               "/lib/sysctl.d")
+# procps' `sysctl --system` reads the same directories in the same order, then this file.
 PROCPS_LAST = "/etc/sysctl.conf"
 INIT = "/sbin/init"
 
@@ -247,7 +245,7 @@ class ProcpsSysctl:
     def __init__(self, source):
         self.source = source
         chosen = {}
-        for directory in PROCPS_DIRS:
+        for directory in SYSCTL_DIRS:
             for name in source.listdir(directory):
                 if name.endswith(".conf") and name not in chosen:
                     chosen[name] = "{}/{}".format(directory, name)

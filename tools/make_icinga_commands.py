@@ -20,10 +20,8 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
 
-COMMANDS = (("lvs_arp_sysctl", "check_arp_sysctl", "arp_sysctl"),
-            ("lvs_vip_on_lo", "check_vip_on_lo", "vip_on_lo"),
-            ("lvs_vip_arp_owner", "check_vip_arp_owner", "vip_arp_owner"),
-            ("lvs_realservers", "check_lvs_realservers", "realservers"))
+from lvs_dr_checks.entry import PLUGINS  # noqa: E402
+
 SHARED = {"ssh_user": "lvs_ssh_user", "ssh_port": "lvs_ssh_port", "ssh_key": "lvs_ssh_key",
           "known_hosts": "lvs_ssh_known_hosts", "ssh_password_file": "lvs_ssh_password_file",
           "host": "lvs_ssh_host"}
@@ -87,7 +85,9 @@ def arguments(prefix, parser):
     return found
 
 
-def command(name, plugin, module):
+def command(plugin, module):
+    """The CheckCommand of a plugin, named lvs_<its module>."""
+    name = "lvs_" + module
     parser = importlib.import_module("lvs_dr_checks." + module).build_parser()
     lines = ["object CheckCommand {} {{".format(_quote(name)),
              "  command = [ PluginContribDir + \"/{}\" ]".format(plugin), "",
@@ -106,7 +106,8 @@ def command(name, plugin, module):
 
 
 def main():
-    sys.stdout.write(HEADER + "\n" + "\n\n".join(command(*entry) for entry in COMMANDS) + "\n")
+    sys.stdout.write(HEADER + "\n" + "\n\n".join(
+        command(plugin, module) for plugin, (module, _) in PLUGINS.items()) + "\n")
 
 
 if __name__ == "__main__":

@@ -11,9 +11,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.p
 os.environ["COLUMNS"] = "80"  # argparse wraps --help to the terminal: the same text everywhere
 
 from lvs_dr_checks import __version__  # noqa: E402
-
-PLUGINS = {"check_arp_sysctl": "arp_sysctl", "check_vip_on_lo": "vip_on_lo",
-           "check_vip_arp_owner": "vip_arp_owner", "check_lvs_realservers": "realservers"}
+from lvs_dr_checks.entry import PLUGINS  # noqa: E402
 
 
 def roff(text):
@@ -47,7 +45,7 @@ README_END = "<!-- end of reference -->"
 def readme_reference():
     """The README's reference: each plugin's --help, verbatim."""
     parts = [README_BEGIN, "## Reference (each plugin's --help)"]
-    for name, module in PLUGINS.items():
+    for name, (module, _) in PLUGINS.items():
         parser = importlib.import_module("lvs_dr_checks." + module).build_parser()
         parser.prog = name
         parts += ["### " + name, "```", parser.format_help().rstrip(), "```"]
@@ -60,7 +58,7 @@ def main():
         return
     target = sys.argv[1]
     os.makedirs(target, exist_ok=True)
-    for name, module in PLUGINS.items():
+    for name, (module, _) in PLUGINS.items():
         with open(os.path.join(target, name + ".1"), "w", encoding="utf-8") as handle:
             handle.write(page(name, module))
 
