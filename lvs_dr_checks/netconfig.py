@@ -61,20 +61,23 @@ def read_networkd(source, interfaces):
     found = [_configured(ip, prefixlen, "?", path, line, why)
              for ip, prefixlen, path, line, why in unused]
     for network in files:
-        links = [name for name, applied in chosen.items() if applied is network]
         unique = {}  # an address given twice is added once
         for ip, prefixlen, entry in network.addresses():
             unique.setdefault((ip, prefixlen), entry)
+        if not unique:
+            continue
+        links = [name for name, applied in chosen.items() if applied is network]
+        unmanaged = network.unmanaged
+        if not links:
+            reason = _never_applied(network, chosen, interfaces)
+        elif unmanaged is not None:
+            reason = "{}={} at {}:{}".format(unmanaged.key, unmanaged.value, unmanaged.file,
+                                              unmanaged.line)
+        else:
+            reason = None
         for (ip, prefixlen), entry in unique.items():
-            for link in links:
-                unmanaged = network.unmanaged
-                found.append(_configured(ip, prefixlen, link, entry.file, entry.line, None if
-                                         unmanaged is None else "{}={} at {}:{}".format(
-                                             unmanaged.key, unmanaged.value, unmanaged.file,
-                                             unmanaged.line)))
-            if not links:
-                found.append(_configured(ip, prefixlen, "?", entry.file, entry.line,
-                                         _never_applied(network, chosen, interfaces)))
+            found.extend(_configured(ip, prefixlen, link, entry.file, entry.line, reason)
+                         for link in links or ["?"])
     return found
 
 

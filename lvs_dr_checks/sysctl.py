@@ -277,19 +277,17 @@ class ProcpsSysctl:
                 continue  # procps: "invalid syntax, continuing"
             yield Assignment(procps_key_path(key.rstrip()), value, path, number, line.rstrip())
 
-    def _named(self, path):
-        """A key another line names exactly (with a value, or `-key` excluding it); a
-        `-pattern` with wildcards excludes nothing in procps 4.0.2 (proven against it)."""
-        return any(line.path == path for line in self.lines)
-
     def boot(self, present, later=()):
         state = Kernel(present)
+        # Keys a line names exactly (with a value, or `-key` excluding them) are skipped by
+        # the globs; a `-pattern` with wildcards excludes nothing in procps 4.0.2 (proven).
+        named = {line.path for line in self.lines}
         for line in self.lines:
             if line.value is None:
                 continue
             if line.is_glob:
                 for path in state.paths():
-                    if glob_matches(line.path, path) and not self._named(path):
+                    if glob_matches(line.path, path) and path not in named:
                         state.write(path, line.value, line, skip_same=False)
             else:
                 state.write(line.path, line.value, line, skip_same=False)
