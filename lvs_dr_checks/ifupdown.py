@@ -106,9 +106,9 @@ def _wordexp(pattern):
 def _read(source, path, config):
     if path in config.seen or len(config.seen) >= MAX_FILES:
         return
-    text = source.read_optional(path)
-    if text is None or source.kind(source.resolve(path)) != "file":
+    if source.kind(source.resolve(path)) != "file":  # absent, or a directory ifup skips
         return
+    text = source.read_text(path)
     config.seen.append(path)
     directory = posixpath.dirname(path)
     stanza = None

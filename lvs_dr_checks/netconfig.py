@@ -161,8 +161,9 @@ def read_ifcfg(source):
     """IPADDR[n] with PREFIX[n] or NETMASK[n] of the ifcfg-* files, and why one never comes up."""
     files = {}
     for name in source.listdir(IFCFG_DIR):
-        if name.startswith("ifcfg-") and not name.endswith(_IFCFG_IGNORED):
-            path = posixpath.join(IFCFG_DIR, name)
+        path = posixpath.join(IFCFG_DIR, name)
+        if (name.startswith("ifcfg-") and not name.endswith(_IFCFG_IGNORED)
+                and source.kind(source.resolve(path)) == "file"):
             files[name[len("ifcfg-"):]] = (path,) + _ifcfg_variables(source, path)
     found = []
     for name, (path, variables, lines) in sorted(files.items()):

@@ -19,6 +19,13 @@ PRESENT = ["lo", "eth0"]
 
 # (what the case shows, the tree, what the real boot leaves: (label, address/prefix))
 CASES = [
+    ('a directory that a source glob matches is skipped',
+     {'/etc/network/interfaces': 'source interfaces.d/*\n',
+      '/etc/network/interfaces.d/a': 'auto lo:1\niface lo:1 inet static\n address 192.0.2.100/32\n',
+      '/etc/network/interfaces.d/sub/b': 'auto lo:2\niface lo:2 inet static\n'
+                                         ' address 192.0.2.101/32\n',
+      '/etc/network/interfaces.d/z': 'auto lo:3\niface lo:3 inet static\n address 192.0.2.102/32\n'},
+     [('lo:1', '192.0.2.100/32'), ('lo:3', '192.0.2.102/32')]),
     ('no prefix: the class mask',
      {'/etc/network/interfaces': 'auto lo:1\niface lo:1 inet static\n address 192.0.2.100\n'},
      [('lo:1', '192.0.2.100/24')]),
