@@ -16,7 +16,8 @@ log = logger("netconfig")
 
 
 class ConfiguredAddress(collections.namedtuple("ConfiguredAddress",
-                                               "address prefixlen device file line inactive")):
+                                               "address prefixlen device file line inactive",
+                                               defaults=(None,))):
     """An address that a configuration file names for boot; ``device`` may carry a label
     (lo:1); ``inactive`` says why the boot never adds it (None: it does)."""
 
@@ -32,10 +33,6 @@ class ConfiguredAddress(collections.namedtuple("ConfiguredAddress",
         return "{}/{} on {} ({}){}".format(self.address, self.prefixlen, self.device, self.where,
                                            "" if self.inactive is None else
                                            ": never added, " + self.inactive)
-
-
-def _configured(address, prefixlen, device, file, line, inactive=None):
-    return ConfiguredAddress(address, prefixlen, device, file, line, inactive)
 
 
 def _text_lines(source, path):
@@ -58,7 +55,7 @@ def read_networkd(source, interfaces):
     generated, unused = netplan.generated(source)
     files = networkd.network_files(source, generated)
     chosen = networkd.applied(files, interfaces)
-    found = [_configured(ip, prefixlen, "?", path, line, why)
+    found = [ConfiguredAddress(ip, prefixlen, "?", path, line, why)
              for ip, prefixlen, path, line, why in unused]
     for network in files:
         unique = {}  # an address given twice is added once
@@ -76,7 +73,7 @@ def read_networkd(source, interfaces):
         else:
             reason = None
         for (ip, prefixlen), entry in unique.items():
-            found.extend(_configured(ip, prefixlen, link, entry.file, entry.line, reason)
+            found.extend(ConfiguredAddress(ip, prefixlen, link, entry.file, entry.line, reason)
                          for link in links or ["?"])
     return found
 
@@ -118,17 +115,17 @@ def read_networkmanager(source, interfaces):
         devices = [name for name, winner in winners.items() if winner is profile]
         reason = None if devices else networkmanager.why_not(profile, interfaces, winners)
         for ip, prefixlen, line in networkmanager.addresses(profile, configured=not reason):
-            found.extend(_configured(ip, prefixlen, device, profile.path, line)
+            found.extend(ConfiguredAddress(ip, prefixlen, device, profile.path, line)
                          for device in devices)
             if reason:
-                found.append(_configured(ip, prefixlen, "?", profile.path, line, reason))
+                found.append(ConfiguredAddress(ip, prefixlen, "?", profile.path, line, reason))
     for path, reason in ignored:
         text = source.read_optional(source.resolve(path)) or ""
         for number, line in enumerate(text.splitlines(), 1):
             key, _, value = line.partition("=")
             parsed = networkmanager.loose_address(key, value)
             if parsed:
-                found.append(_configured(parsed[0], parsed[1], "?", path, number, reason))
+                found.append(ConfiguredAddress(parsed[0], parsed[1], "?", path, number, reason))
     return found
 
 
@@ -191,7 +188,7 @@ def read_ifcfg(source):
                 continue
             why = reason or ("an alias file takes IPADDR only, not {}".format(key)
                              if alias and suffix else None)
-            found.append(_configured(ip, length, device, path, lines[key], why))
+            found.append(ConfiguredAddress(ip, length, device, path, lines[key], why))
     return found
 
 
@@ -203,11 +200,11 @@ def read_site_scripts(source):
     for name, path, enabling in bootscripts.site_units(source):
         reason = None if enabling else "{} is not enabled, so it never runs at boot: " \
                                        "systemctl enable {}".format(name, name)
-        found.extend(_configured(added.address, added.prefixlen, added.device, file, line,
+        found.extend(ConfiguredAddress(added.address, added.prefixlen, added.device, file, line,
                                  reason)
                      for added, file, line in bootscripts.unit_addresses(source, name, path))
     commands_run, reason = bootscripts.rc_local(source)
-    found.extend(_configured(added.address, added.prefixlen, added.device, bootscripts.RC_LOCAL,
+    found.extend(ConfiguredAddress(added.address, added.prefixlen, added.device, bootscripts.RC_LOCAL,
                              line, reason) for added, line in commands_run)
     return found
 
