@@ -18,376 +18,218 @@ from lvs_dr_checks.source import Source
 PRESENT = ["lo", "eth0"]
 LIBRARY_DIRECTORY = "{}-linux-gnu".format(os.uname().machine)
 
+C = "/etc/NetworkManager/system-connections/"
+R = "/run/NetworkManager/system-connections/"
+U = "/usr/lib/NetworkManager/system-connections/"
+
+
+def profile(ipv4="method=manual\naddress1=192.0.2.100/32\n", connection="", kind="loopback",
+            name="lo", ident="vip"):
+    """A keyfile: [connection] (id, type, interface-name, more lines), then [ipv4] and what
+    follows it."""
+    return "[connection]\nid={}\ntype={}\n{}{}[ipv4]\n{}".format(
+        ident, kind, "interface-name={}\n".format(name) if name else "", connection, ipv4)
+
+
 # (what the case shows, the tree, modes or "owner" (not root's), what the real daemon did)
 CASES = [
-    ('loopback profile',
-     {'/etc/NetworkManager/system-connections/lo.nmconnection': '[connection]\n'
-                                                                'id=vip\n'
-                                                                'type=loopback\n'
-                                                                'interface-name=lo\n'
-                                                                '[ipv4]\n'
-                                                                'method=manual\n'
-                                                                'address1=192.0.2.100/32\n'},
-     None, [('lo', '192.0.2.100/32')]),
-    ('no prefix',
-     {'/etc/NetworkManager/system-connections/lo.nmconnection': '[connection]\n'
-                                                                'id=vip\n'
-                                                                'type=loopback\n'
-                                                                'interface-name=lo\n'
-                                                                '[ipv4]\n'
-                                                                'method=manual\n'
-                                                                'address1=192.0.2.100\n'},
-     None, [('lo', '192.0.2.100/24')]),
-    ('autoconnect false',
-     {'/etc/NetworkManager/system-connections/lo.nmconnection': '[connection]\n'
-                                                                'id=vip\n'
-                                                                'type=loopback\n'
-                                                                'interface-name=lo\n'
-                                                                'autoconnect=false\n'
-                                                                '[ipv4]\n'
-                                                                'method=manual\n'
-                                                                'address1=192.0.2.100/32\n'},
-     None, []),
-    ('method disabled',
-     {'/etc/NetworkManager/system-connections/lo.nmconnection': '[connection]\n'
-                                                                'id=vip\n'
-                                                                'type=loopback\n'
-                                                                'interface-name=lo\n'
-                                                                '[ipv4]\n'
-                                                                'method=disabled\n'
-                                                                'address1=192.0.2.100/32\n'},
-     None, []),
-    ('type ethernet on lo',
-     {'/etc/NetworkManager/system-connections/lo.nmconnection': '[connection]\n'
-                                                                'id=vip\n'
-                                                                'type=ethernet\n'
-                                                                'interface-name=lo\n'
-                                                                '[ipv4]\n'
-                                                                'method=manual\n'
-                                                                'address1=192.0.2.100/32\n'},
-     None, []),
-    ('insecure mode',
-     {'/etc/NetworkManager/system-connections/lo.nmconnection': '[connection]\n'
-                                                                'id=vip\n'
-                                                                'type=loopback\n'
-                                                                'interface-name=lo\n'
-                                                                '[ipv4]\n'
-                                                                'method=manual\n'
-                                                                'address1=192.0.2.100/32\n'},
-     {'/etc/NetworkManager/system-connections/lo.nmconnection': '644'}, []),
-    ('group readable',
-     {'/etc/NetworkManager/system-connections/lo.nmconnection': '[connection]\n'
-                                                                'id=vip\n'
-                                                                'type=loopback\n'
-                                                                'interface-name=lo\n'
-                                                                '[ipv4]\n'
-                                                                'method=manual\n'
-                                                                'address1=192.0.2.100/32\n'},
-     {'/etc/NetworkManager/system-connections/lo.nmconnection': '640'}, []),
-    ('no suffix',
-     {'/etc/NetworkManager/system-connections/lo': '[connection]\n'
-                                                   'id=vip\n'
-                                                   'type=loopback\n'
-                                                   'interface-name=lo\n'
-                                                   '[ipv4]\n'
-                                                   'method=manual\n'
-                                                   'address1=192.0.2.100/32\n'},
-     None, [('lo', '192.0.2.100/32')]),
-    ('backup suffix',
-     {'/etc/NetworkManager/system-connections/lo.nmconnection.bak': '[connection]\n'
-                                                                    'id=vip\n'
-                                                                    'type=loopback\n'
-                                                                    'interface-name=lo\n'
-                                                                    '[ipv4]\n'
-                                                                    'method=manual\n'
-                                                                    'address1=192.0.2.100/32\n'},
-     None, [('lo', '192.0.2.100/32')]),
-    ('tilde',
-     {'/etc/NetworkManager/system-connections/lo.nmconnection~': '[connection]\n'
-                                                                 'id=vip\n'
-                                                                 'type=loopback\n'
-                                                                 'interface-name=lo\n'
-                                                                 '[ipv4]\n'
-                                                                 'method=manual\n'
-                                                                 'address1=192.0.2.100/32\n'},
-     None, []),
-    ('hidden',
-     {'/etc/NetworkManager/system-connections/.lo.nmconnection': '[connection]\n'
-                                                                 'id=vip\n'
-                                                                 'type=loopback\n'
-                                                                 'interface-name=lo\n'
-                                                                 '[ipv4]\n'
-                                                                 'method=manual\n'
-                                                                 'address1=192.0.2.100/32\n'},
-     None, []),
-    ('legacy addresses1',
-     {'/etc/NetworkManager/system-connections/lo.nmconnection': '[connection]\n'
-                                                                'id=vip\n'
-                                                                'type=loopback\n'
-                                                                'interface-name=lo\n'
-                                                                '[ipv4]\n'
-                                                                'method=manual\n'
-                                                                'addresses1=192.0.2.100;32;0.0.0.0;\n'},
-     None, [('lo', '192.0.2.100/32')]),
-    ('address with gateway',
-     {'/etc/NetworkManager/system-connections/lo.nmconnection': '[connection]\n'
-                                                                'id=vip\n'
-                                                                'type=loopback\n'
-                                                                'interface-name=lo\n'
-                                                                '[ipv4]\n'
-                                                                'method=manual\n'
-                                                                'address1=192.0.2.100/32,192.0.2.1\n'},
-     None, [('lo', '192.0.2.100/32')]),
-    ('match interface-name',
-     {'/etc/NetworkManager/system-connections/lo.nmconnection': '[connection]\n'
-                                                                'id=vip\n'
-                                                                'type=loopback\n'
-                                                                '[ipv4]\n'
-                                                                'method=manual\n'
-                                                                'address1=192.0.2.100/32\n'
-                                                                '[match]\n'
-                                                                'interface-name=lo\n'},
-     None, [('lo', '192.0.2.100/32')]),
-    ('no interface-name at all',
-     {'/etc/NetworkManager/system-connections/lo.nmconnection': '[connection]\n'
-                                                                'id=vip\n'
-                                                                'type=loopback\n'
-                                                                '[ipv4]\n'
-                                                                'method=manual\n'
-                                                                'address1=192.0.2.100/32\n'},
-     None, [('lo', '192.0.2.100/32')]),
-    ('two profiles, priority',
-     {'/etc/NetworkManager/system-connections/a.nmconnection': '[connection]\n'
-                                                               'id=a\n'
-                                                               'type=loopback\n'
-                                                               'interface-name=lo\n'
-                                                               'autoconnect-priority=10\n'
-                                                               '[ipv4]\n'
-                                                               'method=manual\n'
-                                                               'address1=192.0.2.100/32\n',
-      '/etc/NetworkManager/system-connections/b.nmconnection': '[connection]\n'
-                                                               'id=b\n'
-                                                               'type=loopback\n'
-                                                               'interface-name=lo\n'
-                                                               'autoconnect-priority=20\n'
-                                                               '[ipv4]\n'
-                                                               'method=manual\n'
-                                                               'address1=192.0.2.101/32\n'},
-     None, [('lo', '192.0.2.101/32')]),
-    ('run shadows etc (same uuid)',
-     {'/etc/NetworkManager/system-connections/lo.nmconnection': '[connection]\n'
-                                                                'id=vip\n'
-                                                                'type=loopback\n'
-                                                                'interface-name=lo\n'
-                                                                'uuid=0b6a1f51-83b2-4d4c-9d83-7d5a47b4a0a1\n'
-                                                                '[ipv4]\n'
-                                                                'method=manual\n'
-                                                                'address1=192.0.2.100/32\n',
-      '/run/NetworkManager/system-connections/lo.nmconnection': '[connection]\n'
-                                                                'id=vip\n'
-                                                                'type=loopback\n'
-                                                                'interface-name=lo\n'
-                                                                'uuid=0b6a1f51-83b2-4d4c-9d83-7d5a47b4a0a1\n'
-                                                                '[ipv4]\n'
-                                                                'method=manual\n'
-                                                                'address1=192.0.2.101/32\n'},
-     None, [('lo', '192.0.2.101/32')]),
-    ('run and etc, different uuid',
-     {'/etc/NetworkManager/system-connections/lo.nmconnection': '[connection]\n'
-                                                                'id=vip\n'
-                                                                'type=loopback\n'
-                                                                'interface-name=lo\n'
-                                                                'uuid=0b6a1f51-83b2-4d4c-9d83-7d5a47b4a0a1\n'
-                                                                '[ipv4]\n'
-                                                                'method=manual\n'
-                                                                'address1=192.0.2.100/32\n',
-      '/run/NetworkManager/system-connections/lo.nmconnection': '[connection]\n'
-                                                                'id=vip\n'
-                                                                'type=loopback\n'
-                                                                'interface-name=lo\n'
-                                                                'uuid=1b6a1f51-83b2-4d4c-9d83-7d5a47b4a0a1\n'
-                                                                '[ipv4]\n'
-                                                                'method=manual\n'
-                                                                'address1=192.0.2.101/32\n'},
-     None, [('lo', '192.0.2.100/32')]),
-    ('ipv6 and a second address',
-     {'/etc/NetworkManager/system-connections/lo.nmconnection': '[connection]\n'
-                                                                'id=vip\n'
-                                                                'type=loopback\n'
-                                                                'interface-name=lo\n'
-                                                                '[ipv4]\n'
-                                                                'method=manual\n'
-                                                                'address1=192.0.2.100/32\n'
-                                                                'address2=192.0.2.100/24\n'
-                                                                '[ipv6]\n'
-                                                                'method=manual\n'
-                                                                'address1=2001:db8::100/128\n'},
-     None, [('lo', '192.0.2.100/24'), ('lo', '192.0.2.100/32'), ('lo', '2001:db8::100/128')]),
-    ('method auto with an address on lo',
-     {'/etc/NetworkManager/system-connections/lo.nmconnection': '[connection]\n'
-                                                                'id=vip\n'
-                                                                'type=loopback\n'
-                                                                'interface-name=lo\n'
-                                                                '[ipv4]\n'
-                                                                'method=auto\n'
-                                                                'address1=192.0.2.100/32\n'},
-     None, [('lo', '192.0.2.100/32')]),
-    ('no method',
-     {'/etc/NetworkManager/system-connections/lo.nmconnection': '[connection]\n'
-                                                                'id=vip\n'
-                                                                'type=loopback\n'
-                                                                'interface-name=lo\n'
-                                                                '[ipv4]\n'
-                                                                'address1=192.0.2.100/32\n'},
-     None, []),
-    ('ethernet profile for eth0',
-     {'/etc/NetworkManager/system-connections/eth0.nmconnection': '[connection]\n'
-                                                                  'id=vip\n'
-                                                                  'type=ethernet\n'
-                                                                  'interface-name=eth0\n'
-                                                                  '[ipv4]\n'
-                                                                  'method=manual\n'
-                                                                  'address1=192.0.2.100/32\n'},
-     None, [('eth0', '192.0.2.100/32')]),
-    ('usr lib profile',
-     {'/usr/lib/NetworkManager/system-connections/lo.nmconnection': '[connection]\n'
-                                                                    'id=vip\n'
-                                                                    'type=loopback\n'
-                                                                    'interface-name=lo\n'
-                                                                    '[ipv4]\n'
-                                                                    'method=manual\n'
-                                                                    'address1=192.0.2.100/32\n'},
-     None, [('lo', '192.0.2.100/32')]),
-    ('owner not root',
-     {'/etc/NetworkManager/system-connections/lo.nmconnection': '[connection]\n'
-                                                                'id=vip\n'
-                                                                'type=loopback\n'
-                                                                'interface-name=lo\n'
-                                                                '[ipv4]\n'
-                                                                'method=manual\n'
-                                                                'address1=192.0.2.100/32\n'},
-     'owner', []),
-    ('invalid keyfile line',
-     {'/etc/NetworkManager/system-connections/lo.nmconnection': '[connection]\n'
-                                                                'id=vip\n'
-                                                                'type=loopback\n'
-                                                                'interface-name=lo\n'
-                                                                '[ipv4]\n'
-                                                                'method=manual\n'
-                                                                'address1=192.0.2.100/32\n'
-                                                                'garbage line\n'},
-     None, []),
-    ('dummy type on lo',
-     {'/etc/NetworkManager/system-connections/lo.nmconnection': '[connection]\n'
-                                                                'id=vip\n'
-                                                                'type=dummy\n'
-                                                                'interface-name=lo\n'
-                                                                '[ipv4]\n'
-                                                                'method=manual\n'
-                                                                'address1=192.0.2.100/32\n'},
-     None, []),
-    ('address key without number',
-     {'/etc/NetworkManager/system-connections/lo.nmconnection': '[connection]\n'
-                                                                'id=vip\n'
-                                                                'type=loopback\n'
-                                                                'interface-name=lo\n'
-                                                                '[ipv4]\n'
-                                                                'method=manual\n'
-                                                                'address=192.0.2.100/32\n'},
-     None, [('lo', '192.0.2.100/32')]),
-    ('same priority: the smaller uuid',
-     {'/etc/NetworkManager/system-connections/a.nmconnection': '[connection]\n'
-                                                               'id=a\n'
-                                                               'type=loopback\n'
-                                                               'interface-name=lo\n'
-                                                               'uuid=1b6a1f51-83b2-4d4c-9d83-7d5a47b4a0a1\n'
-                                                               '[ipv4]\n'
-                                                               'method=manual\n'
-                                                               'address1=192.0.2.100/32\n',
-      '/etc/NetworkManager/system-connections/b.nmconnection': '[connection]\n'
-                                                               'id=b\n'
-                                                               'type=loopback\n'
-                                                               'interface-name=lo\n'
-                                                               'uuid=0b6a1f51-83b2-4d4c-9d83-7d5a47b4a0a1\n'
-                                                               '[ipv4]\n'
-                                                               'method=manual\n'
-                                                               'address1=192.0.2.101/32\n'},
-     None, [('lo', '192.0.2.101/32')]),
-    ('same priority across /etc and /run: the smaller uuid',
-     {'/etc/NetworkManager/system-connections/lo.nmconnection': '[connection]\n'
-                                                                'id=vip\n'
-                                                                'type=loopback\n'
-                                                                'interface-name=lo\n'
-                                                                'uuid=1b6a1f51-83b2-4d4c-9d83-7d5a47b4a0a1\n'
-                                                                '[ipv4]\n'
-                                                                'method=manual\n'
-                                                                'address1=192.0.2.100/32\n',
-      '/run/NetworkManager/system-connections/lo.nmconnection': '[connection]\n'
-                                                                'id=vip\n'
-                                                                'type=loopback\n'
-                                                                'interface-name=lo\n'
-                                                                'uuid=0b6a1f51-83b2-4d4c-9d83-7d5a47b4a0a1\n'
-                                                                '[ipv4]\n'
-                                                                'method=manual\n'
-                                                                'address1=192.0.2.101/32\n'},
-     None, [('lo', '192.0.2.101/32')]),
-    ('run needs the suffix',
-     {'/run/NetworkManager/system-connections/lo': '[connection]\n'
-                                                   'id=vip\n'
-                                                   'type=loopback\n'
-                                                   'interface-name=lo\n'
-                                                   '[ipv4]\n'
-                                                   'method=manual\n'
-                                                   'address1=192.0.2.100/32\n'},
-     None, []),
-    ('ignored suffixes',
-     {'/etc/NetworkManager/system-connections/a.pem': '[connection]\n'
-                                                      'id=vip\n'
-                                                      'type=loopback\n'
-                                                      'interface-name=lo\n'
-                                                      '[ipv4]\n'
-                                                      'method=manual\n'
-                                                      'address1=192.0.2.100/32\n',
-      '/etc/NetworkManager/system-connections/b.rpmnew': '[connection]\n'
-                                                         'id=vip\n'
-                                                         'type=loopback\n'
-                                                         'interface-name=lo\n'
-                                                         '[ipv4]\n'
-                                                         'method=manual\n'
-                                                         'address1=192.0.2.101/32\n',
-      '/etc/NetworkManager/system-connections/c.nmmeta': '[connection]\n'
-                                                         'id=vip\n'
-                                                         'type=loopback\n'
-                                                         'interface-name=lo\n'
-                                                         '[ipv4]\n'
-                                                         'method=manual\n'
-                                                         'address1=192.0.2.102/32\n',
-      '/etc/NetworkManager/system-connections/d.nmconnection~': '[connection]\n'
-                                                                'id=vip\n'
-                                                                'type=loopback\n'
-                                                                'interface-name=lo\n'
-                                                                '[ipv4]\n'
-                                                                'method=manual\n'
-                                                                'address1=192.0.2.103/32\n'},
-     None, []),
-    ('kept suffixes',
-     {'/etc/NetworkManager/system-connections/a.swp': '[connection]\n'
-                                                      'id=vip\n'
-                                                      'type=loopback\n'
-                                                      'interface-name=lo\n'
-                                                      'uuid=0b6a1f51-83b2-4d4c-9d83-7d5a47b4a0a1\n'
-                                                      '[ipv4]\n'
-                                                      'method=manual\n'
-                                                      'address1=192.0.2.100/32\n',
-      '/etc/NetworkManager/system-connections/b.dpkg-old': '[connection]\n'
-                                                           'id=b\n'
-                                                           'type=loopback\n'
-                                                           'interface-name=lo\n'
-                                                           'uuid=1b6a1f51-83b2-4d4c-9d83-7d5a47b4a0a1\n'
-                                                           '[ipv4]\n'
-                                                           'method=manual\n'
-                                                           'address1=192.0.2.101/32\n'},
-     None, [('lo', '192.0.2.100/32')]),
+    ("loopback profile", {C + "lo.nmconnection": profile()}, None, [("lo", "192.0.2.100/32")]),
+    (
+        "no prefix",
+        {C + "lo.nmconnection": profile(ipv4="method=manual\naddress1=192.0.2.100\n")},
+        None,
+        [("lo", "192.0.2.100/24")],
+    ),
+    (
+        "autoconnect false",
+        {C + "lo.nmconnection": profile(connection="autoconnect=false\n")},
+        None,
+        [],
+    ),
+    (
+        "method disabled",
+        {C + "lo.nmconnection": profile(ipv4="method=disabled\naddress1=192.0.2.100/32\n")},
+        None,
+        [],
+    ),
+    ("type ethernet on lo", {C + "lo.nmconnection": profile(kind="ethernet")}, None, []),
+    ("insecure mode", {C + "lo.nmconnection": profile()}, {C + "lo.nmconnection": "644"}, []),
+    ("group readable", {C + "lo.nmconnection": profile()}, {C + "lo.nmconnection": "640"}, []),
+    ("no suffix", {C + "lo": profile()}, None, [("lo", "192.0.2.100/32")]),
+    ("backup suffix", {C + "lo.nmconnection.bak": profile()}, None, [("lo", "192.0.2.100/32")]),
+    ("tilde", {C + "lo.nmconnection~": profile()}, None, []),
+    ("hidden", {C + ".lo.nmconnection": profile()}, None, []),
+    (
+        "legacy addresses1",
+        {
+            C + "lo.nmconnection": profile(
+                ipv4="method=manual\naddresses1=192.0.2.100;32;0.0.0.0;\n"
+            )
+        },
+        None,
+        [("lo", "192.0.2.100/32")],
+    ),
+    (
+        "address with gateway",
+        {C + "lo.nmconnection": profile(ipv4="method=manual\naddress1=192.0.2.100/32,192.0.2.1\n")},
+        None,
+        [("lo", "192.0.2.100/32")],
+    ),
+    (
+        "match interface-name",
+        {
+            C + "lo.nmconnection": profile(
+                ipv4="method=manual\naddress1=192.0.2.100/32\n[match]\ninterface-name=lo\n",
+                name=None,
+            )
+        },
+        None,
+        [("lo", "192.0.2.100/32")],
+    ),
+    (
+        "no interface-name at all",
+        {C + "lo.nmconnection": profile(name=None)},
+        None,
+        [("lo", "192.0.2.100/32")],
+    ),
+    (
+        "two profiles, priority",
+        {
+            C + "a.nmconnection": profile(connection="autoconnect-priority=10\n", ident="a"),
+            C + "b.nmconnection": profile(
+                ipv4="method=manual\naddress1=192.0.2.101/32\n",
+                connection="autoconnect-priority=20\n",
+                ident="b",
+            ),
+        },
+        None,
+        [("lo", "192.0.2.101/32")],
+    ),
+    (
+        "run shadows etc (same uuid)",
+        {
+            C + "lo.nmconnection": profile(
+                connection="uuid=0b6a1f51-83b2-4d4c-9d83-7d5a47b4a0a1\n"
+            ),
+            R + "lo.nmconnection": profile(
+                ipv4="method=manual\naddress1=192.0.2.101/32\n",
+                connection="uuid=0b6a1f51-83b2-4d4c-9d83-7d5a47b4a0a1\n",
+            ),
+        },
+        None,
+        [("lo", "192.0.2.101/32")],
+    ),
+    (
+        "run and etc, different uuid",
+        {
+            C + "lo.nmconnection": profile(
+                connection="uuid=0b6a1f51-83b2-4d4c-9d83-7d5a47b4a0a1\n"
+            ),
+            R + "lo.nmconnection": profile(
+                ipv4="method=manual\naddress1=192.0.2.101/32\n",
+                connection="uuid=1b6a1f51-83b2-4d4c-9d83-7d5a47b4a0a1\n",
+            ),
+        },
+        None,
+        [("lo", "192.0.2.100/32")],
+    ),
+    (
+        "ipv6 and a second address",
+        {
+            C + "lo.nmconnection": profile(
+                ipv4="method=manual\naddress1=192.0.2.100/32\naddress2=192.0.2.100/24\n"
+                "[ipv6]\nmethod=manual\naddress1=2001:db8::100/128\n"
+            )
+        },
+        None,
+        [("lo", "192.0.2.100/24"), ("lo", "192.0.2.100/32"), ("lo", "2001:db8::100/128")],
+    ),
+    (
+        "method auto with an address on lo",
+        {C + "lo.nmconnection": profile(ipv4="method=auto\naddress1=192.0.2.100/32\n")},
+        None,
+        [("lo", "192.0.2.100/32")],
+    ),
+    ("no method", {C + "lo.nmconnection": profile(ipv4="address1=192.0.2.100/32\n")}, None, []),
+    (
+        "ethernet profile for eth0",
+        {C + "eth0.nmconnection": profile(kind="ethernet", name="eth0")},
+        None,
+        [("eth0", "192.0.2.100/32")],
+    ),
+    ("usr lib profile", {U + "lo.nmconnection": profile()}, None, [("lo", "192.0.2.100/32")]),
+    ("owner not root", {C + "lo.nmconnection": profile()}, "owner", []),
+    (
+        "invalid keyfile line",
+        {
+            C + "lo.nmconnection": profile(
+                ipv4="method=manual\naddress1=192.0.2.100/32\ngarbage line\n"
+            )
+        },
+        None,
+        [],
+    ),
+    ("dummy type on lo", {C + "lo.nmconnection": profile(kind="dummy")}, None, []),
+    (
+        "address key without number",
+        {C + "lo.nmconnection": profile(ipv4="method=manual\naddress=192.0.2.100/32\n")},
+        None,
+        [("lo", "192.0.2.100/32")],
+    ),
+    (
+        "same priority: the smaller uuid",
+        {
+            C + "a.nmconnection": profile(
+                connection="uuid=1b6a1f51-83b2-4d4c-9d83-7d5a47b4a0a1\n", ident="a"
+            ),
+            C + "b.nmconnection": profile(
+                ipv4="method=manual\naddress1=192.0.2.101/32\n",
+                connection="uuid=0b6a1f51-83b2-4d4c-9d83-7d5a47b4a0a1\n",
+                ident="b",
+            ),
+        },
+        None,
+        [("lo", "192.0.2.101/32")],
+    ),
+    (
+        "same priority across /etc and /run: the smaller uuid",
+        {
+            C + "lo.nmconnection": profile(
+                connection="uuid=1b6a1f51-83b2-4d4c-9d83-7d5a47b4a0a1\n"
+            ),
+            R + "lo.nmconnection": profile(
+                ipv4="method=manual\naddress1=192.0.2.101/32\n",
+                connection="uuid=0b6a1f51-83b2-4d4c-9d83-7d5a47b4a0a1\n",
+            ),
+        },
+        None,
+        [("lo", "192.0.2.101/32")],
+    ),
+    ("run needs the suffix", {R + "lo": profile()}, None, []),
+    (
+        "ignored suffixes",
+        {
+            C + "a.pem": profile(),
+            C + "b.rpmnew": profile(ipv4="method=manual\naddress1=192.0.2.101/32\n"),
+            C + "c.nmmeta": profile(ipv4="method=manual\naddress1=192.0.2.102/32\n"),
+            C + "d.nmconnection~": profile(ipv4="method=manual\naddress1=192.0.2.103/32\n"),
+        },
+        None,
+        [],
+    ),
+    (
+        "kept suffixes",
+        {
+            C + "a.swp": profile(connection="uuid=0b6a1f51-83b2-4d4c-9d83-7d5a47b4a0a1\n"),
+            C + "b.dpkg-old": profile(
+                ipv4="method=manual\naddress1=192.0.2.101/32\n",
+                connection="uuid=1b6a1f51-83b2-4d4c-9d83-7d5a47b4a0a1\n",
+                ident="b",
+            ),
+        },
+        None,
+        [("lo", "192.0.2.100/32")],
+    ),
 ]
 
 
@@ -417,11 +259,10 @@ def test_model_predicts_what_networkmanager_did(tmp_path, case, files, extra, ex
 def test_a_tie_the_model_cannot_break_is_said(tmp_path):
     """Two profiles without uuid, same priority: NetworkManager derives uuids to break the tie;
     the model says it cannot know which one wins."""
-    profile = ("[connection]\nid={}\ntype=loopback\ninterface-name=lo\n[ipv4]\nmethod=manual\n"
-               "address1=192.0.2.{}/32\n")
-    directory = "/etc/NetworkManager/system-connections/"
-    write_case(str(tmp_path), {directory + "a.nmconnection": profile.format("a", 100),
-                               directory + "b.nmconnection": profile.format("b", 101)}, None)
+    write_case(str(tmp_path), {
+        C + "a.nmconnection": profile(ident="a"),
+        C + "b.nmconnection": profile("method=manual\naddress1=192.0.2.101/32\n", ident="b")},
+        None)
     found = netconfig.read_networkmanager(Source(str(tmp_path)), PRESENT)
     assert [c.inactive for c in found] == [
         "NetworkManager picks one of several profiles of the same autoconnect-priority for lo: "
@@ -455,15 +296,10 @@ def test_the_real_networkmanager_did_what_the_case_says(oracle, case, files, ext
 
 
 VERDICT_CASES = [
-    ("restored", "[connection]\nid=vip\ntype=loopback\ninterface-name=lo\n[ipv4]\nmethod=manual\n"
-                 "address1=192.0.2.100/32\n"),
-    ("type=ethernet on lo (netplan's NetworkManager renderer)",
-     "[connection]\nid=vip\ntype=ethernet\ninterface-name=lo\n[ipv4]\nmethod=manual\n"
-     "address1=192.0.2.100/32\n"),
-    ("no prefix", "[connection]\nid=vip\ntype=loopback\ninterface-name=lo\n[ipv4]\n"
-                  "method=manual\naddress1=192.0.2.100\n"),
-    ("autoconnect=false", "[connection]\nid=vip\ntype=loopback\ninterface-name=lo\n"
-                          "autoconnect=false\n[ipv4]\nmethod=manual\naddress1=192.0.2.100/32\n"),
+    ("restored", profile()),
+    ("type=ethernet on lo (netplan's NetworkManager renderer)", profile(kind="ethernet")),
+    ("no prefix", profile("method=manual\naddress1=192.0.2.100\n")),
+    ("autoconnect=false", profile(connection="autoconnect=false\n")),
 ]
 
 
