@@ -33,7 +33,7 @@ test: setup lint
 # A dedicated venv under PREFIX, its plugins linked where PluginContribDir/$USER1$ point.
 PREFIX ?= /opt/lvs-dr-checks
 PLUGINDIR ?= /usr/lib/nagios/plugins
-PLUGINS := check_arp_sysctl check_vip_on_lo check_vip_arp_owner check_lvs_realservers
+PLUGINS := check_arp_sysctl check_vip_on_lo check_vip_arp_owner check_lvs_realservers check_vip_arp_cache
 
 install:
 	$(PYTHON) -m venv $(PREFIX)

@@ -11,6 +11,7 @@ PLUGINS = {
     "check_vip_on_lo": ("vip_on_lo", "VIP_ON_LO"),
     "check_vip_arp_owner": ("vip_arp_owner", "VIP_ARP_OWNER"),
     "check_lvs_realservers": ("realservers", "LVS_REALSERVERS"),
+    "check_vip_arp_cache": ("vip_arp_cache", "VIP_ARP_CACHE"),
 }
 DEBIAN_PACKAGES = {"nagiosplugin": "python3-nagiosplugin", "paramiko": "python3-paramiko"}
 
@@ -53,3 +54,7 @@ def check_vip_arp_owner():
 
 def check_lvs_realservers():
     run("check_lvs_realservers")
+
+
+def check_vip_arp_cache():
+    run("check_vip_arp_cache")

@@ -41,6 +41,11 @@ class Outcome:
         if "|" in rest:  # the plugin guidelines' long perfdata, after the long output
             self.perfdata = " ".join([self.perfdata, rest.split("|", 1)[1]]).strip()
 
+    @property
+    def long(self):
+        """The long output: the lines after the status line, up to the long perfdata."""
+        return [line for line in "\n".join(self.lines[1:]).split("|", 1)[0].splitlines() if line]
+
     def perf(self):
         """{label: 'value;warn;crit;min;max'} from all the perfdata (status line and long)."""
         return dict(item.split("=", 1) for item in self.perfdata.split())

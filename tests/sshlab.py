@@ -46,10 +46,12 @@ def keygen(path):
 
 
 class SSHLab:
-    """sshd in every real server of a lab; the client key and known_hosts on the director."""
+    """sshd in every real server of a lab (or the hosts given); the client key and known_hosts
+    on the director."""
 
-    def __init__(self, lab, home):
+    def __init__(self, lab, home, hosts=None):
         self.lab = lab
+        self.hosts = lab.realservers if hosts is None else hosts
         self.home = home
         self.key = os.path.join(home, "id_ed25519")
         self.known_hosts = os.path.join(home, "known_hosts")
@@ -59,7 +61,7 @@ class SSHLab:
         self.made_run_dir = False
 
     def start(self, extra=None):
-        """sshd in every real server; ``extra``: {host: [more addresses it listens on]}."""
+        """sshd in every host; ``extra``: {host: [more addresses it listens on]}."""
         extra = extra or {}
         # sshd's privilege separation directory, removed again by stop() if made here.
         self.made_run_dir = not os.path.isdir(RUN_DIR)
@@ -67,7 +69,7 @@ class SSHLab:
         with open(self.authorized, "w") as handle:
             handle.write(keygen(self.key) + "\n")
         lines = []
-        for host in self.lab.realservers:
+        for host in self.hosts:
             host_key = os.path.join(self.home, "host_key_" + host.role)
             self.host_keys[host.ip] = keygen(host_key)
             addresses = [host.ip] + list(extra.get(host, []))
@@ -87,7 +89,7 @@ class SSHLab:
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
         with open(self.known_hosts, "w") as handle:
             handle.write("\n".join(lines) + "\n")
-        for host, daemon in zip(self.lab.realservers, self.daemons):
+        for host, daemon in zip(self.hosts, self.daemons):
             deadline = time.monotonic() + 10
             while not host.run(["/usr/bin/ss", "-Hltn", "sport = :22"]).stdout.strip():
                 if time.monotonic() > deadline or daemon.poll() is not None:

@@ -15,6 +15,7 @@ import tarfile
 
 import pytest
 from conftest import unavailable
+from lvs_dr_checks.entry import PLUGINS
 from oracles.namespace import booted, need_root
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -54,13 +55,17 @@ def test_the_package_installs_works_and_purges(deb):
     result = booted("deb_install.py", [deb] + commands, {})
     steps = result["steps"]
     assert steps["install"][0] == 0, steps["install"][1]
-    for plugin in ("check_arp_sysctl", "check_vip_on_lo", "check_vip_arp_owner",
-                   "check_lvs_realservers"):
+    for plugin in PLUGINS:
         assert steps[plugin + " -V"] == [0, "{} (lvs-dr-checks) {}\n".format(plugin, version())]
     code, output = steps["check_vip_on_lo"]
     assert code == 2 and output.startswith(
         "VIP_ON_LO CRITICAL - 192.0.2.100 is on no interface: add it with 'ip addr add "
         "192.0.2.100/32 dev lo' (1 of 1 VIP affected) | "), output
+    code, output = steps["check_vip_arp_cache"]
+    assert code == 0 and output.startswith(
+        "VIP_ARP_CACHE OK - 0 VIPs in the router's table, each at an allowed owner; 1 VIP not in "
+        "it (nothing to judge) (ipNetToPhysicalTable of 127.0.0.1:161 (1 address on 1 interface "
+        "read directly), SNMP v2c) | "), output
     assert steps["man"] == [0, "/usr/share/man/man1/check_vip_on_lo.1.gz\n"]
     assert steps["icinga2"][0] == 0, steps["icinga2"][1]
     assert "Instantiated {} Services".format(len(commands)) in steps["icinga2"][1]

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 from conftest import unavailable
+from lvs_dr_checks.entry import PLUGINS
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONF = os.path.join(REPO, "icinga-conf")
@@ -45,7 +46,7 @@ def icinga2_validate(tmp_path, services):
 def test_icinga2_validates_the_shipped_configuration(tmp_path):
     done = icinga2_validate(tmp_path, os.path.join(CONF, "lvs-dr-checks-services.conf"))
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "Instantiated 8 Services." in done.stdout
+    assert "Instantiated 9 Services." in done.stdout
     assert "Finished validating the configuration file(s)." in done.stdout
 
 
@@ -81,7 +82,7 @@ def test_nagios4_validates_the_shipped_definitions(tmp_path):
                           text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Total Errors:   0" in done.stdout
-    assert "Checked 3 services." in done.stdout
+    assert "Checked 4 services." in done.stdout
 
 
 def test_sudoers_snippet_is_valid():
@@ -108,8 +109,7 @@ def test_the_shipped_checkcommands_are_generated_from_the_plugins_help():
     with open(os.path.join(CONF, "lvs-dr-checks-commands.conf")) as handle:
         assert handle.read() == generated, "run tools/make_icinga_commands.py > " \
                                            "icinga-conf/lvs-dr-checks-commands.conf"
-    for plugin in ("check_arp_sysctl", "check_vip_on_lo", "check_vip_arp_owner",
-                   "check_lvs_realservers"):
+    for plugin in PLUGINS:
         helptext = subprocess.run([sys.executable, os.path.join(REPO, "plugins", plugin), "-h"],
                                   capture_output=True, text=True, timeout=60).stdout
         options = set(re.findall(r"^  (?:-\w(?: \S+)?, )?(--[\w-]+)", helptext, re.M)) - {"--help",

@@ -6,7 +6,8 @@ shipped file equal to this output).
 
 Variables: each command's own are prefixed with its name (lvs_vip_on_lo_vips); the SSH
 options are one set shared by every command that reads over SSH (lvs_ssh_user, lvs_ssh_port,
-lvs_ssh_key, lvs_ssh_known_hosts, lvs_ssh_password_file, lvs_ssh_host). -v is on by default
+lvs_ssh_key, lvs_ssh_known_hosts, lvs_ssh_password_file, lvs_ssh_host), except the router
+check's -H (lvs_vip_arp_cache_host, the host's $address$ by default). -v is on by default
 (vars.<prefix>_verbose = true), so that Icinga shows one line per finding, and so is the
 probe's --sudo. An option that
 takes an optional path has a switch and a path variable (lvs_vip_arp_owner_from_ipvs,
@@ -25,6 +26,9 @@ from lvs_dr_checks.entry import PLUGINS  # noqa: E402
 SHARED = {"ssh_user": "lvs_ssh_user", "ssh_port": "lvs_ssh_port", "ssh_key": "lvs_ssh_key",
           "known_hosts": "lvs_ssh_known_hosts", "ssh_password_file": "lvs_ssh_password_file",
           "host": "lvs_ssh_host"}
+# Options of one command that are not the shared SSH set, with the value they default to:
+# the router check's -H is the router itself (the host the service is applied to).
+OWN_DEFAULTS = {("lvs_vip_arp_cache", "host"): "$address$"}
 PLURALS = {"witness": "witnesses"}
 # Switches on by default: one line per finding in Icinga, and the probe through the shipped
 # sudo rule (a refusal is UNKNOWN).
@@ -49,7 +53,7 @@ def _description(action):
 
 
 def _variable(prefix, action):
-    if action.dest in SHARED:
+    if action.dest in SHARED and (prefix, action.dest) not in OWN_DEFAULTS:
         return SHARED[action.dest]
     name = action.dest
     if isinstance(action, argparse._AppendAction):
@@ -69,7 +73,7 @@ def arguments(prefix, parser):
         if isinstance(action, (argparse._StoreTrueAction, argparse._CountAction)):
             found.append((key, ["set_if = \"${}$\"".format(variable),
                                 "description = {}".format(description)],
-                          variable if action.dest in ON_BY_DEFAULT else None))
+                          (variable, "true") if action.dest in ON_BY_DEFAULT else None))
         elif action.nargs == "?":
             found.append((key, ["set_if = \"${}$\"".format(variable),
                                 "description = {}".format(description)], None))
@@ -81,7 +85,9 @@ def arguments(prefix, parser):
             attributes = ["value = \"${}$\"".format(variable)]
             if isinstance(action, argparse._AppendAction):
                 attributes.append("repeat_key = true")
-            found.append((key, attributes + ["description = {}".format(description)], None))
+            default = OWN_DEFAULTS.get((prefix, action.dest))
+            found.append((key, attributes + ["description = {}".format(description)],
+                          (variable, _quote(default)) if default else None))
     return found
 
 
@@ -100,7 +106,7 @@ def command(plugin, module):
         if default:
             defaults.append(default)
     lines.append("  }")
-    lines.extend("  vars.{} = true".format(default) for default in defaults)
+    lines.extend("  vars.{} = {}".format(*default) for default in defaults)
     lines.append("}")
     return "\n".join(lines)
 

@@ -5,7 +5,8 @@ Run as root in a new mount and network namespace (``unshare --mount --net --prop
 private python3 deb_install.py DEB COMMAND...``): /etc, /usr and /var get overlays and /run a
 tmpfs, in this mount namespace only, so dpkg's writes never reach the machine. Then:
 dpkg -i; each plugin from /usr/lib/nagios/plugins (-V, and check_vip_on_lo for real in this
-empty network namespace); man -w; `icinga2 daemon -C` on a configuration that only includes
+empty network namespace, and check_vip_arp_cache over SNMP with Debian's pysnmp against a
+real snmpd on this namespace's loopback); man -w; `icinga2 daemon -C` on a configuration that only includes
 the ITL with plugins-contrib and uses every CheckCommand; dpkg -r (conffiles stay); dpkg -P
 (nothing stays). Prints {step: [exit code, output]} and {"left": {after remove, after purge}}.
 """
@@ -14,11 +15,14 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import bootns
 
 MOUNT = "/usr/bin/mount"
-PLUGINS = ("check_arp_sysctl", "check_vip_on_lo", "check_vip_arp_owner", "check_lvs_realservers")
+PLUGINS = ("check_arp_sysctl", "check_vip_on_lo", "check_vip_arp_owner", "check_lvs_realservers",
+           "check_vip_arp_cache")
+SNMPD = "/usr/sbin/snmpd"
 PLUGIN_DIR = "/usr/lib/nagios/plugins"
 CONFFILES = ("/etc/nagios/nrpe.d/lvs-dr-checks.cfg", "/etc/nagios-plugins/config/lvs-dr-checks.cfg",
              "/etc/sudoers.d/lvs-dr-checks")
@@ -47,6 +51,30 @@ def run(argv, results, name, **kwargs):
     results[name] = [done.returncode, (done.stdout + done.stderr)[-4000:]]
 
 
+def snmp_check(results):
+    """The router check as installed, over SNMP v2c to snmpd on 127.0.0.1 (an empty table)."""
+    subprocess.run(["/usr/sbin/ip", "link", "set", "lo", "up"], check=True)
+    os.makedirs("/run/lvs-snmpd")
+    with open("/run/lvs-snmpd/snmpd.conf", "w") as handle:
+        handle.write("agentAddress udp:127.0.0.1:161\nrocommunity lvs-test 127.0.0.1\n")
+    with open(os.open("/run/lvs-snmpd/community", os.O_WRONLY | os.O_CREAT, 0o600), "w") as handle:
+        handle.write("lvs-test\n")
+    daemon = subprocess.Popen([SNMPD, "-f", "-C", "-c", "/run/lvs-snmpd/snmpd.conf", "-Lf",
+                               "/dev/null", "--persistentDir=/run/lvs-snmpd"])
+    try:
+        for _ in range(100):
+            if subprocess.run(["/usr/bin/ss", "-Hlun", "sport = :161"], capture_output=True,
+                              text=True).stdout.strip():
+                break
+            time.sleep(0.05)
+        run([os.path.join(PLUGIN_DIR, "check_vip_arp_cache"), "-H", "127.0.0.1",
+             "--snmp-community-file", "/run/lvs-snmpd/community", "--vip", "192.0.2.100",
+             "--expect-mac", "02:00:5e:00:00:01"], results, "check_vip_arp_cache")
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=10)
+
+
 def main():
     deb = sys.argv[1]
     for directory in ("/etc", "/usr", "/var"):
@@ -58,6 +86,7 @@ def main():
         run([os.path.join(PLUGIN_DIR, plugin), "-V"], results, plugin + " -V")
     run([os.path.join(PLUGIN_DIR, "check_vip_on_lo"), "--vip", "192.0.2.100",
          "--no-persistence"], results, "check_vip_on_lo")
+    snmp_check(results)
     run(["/usr/bin/man", "-w", "check_vip_on_lo"], results, "man")
     services = "\n".join('object Service "{0}" {{ host_name = "rs1"; check_command = "{0}" }}'
                          .format(name) for name in sys.argv[2:])

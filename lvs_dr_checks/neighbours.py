@@ -1,0 +1,204 @@
+"""A router's neighbour table (its ARP cache and IPv6 neighbour cache) as one model, read
+over SNMP (IP-MIB) or from ``ip -j neigh`` (a Linux router, over SSH or on this host).
+
+An entry maps an address to a link-layer address only while the router would use it:
+incomplete, failed and invalidated entries map to nothing (``mac`` None).
+"""
+
+import collections
+import ipaddress
+import json
+import re
+
+from lvs_dr_checks import links
+from lvs_dr_checks.cli import PluginError, logger
+from lvs_dr_checks.snmp import NO_OBJECT
+from lvs_dr_checks.summary import plural
+
+log = logger("neighbours")
+
+
+class Entry(collections.namedtuple("Entry", "address interface mac state")):
+    """``address``: an ipaddress; ``interface``: a name or "ifIndex N"; ``mac``: lower-case
+    colon form, or None when the entry maps to nothing; ``state``: lower-case, or None when
+    it was not read (rows read only to name a MAC)."""
+
+
+# IP-MIB (RFC 4293): ipNetToPhysicalTable, indexed by ifIndex, address type and address;
+# the older ipNetToMediaTable (RFC 1213), IPv4 only, by ifIndex and address.
+IP_NET_TO_PHYSICAL = (1, 3, 6, 1, 2, 1, 4, 35, 1)
+PHYSICAL_ADDRESS, PHYSICAL_TYPE, PHYSICAL_STATE = 4, 6, 7
+IP_NET_TO_MEDIA = (1, 3, 6, 1, 2, 1, 4, 22, 1)
+MEDIA_ADDRESS, MEDIA_TYPE = 2, 4
+IF_INDEX = (1, 3, 6, 1, 2, 1, 2, 2, 1, 1)
+INET_ADDRESS_TYPES = {4: 1, 6: 2}  # IP version -> InetAddressType (ipv4, ipv6)
+PHYSICAL_STATES = {1: "reachable", 2: "stale", 3: "delay", 4: "probe", 5: "invalid",
+                   6: "unknown", 7: "incomplete"}
+INVALID_TYPE = 2  # ipNetToPhysicalType / ipNetToMediaType invalid(2): not in the table
+UNRESOLVED_STATES = {"invalid", "incomplete", "failed"}
+# How many rows the targeted read may ask for (interfaces x addresses); beyond, one walk.
+MAX_TARGETED_ROWS = 1024
+MAX_INTERFACES = 4096
+TABLE_NAMES = {IP_NET_TO_PHYSICAL: "ipNetToPhysicalTable", IP_NET_TO_MEDIA: "ipNetToMediaTable"}
+
+
+def _mac(octets):
+    return ":".join("{:02x}".format(b) for b in octets) if octets else None
+
+
+def _entry(address, if_index, octets, state):
+    mac = _mac(octets) if state not in UNRESOLVED_STATES else None
+    return Entry(address, "ifIndex {}".format(if_index), mac, state)
+
+
+def _row_index(table, address, if_index):
+    if table == IP_NET_TO_MEDIA:
+        return (if_index,) + tuple(address.packed)
+    packed = address.packed
+    return (if_index, INET_ADDRESS_TYPES[address.version], len(packed)) + tuple(packed)
+
+
+def _parse_index(table, index):
+    """(ifIndex, address) of a row index, or None for a kind of address not judged (zoned)."""
+    try:
+        if table == IP_NET_TO_MEDIA:
+            return index[0], ipaddress.IPv4Address(bytes(index[1:5]))
+        if_index, kind, length = index[:3]
+        octets = bytes(index[3:3 + length])
+        if kind == 1 and length == 4:
+            return if_index, ipaddress.IPv4Address(octets)
+        if kind == 2 and length == 16:
+            return if_index, ipaddress.IPv6Address(octets)
+    except (ValueError, IndexError):
+        pass
+    return None
+
+
+class SnmpNeighbours:
+    """The rows of the agent's neighbour table for the addresses asked, read with GETs of
+    exactly those rows where the interfaces are known and few, else with one bounded walk."""
+
+    def __init__(self, agent, max_entries):
+        self.agent = agent
+        self.max_entries = max_entries
+        self.table = None
+        self.method = None
+
+    def _served(self, versions):
+        """The table to read: ipNetToPhysicalTable, else ipNetToMediaTable (IPv4 only).
+        noSuchObject for a row that cannot exist tells that a table is not served."""
+        probe = {IP_NET_TO_PHYSICAL: IP_NET_TO_PHYSICAL + (PHYSICAL_ADDRESS, 0, 1, 4, 0, 0, 0, 0),
+                 IP_NET_TO_MEDIA: IP_NET_TO_MEDIA + (MEDIA_ADDRESS, 0, 0, 0, 0, 0)}
+        found = self.agent.get(list(probe.values()))
+        served = [t for t, oid in probe.items() if found.get(oid) not in (NO_OBJECT, None)]
+        if not served:
+            raise PluginError("{} serves neither ipNetToPhysicalTable nor ipNetToMediaTable "
+                              "(IP-MIB): allow .1.3.6.1.2.1.4 in the agent's view (net-snmp: "
+                              "'view ... included .1.3.6.1.2.1.4')".format(self.agent.where))
+        if served[0] == IP_NET_TO_MEDIA and 6 in versions:
+            raise PluginError("{} serves only ipNetToMediaTable (IPv4): its IPv6 neighbours "
+                              "cannot be read; allow ipNetToPhysicalTable (.1.3.6.1.2.1.4.35) "
+                              "in its view, or use --source ssh".format(self.agent.where))
+        return served[0]
+
+    def read(self, addresses):
+        """Entries for ``addresses`` (ipaddress objects), and in a walk every other row."""
+        self.table = self._served({a.version for a in addresses})
+        if_indexes = [value for _, value in self.agent.walk(IF_INDEX, MAX_INTERFACES,
+                                                             "ifTable")
+                      if isinstance(value, int)]
+        if if_indexes and len(if_indexes) * len(addresses) <= MAX_TARGETED_ROWS:
+            self.method = "{} on {} read directly".format(
+                plural(len(addresses), "address", "addresses"),
+                plural(len(if_indexes), "interface"))
+            return self._targeted(addresses, if_indexes)
+        entries = self._walked(set(addresses))
+        self.method = "walked: {}".format(plural(len(entries), "row"))
+        return entries
+
+    def _column(self, number):
+        return self.table + (number,)
+
+    def _details(self, rows):
+        """{row index: state} for the rows found: invalid rows left out."""
+        if self.table == IP_NET_TO_MEDIA:
+            oids = [self._column(MEDIA_TYPE) + index for index in rows]
+            types = self.agent.get(oids)
+            return {index: "unknown" for index, oid in zip(rows, oids)
+                    if types.get(oid) != INVALID_TYPE}
+        types = self.agent.get([self._column(PHYSICAL_TYPE) + index for index in rows])
+        states = self.agent.get([self._column(PHYSICAL_STATE) + index for index in rows])
+        details = {}
+        for index in rows:
+            if types.get(self._column(PHYSICAL_TYPE) + index) == INVALID_TYPE:
+                continue
+            state = states.get(self._column(PHYSICAL_STATE) + index)
+            details[index] = PHYSICAL_STATES.get(state, "unknown")
+        return details
+
+    def _targeted(self, addresses, if_indexes):
+        address_column = self._column(PHYSICAL_ADDRESS if self.table == IP_NET_TO_PHYSICAL
+                                      else MEDIA_ADDRESS)
+        wanted = {_row_index(self.table, address, if_index): (if_index, address)
+                  for address in addresses for if_index in if_indexes}
+        found = self.agent.get([address_column + index for index in wanted])
+        present = {index: found[address_column + index] for index in wanted
+                   if isinstance(found.get(address_column + index), bytes)}
+        details = self._details(list(present))
+        return [_entry(wanted[index][1], wanted[index][0], present[index], state)
+                for index, state in details.items()]
+
+    def _walked(self, addresses):
+        address_column = self._column(PHYSICAL_ADDRESS if self.table == IP_NET_TO_PHYSICAL
+                                      else MEDIA_ADDRESS)
+        rows = {}
+        for index, value in self.agent.walk(address_column, self.max_entries,
+                                            TABLE_NAMES[self.table]):
+            parsed = _parse_index(self.table, index)
+            if parsed is not None and isinstance(value, bytes):
+                rows[index] = parsed, value
+        judged = [index for index, (parsed, _) in rows.items() if parsed[1] in addresses]
+        details = self._details(judged)
+        entries = [_entry(parsed[1], parsed[0], value, details[index])
+                   for index, (parsed, value) in rows.items() if index in details]
+        return entries + [Entry(parsed[1], "ifIndex {}".format(parsed[0]), _mac(value), None)
+                          for index, (parsed, value) in rows.items() if index not in judged]
+
+    def describe(self):
+        return "{} of {} ({})".format(TABLE_NAMES[self.table], self.agent.where, self.method)
+
+
+_LLADDR = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2})+$")
+
+
+def parse_ip_neigh(text):
+    """Entries from ``ip -j neigh show``; an entry that is not what iproute2 writes is an
+    error, not an entry less (a VIP's entry missed would be judged absent)."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise PluginError("ip -j neigh: output is not JSON ({})".format(exc))
+    if not isinstance(data, list):
+        raise PluginError("ip -j neigh: output is not a list of neighbours")
+    entries = []
+    for item in data:
+        try:
+            address = ipaddress.ip_address(item["dst"])
+            states = {str(s).lower() for s in item.get("state") or []}
+            lladdr = str(item.get("lladdr") or "").lower()
+            device = str(item["dev"])
+        except (TypeError, KeyError, ValueError, AttributeError):
+            raise PluginError("ip -j neigh: an entry is not what iproute2 writes: {}".format(
+                json.dumps(item)[:120]))
+        if lladdr and not _LLADDR.match(lladdr):
+            raise PluginError("ip -j neigh: {} has a link-layer address that is not one: {}"
+                              .format(address, lladdr[:60]))
+        state = ",".join(sorted(states)) or "none"
+        mac = lladdr if lladdr and not states & UNRESOLVED_STATES else None
+        entries.append(Entry(address, device, mac, state))
+    return entries
+
+
+def read_ip_neigh(source):
+    """Every entry of the neighbour table of the host behind ``source``."""
+    return parse_ip_neigh(source.run([links.ip_command(source), "-j", "neigh", "show"]))
