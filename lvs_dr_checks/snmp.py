@@ -287,7 +287,7 @@ class Agent:
             inside = [(oid, value) for oid, value in found
                       if oid[:len(column)] == tuple(column) and value not in
                       (END_OF_VIEW, NO_OBJECT, NO_INSTANCE)]
-            if inside and inside[0][0] <= last:
+            if any(oid <= before for (oid, _), before in zip(inside, [last] + [o for o, _ in inside])):
                 raise PluginError("{}: the agent walked {} backwards (at {}): a broken agent, "
                                   "no verdict from it".format(self.where, what,
                                                              ".".join(map(str, last))))

@@ -9,13 +9,16 @@ import lab as lab_module
 import pytest
 from conftest import Outcome, plugin, unavailable
 
-OWNER, ON_LO, SYSCTL, SWEEP = ("check_vip_arp_owner", "check_vip_on_lo", "check_arp_sysctl",
-                               "check_lvs_realservers")
+OWNER, ON_LO, SYSCTL, SWEEP, CACHE = ("check_vip_arp_owner", "check_vip_on_lo",
+                                      "check_arp_sysctl", "check_lvs_realservers",
+                                      "check_vip_arp_cache")
+ROUTER = ["-H", "192.0.2.254", "--snmp-community-file", "PRIVATE"]
+OWNED = ["--vip", "192.0.2.100", "--expect-mac", "02:00:5e:00:00:01"]
 HOST = ["-H", "192.0.2.11"]
 
 CASES = [
     # VIPs that are no VIPs, for every plugin that takes them.
-    *[(plugin_, ["--vip", vip], cause) for plugin_ in (OWNER, ON_LO) for vip, cause in (
+    *[(plugin_, ["--vip", vip], cause) for plugin_ in (OWNER, ON_LO, CACHE) for vip, cause in (
         ("0.0.0.0", "the unspecified address cannot be a VIP"),
         ("::", "the unspecified address cannot be a VIP"),
         ("224.0.0.18", "a multicast address cannot be a VIP"),
@@ -88,6 +91,32 @@ CASES = [
     (SWEEP, ["--ssh-port", "0"], "not a TCP port"),
     (SWEEP, ["--unreachable", "maybe"], "invalid choice: 'maybe'"),
     (SWEEP, ["-t", "700"], "must be between 0 and 600 seconds"),
+    # The router's table: owners, the router, the SNMP secrets and bounds.
+    (CACHE, ROUTER + ["--vip", "192.0.2.100"], "no owner expected for 192.0.2.100"),
+    (CACHE, ROUTER + ["--vip", "192.0.2.100", "--expect-mac", "zz"], "not a MAC address"),
+    (CACHE, ROUTER + OWNED + ["--expect-mac", "192.0.2.9=02:00:5e:00:00:02"],
+     "--expect-mac 192.0.2.9=...: not one of the VIPs checked"),
+    (CACHE, ROUTER + OWNED + ["--expect-mac", "224.0.0.1=02:00:5e:00:00:02"],
+     "a multicast address cannot be a VIP"),
+    (CACHE, OWNED, "no router given: name it with -H"),
+    (CACHE, ["-H", "192.0.2.254;id"] + OWNED + ["--snmp-community-file", "PRIVATE"],
+     "not a host name or IP address"),
+    (CACHE, ["-H", "192.0.2.254"] + OWNED, "give one of --snmp-community-file (v2c) and "
+                                           "--snmp-v3-file (v3)"),
+    (CACHE, ROUTER + OWNED + ["--snmp-v3-file", "PRIVATE"], "give one of"),
+    (CACHE, ["-H", "192.0.2.254", "--snmp-community-file", "WORLD_READABLE"] + OWNED,
+     "readable by others (mode 644)"),
+    (CACHE, ["-H", "192.0.2.254", "--snmp-community-file", "/dev/zero"] + OWNED,
+     "--snmp-community-file /dev/zero: not a regular file"),
+    (CACHE, ["-H", "192.0.2.254", "--snmp-v3-file", "/nonexistent"] + OWNED,
+     "No such file or directory"),
+    (CACHE, ["-H", "192.0.2.254", "--snmp-v3-file", "PRIVATE"] + OWNED,
+     "line 1 is not one of user, auth_protocol, auth_key, priv_protocol, priv_key = VALUE"),
+    (CACHE, ROUTER + OWNED + ["--snmp-port", "0"], "not a TCP port (1-65535): '0'"),
+    (CACHE, ROUTER + OWNED + ["--max-entries", "0"], "--max-entries 0 must be at least 1"),
+    (CACHE, ROUTER + OWNED + ["--source", "telnet"], "invalid choice: 'telnet'"),
+    (CACHE, ROUTER + OWNED + ["--from-keepalived", "/nonexistent"], "/nonexistent: not found"),
+    (CACHE, ROUTER + OWNED, "no answer from 192.0.2.254:161 within 2.0s, tried twice (SNMP v2c)"),
 ]
 
 
@@ -106,8 +135,11 @@ def bare():
         with open(readable, "w") as handle:
             handle.write("secret\n")
         os.chmod(readable, 0o644)
+        private = os.path.join(home, "community")
+        with open(os.open(private, os.O_WRONLY | os.O_CREAT, 0o600), "w") as handle:
+            handle.write("community\n")
         try:
-            yield ns, readable
+            yield ns, {"WORLD_READABLE": readable, "PRIVATE": private}
         finally:
             subprocess.run([lab_module.IP, "netns", "del", ns], capture_output=True)
 
@@ -119,15 +151,15 @@ def test_the_list_is_long_enough():
 @pytest.mark.parametrize("name, args, cause", CASES,
                          ids=["{}:{}".format(p, " ".join(a))[:60] for p, a, _ in CASES])
 def test_bad_input_is_one_unknown_line_naming_the_cause(bare, name, args, cause):
-    ns, readable = bare
-    args = [readable if arg == "WORLD_READABLE" else arg for arg in args]
+    ns, files = bare
+    args = [files.get(arg, arg) for arg in args]
     done = subprocess.run(lab_module.Host.netns_argv(ns, [plugin(name)] + args),
                           capture_output=True, text=True, timeout=30)
     outcome = Outcome(done)
     assert outcome.code == 3, outcome
     assert len(outcome.lines) == 1, outcome
     prefix = {OWNER: "VIP_ARP_OWNER", ON_LO: "VIP_ON_LO", SYSCTL: "ARP_SYSCTL",
-              SWEEP: "LVS_REALSERVERS"}[name]
+              SWEEP: "LVS_REALSERVERS", CACHE: "VIP_ARP_CACHE"}[name]
     assert outcome.status.startswith(prefix + " UNKNOWN - "), outcome
     assert cause in outcome.status, outcome
     assert "internal error" not in outcome.stdout and "Traceback" not in outcome.stdout

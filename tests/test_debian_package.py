@@ -15,8 +15,9 @@ import tarfile
 
 import pytest
 from conftest import unavailable
-from lvs_dr_checks.entry import PLUGINS
 from oracles.namespace import booted, need_root
+
+from lvs_dr_checks.entry import PLUGINS
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)

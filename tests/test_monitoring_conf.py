@@ -7,6 +7,7 @@ import sys
 
 import pytest
 from conftest import unavailable
+
 from lvs_dr_checks.entry import PLUGINS
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
