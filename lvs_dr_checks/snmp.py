@@ -104,7 +104,8 @@ def read_v3(path):
 
 
 def _value(value):
-    """A varbind's value as Python: bytes, int, or one of the markers above."""
+    """A varbind's value as Python: bytes, int, a tuple (an OID), or one of the markers
+    above (a walk also sees the objects past its column, of any type)."""
     kind = type(value).__name__
     if kind == "NoSuchObject":
         return NO_OBJECT
@@ -114,6 +115,8 @@ def _value(value):
         return END_OF_VIEW
     if kind in ("OctetString", "IpAddress", "Opaque"):
         return bytes(value)
+    if kind in ("ObjectIdentifier", "ObjectName"):
+        return tuple(value)
     return int(value)
 
 

@@ -114,6 +114,10 @@ class Integer(int):
     pass
 
 
+class ObjectIdentifier(tuple):
+    pass
+
+
 class NoSuchObject:
     pass
 
@@ -167,6 +171,10 @@ class FakeHlapi:
 def agent_objects(rows, table=PHYS, if_indexes=(1, 2)):
     """IP-MIB objects for rows (if_index, address, mac bytes, type, state) and IF-MIB ifIndex."""
     objects = {neighbours.IF_INDEX + (i,): Integer(i) for i in if_indexes}
+    # what follows the ifIndex column in a walk: ifDescr and, last, ifSpecific (an OID)
+    objects.update({(1, 3, 6, 1, 2, 1, 2, 2, 1, 2, i): OctetString(b"eth") for i in if_indexes})
+    objects.update({(1, 3, 6, 1, 2, 1, 2, 2, 1, 22, i): ObjectIdentifier((0, 0))
+                    for i in if_indexes})
     for if_index, address, mac, kind, state in rows:
         index = neighbours._row_index(table, ipaddress.ip_address(address), if_index)
         if table == PHYS:
