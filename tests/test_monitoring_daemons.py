@@ -16,9 +16,10 @@ import lab as lab_module
 import pytest
 from conftest import REPO, Outcome, unavailable
 
+from lvs_dr_checks.entry import PLUGINS
+
 CONF = os.path.join(REPO, "icinga-conf")
 PLUGIN_DIR = "/usr/lib/nagios/plugins"
-PLUGINS = ("check_arp_sysctl", "check_vip_on_lo", "check_vip_arp_owner", "check_lvs_realservers")
 SUDOERS = "/etc/sudoers.d/lvs-dr-checks"
 USER = "nagios"
 PROGRAMS = ("/usr/sbin/nrpe", PLUGIN_DIR + "/check_nrpe", "/usr/sbin/icinga2", "/usr/bin/sudo",
