@@ -30,14 +30,15 @@ lint: setup
 test: setup lint
 	$(BIN)/python -m pytest -q -ra tests
 
-# A dedicated venv under PREFIX, its plugins linked where PluginContribDir/$USER1$ point.
+# A dedicated venv under PREFIX (pysnmp included, for check_vip_arp_cache), its plugins linked
+# where PluginContribDir/$USER1$ point.
 PREFIX ?= /opt/lvs-dr-checks
 PLUGINDIR ?= /usr/lib/nagios/plugins
 PLUGINS := check_arp_sysctl check_vip_on_lo check_vip_arp_owner check_lvs_realservers check_vip_arp_cache
 
 install:
 	$(PYTHON) -m venv $(PREFIX)
-	$(PREFIX)/bin/pip install --quiet --disable-pip-version-check .
+	$(PREFIX)/bin/pip install --quiet --disable-pip-version-check '.[snmp]'
 	mkdir -p $(PLUGINDIR)
 	for plugin in $(PLUGINS); do ln -sfn $(PREFIX)/bin/$$plugin $(PLUGINDIR)/$$plugin; done
 

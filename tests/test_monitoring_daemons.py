@@ -400,3 +400,152 @@ def test_a_master_schedules_the_real_server_checks_on_an_agent(cluster, workdir)
         assert sorted(result["performance_data"]) == sorted(local.perfdata.split()), (result,
                                                                                       local)
     assert checked["rs1!lvs-arp-sysctl"]["state"] == 2  # rs1 keeps the kernel's defaults
+
+
+def _nagios_copy(source, directory, mode=0o600):
+    """A copy of ``source`` that the nagios user owns (keys and secrets must be its own)."""
+    path = os.path.join(directory, os.path.basename(source))
+    shutil.copyfile(source, path)
+    shutil.chown(path, USER, USER)
+    os.chmod(path, mode)
+    return path
+
+
+def _agent_lines(name, address):
+    """An Icinga 2 agent as `icinga2 node setup` leaves it: the master's zone, its own, and
+    an API listener that accepts the master's commands."""
+    return ['const PluginDir = "{}"'.format(PLUGIN_DIR),
+            'const PluginContribDir = "{}"'.format(PLUGIN_DIR),
+            'const ManubulonPluginDir = "{}"'.format(PLUGIN_DIR),
+            "include <itl>", "include <plugins>",
+            'include "{}/lvs-dr-checks-commands.conf"'.format(CONF),
+            'const NodeName = "{}"'.format(name), 'const ZoneName = "{}"'.format(name),
+            'object Endpoint "master1" {}', 'object Endpoint "{}" {{}}'.format(name),
+            'object Zone "master" { endpoints = [ "master1" ] }',
+            'object Zone "{0}" {{ endpoints = [ "{0}" ]; parent = "master" }}'.format(name),
+            'object IcingaApplication "app" {}',
+            'object ApiListener "api" {{ bind_host = "{}"; bind_port = 5665; '
+            'accept_commands = true }}'.format(address)]
+
+
+def test_the_shipped_example_runs_every_service_to_a_real_result(installed, workdir):
+    """icinga-conf/ copied into a fresh Icinga 2 as the README says, with only what a site
+    fills in: the addresses, the SNMP v3 file, the SSH settings and, since this kernel has no
+    IPVS, a saved IPVS table for the director. A master (in the client's namespace, which is
+    also the router, with the real snmpd), agents on director1 and rs1, NRPE with TLS on rs2,
+    sshd on every real server (rs3 agentless, and the director's sweep). Every service of
+    the example gets a real result: no UNKNOWN, and each line is its plugin's own."""
+    import snmplab
+    import sshlab
+    reason = sshlab.unavailable_reason() or snmplab.unavailable_reason()
+    if reason:
+        unavailable(reason)
+    with sshlab.LoginUser() as login_home, lab_module.Lab(realservers=3) as lab:
+        director, (rs1, rs2, rs3), master_host = lab.director, lab.realservers, lab.client
+        site = _user_dir(workdir, "example-site")
+        for host in (rs2, rs3):
+            host.sysctl(PROTECT)
+        rs1.sysctl(PROTECT)  # while the router learns the VIP: the director's MAC
+        master_host.run(["/usr/bin/ping", "-c", "1", "-W", "1", lab_module.VIP], check=True)
+        rs1.sysctl({"all.arp_ignore": 0, "all.arp_announce": 0})  # rs1: kernel defaults again
+        ssh = sshlab.SSHLab(lab, login_home).start()
+        router = snmplab.SnmpAgent(master_host, site, ["udp:{}:161".format(master_host.ip)])
+        daemons = []
+        try:
+            router.start()
+            secrets = _user_dir(site, "nagios-secrets")
+            key, known_hosts, v3 = (_nagios_copy(path, secrets) for path in (
+                ssh.key, ssh.known_hosts, router.v3_file))
+            ipvs = os.path.join(site, "ipvsadm-Ln")
+            with open(ipvs, "w") as handle:
+                handle.write("IP Virtual Server version 1.2.1 (size=4096)\nProt LocalAddress:"
+                             "Port Scheduler Flags\nTCP  {}:80 wlc\n".format(lab_module.VIP) +
+                             "".join("  -> {}:80 Route 1 0 0\n".format(rs.ip)
+                                     for rs in lab.realservers))
+            os.chmod(ipvs, 0o644)
+            nrpe_home = _user_dir(site, "nrpe")
+            nrpe_conf = os.path.join(nrpe_home, "nrpe.cfg")
+            with open(nrpe_conf, "w") as handle:
+                handle.write("pid_file={}/nrpe.pid\nserver_address={}\nserver_port=5666\n"
+                             "allowed_hosts={}\ndont_blame_nrpe=0\ncommand_timeout=30\n"
+                             "disable_syslog=1\ninclude={}\n".format(
+                                 nrpe_home, rs2.ip, master_host.ip,
+                                 os.path.join(CONF, "nrpe.d", "lvs-dr-checks.cfg")))
+            daemons.append(Daemon(rs2.ns, ["/usr/sbin/nrpe", "-c", nrpe_conf, "-f"], user=_uid()))
+
+            ssh_vars = ('  vars.lvs_ssh_user = "{}"\n  vars.lvs_ssh_key = "{}"\n'
+                        '  vars.lvs_ssh_known_hosts = "{}"\n'.format(sshlab.LOGIN, key,
+                                                                    known_hosts))
+            with open(os.path.join(CONF, "lvs-dr-checks-hosts.conf.example")) as handle:
+                hosts = handle.read()
+            site_vars = {
+                "director1": ssh_vars + '  vars.lvs_vip_arp_owner_from_ipvs_path = "{0}"\n'
+                                        '  vars.lvs_realservers_from_ipvs_path = "{0}"\n'
+                .format(ipvs),
+                "rs3": ssh_vars}
+            for name, text in site_vars.items():
+                hosts = hosts.replace('object Host "{}" {{\n'.format(name),
+                                      'object Host "{}" {{\n{}'.format(name, text))
+            hosts = hosts.replace('"192.0.2.254"', '"{}"'.format(master_host.ip)).replace(
+                "/etc/icinga2/lvs-dr-checks/router1.snmp", v3)
+            for host in (director, rs1, rs2, rs3):
+                assert '"{}"'.format(host.ip) in hosts  # the example's addresses are the lab's
+            conf_d = _user_dir(site, "zones.d-master")
+            for name, text in (("lvs-dr-checks-hosts.conf", hosts),):
+                with open(os.path.join(conf_d, name), "w") as handle:
+                    handle.write(text)
+            shutil.copyfile(os.path.join(CONF, "lvs-dr-checks-services.conf"),
+                            os.path.join(conf_d, "lvs-dr-checks-services.conf"))
+
+            master_argv, master_home = _icinga_node(site, "master1", [
+                'const PluginDir = "{}"'.format(PLUGIN_DIR),
+                'const PluginContribDir = "{}"'.format(PLUGIN_DIR),
+                'const ManubulonPluginDir = "{}"'.format(PLUGIN_DIR),
+                "include <itl>", "include <plugins>",
+                'include "{}/lvs-dr-checks-commands.conf"'.format(CONF),
+                'const NodeName = "master1"', 'const ZoneName = "master"',
+                'object Endpoint "master1" {}',
+                'object Zone "master" { endpoints = [ "master1" ] }',
+                'object IcingaApplication "app" {}', 'object CheckerComponent "checker" {}',
+                'object ApiListener "api" {{ bind_host = "{}"; bind_port = 5665 }}'.format(
+                    master_host.ip),
+                'object ApiUser "test" { password = "lvs-dr-test"; permissions = [ "*" ] }',
+                'include "{}/*.conf"'.format(conf_d)])
+            ca = os.path.join(master_home, "data", "certs")
+            for name, host in (("director1", director), ("rs1", rs1)):
+                argv, _ = _icinga_node(site, name, _agent_lines(name, host.ip), ca_from=ca)
+                daemons.append(Daemon(host.ns, argv))
+            daemons.append(Daemon(master_host.ns, master_argv))
+            api = _icinga_api(master_host, master_host.ip, os.path.join(ca, "ca.crt"))
+            wait_for(lambda: all((api("objects/endpoints/{}?attrs=connected".format(name))
+                                  or {}).get("results", [{}])[0].get("attrs", {}).get("connected")
+                                 for name in ("director1", "rs1")), 60, "both agents connected")
+            checked = _first_results(api, "every service of the example's first result")
+        finally:
+            logs = "".join(daemon.stop() for daemon in reversed(daemons))
+            router.stop()
+            ssh.stop()
+    assert sorted(checked) == [
+        "director1!lvs-realservers", "director1!lvs-vip-arp-owner", "router1!lvs-vip-arp-cache",
+        "rs1!lvs-arp-sysctl", "rs1!lvs-vip-on-lo", "rs2!lvs-arp-sysctl-nrpe",
+        "rs2!lvs-vip-on-lo-nrpe", "rs3!lvs-arp-sysctl-ssh", "rs3!lvs-vip-on-lo-ssh"], logs
+    names = {"arp-sysctl": "ARP_SYSCTL", "vip-on-lo": "VIP_ON_LO", "realservers":
+             "LVS_REALSERVERS", "vip-arp-owner": "VIP_ARP_OWNER", "vip-arp-cache": "VIP_ARP_CACHE"}
+    for service, result in checked.items():
+        plugin_name = next(n for part, n in names.items() if "lvs-" + part in service)
+        words = {0: "OK", 1: "WARNING", 2: "CRITICAL"}
+        assert result["state"] in words, "{}: {}\n{}".format(service, result["output"],
+                                                             " ".join(result["command"]))
+        assert result["output"].startswith("{} {} - ".format(plugin_name,
+                                                             words[result["state"]])), result
+        assert "UNKNOWN" not in result["output"], (service, result)
+    agentless = {s: r["check_source"] for s, r in checked.items()}
+    assert agentless["rs1!lvs-arp-sysctl"] == "rs1" and agentless[
+        "director1!lvs-realservers"] == "director1"
+    assert checked["rs1!lvs-arp-sysctl"]["state"] == 2  # rs1 keeps the kernel's defaults
+    assert checked["director1!lvs-vip-arp-owner"]["output"].startswith(
+        "VIP_ARP_OWNER CRITICAL - VIP {} answered by {}".format(lab_module.VIP, rs1.mac))
+    assert checked["director1!lvs-realservers"]["state"] == 2
+    assert checked["router1!lvs-vip-arp-cache"]["output"].startswith(
+        "VIP_ARP_CACHE OK - 1 VIP in the router's table, each at an allowed owner")
+    assert checked["rs3!lvs-arp-sysctl-ssh"]["check_source"] == "master1"
