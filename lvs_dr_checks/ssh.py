@@ -325,13 +325,30 @@ class SSHSource(Source):
         self.host = host
         self._sftp = None
         self._listed = {}  # host path -> mode, from the directory listings: no lstat needed
+        # What a run learned is not there: directories listed whole ({path: names}) and
+        # paths found missing. A path under either is answered without a round trip (the
+        # boot models ask for many directories that do not exist, such as unit.wants).
+        self._names = {}
+        self._missing = set()
 
     def with_root(self, root):
         """A source on the same connection with another root."""
         other = SSHSource(self.client, self.host, root)
         other._sftp = self._sftp
         other._listed = self._listed
+        other._names = self._names
+        other._missing = self._missing
         return other
+
+    def _known_missing(self, host_path):
+        path = posixpath.normpath(host_path)
+        while path not in ("/", ""):
+            parent, name = posixpath.split(path)
+            if path in self._missing or (parent in self._names and
+                                         name not in self._names[parent]):
+                return True
+            path = parent
+        return False
 
     @property
     def sftp(self):
@@ -347,9 +364,15 @@ class SSHSource(Source):
         """One SFTP operation on a path (sent as bytes, so that names that are not UTF-8 go
         through); OSError stays an OSError, anything else the session throws is this host's
         failure, named."""
+        if self._known_missing(host_path):
+            raise OSError(errno.ENOENT, "no such file (known from this run)", host_path)
         try:
             return call(host_path.encode("utf-8", "surrogateescape"))
-        except (OSError, PluginError):
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                self._missing.add(posixpath.normpath(host_path))
+            raise
+        except PluginError:
             raise
         except Exception as exc:
             raise PluginError("{}: SFTP failed on {} {} ({}: {}): is the connection or the "
@@ -359,10 +382,13 @@ class SSHSource(Source):
     def _read_bytes(self, host_path, limit):
         """The file's bytes in as few round trips as SFTP allows: one read request per 32 KiB,
         a short answer being the end (no request only to hear EOF). Reads are bounded, and the
-        remote user is unprivileged: no check of the file's type costs a round trip here."""
+        remote user is unprivileged: no check of the file's type costs a round trip here. The
+        handle is closed without waiting for the answer (paramiko's own asynchronous close:
+        the answer is read and dropped with the next one)."""
         def read(path):
             chunks, size = [], 0
-            with self.sftp.open(path, "rb") as handle:
+            handle = self.sftp.open(path, "rb")
+            try:
                 while size < limit:
                     wanted = min(handle.MAX_REQUEST_SIZE, limit - size)
                     try:
@@ -374,6 +400,8 @@ class SSHSource(Source):
                     size += len(chunk)
                     if len(chunk) < wanted:
                         break
+            finally:
+                handle._close(async_=True)
             return b"".join(chunks)
         return self._on_sftp("read", host_path, read)
 
@@ -408,8 +436,9 @@ class SSHSource(Source):
                         if attributes.st_mode:
                             self._listed[posixpath.join(path.decode(
                                 "utf-8", "surrogateescape"), name)] = attributes.st_mode
-        finally:
-            self.sftp._request(protocol.CMD_CLOSE, handle)
+        finally:  # as a file's handle: the answer to the close is not waited for
+            self.sftp._async_request(type(None), protocol.CMD_CLOSE, handle)
+        self._names[posixpath.normpath(path.decode("utf-8", "surrogateescape"))] = set(names)
         return names
 
     def _lstat_mode(self, host_path):
