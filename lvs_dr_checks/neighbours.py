@@ -12,7 +12,7 @@ import re
 
 from lvs_dr_checks import links
 from lvs_dr_checks.cli import PluginError, logger
-from lvs_dr_checks.snmp import NO_OBJECT
+from lvs_dr_checks.snmp import NO_OBJECT, TooManyRows
 from lvs_dr_checks.summary import plural
 
 log = logger("neighbours")
@@ -104,9 +104,12 @@ class SnmpNeighbours:
     def read(self, addresses):
         """Entries for ``addresses`` (ipaddress objects), and in a walk every other row."""
         self.table = self._served({a.version for a in addresses})
-        if_indexes = [value for _, value in self.agent.walk(IF_INDEX, MAX_INTERFACES,
-                                                             "ifTable")
-                      if isinstance(value, int)]
+        try:
+            if_indexes = [value for _, value in self.agent.walk(IF_INDEX, MAX_INTERFACES,
+                                                                 "ifTable")
+                          if isinstance(value, int)]
+        except TooManyRows:  # more interfaces than direct reads would ever ask for
+            if_indexes = []
         if if_indexes and len(if_indexes) * len(addresses) <= MAX_TARGETED_ROWS:
             self.method = "{} on {} read directly".format(
                 plural(len(addresses), "address", "addresses"),

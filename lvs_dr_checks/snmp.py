@@ -42,6 +42,17 @@ NO_INSTANCE = "noSuchInstance"  # no such row
 END_OF_VIEW = "endOfMibView"
 
 
+class TooManyRows(PluginError):
+    """A walk reached its row cap: the table is not read (nor judged) in part."""
+
+
+class _TooBig(PluginError):
+    """The agent's answer would not fit its datagram (errorStatus tooBig): ask for less."""
+
+
+TOO_BIG = 1  # errorStatus tooBig (RFC 3416)
+
+
 class Credentials(collections.namedtuple("Credentials", "version community user auth_protocol "
                                                         "auth_key priv_protocol priv_key")):
     """v2c: a community; v3: a USM user with authentication and (authPriv) privacy."""
@@ -257,8 +268,10 @@ class Agent:
         if indication:
             raise PluginError(self._failure(indication, timeout))
         if status and int(status):
-            raise PluginError("{}: the agent answered {} (for {}): check its configuration"
-                              .format(self.where, status.prettyPrint(), oids[0]))
+            text = status.prettyPrint() if hasattr(status, "prettyPrint") else str(status)
+            kind = _TooBig if int(status) == TOO_BIG else PluginError
+            raise kind("{}: the agent answered {} (for {}): check its configuration".format(
+                self.where, text, ".".join(map(str, oids[0]))))
         return [(tuple(oid), _value(value)) for oid, value in found]
 
     def _failure(self, indication, timeout):
@@ -274,19 +287,34 @@ class Agent:
                 self.where, using, indication))
         return "{}: {} failed: {}".format(self.where, using, indication)
 
+    def _fitting(self, oids, size, bulk):
+        """(size, answers) of a GET of the first ``size`` OIDs, or of a GETBULK of ``size``
+        rows, halving ``size`` while the agent answers tooBig."""
+        while True:
+            try:
+                if bulk:
+                    return size, self._request(oids, bulk_rows=size)
+                return size, self._request(oids[:size])
+            except _TooBig:
+                if size == 1:
+                    raise
+                size //= 2
+
     def get(self, oids):
         """{oid: value} for every OID asked, in chunks that fit a datagram."""
-        found = {}
-        for start in range(0, len(oids), GET_CHUNK):
-            found.update(self._request(oids[start:start + GET_CHUNK]))
+        found, start, chunk = {}, 0, GET_CHUNK
+        while start < len(oids):
+            chunk, answers = self._fitting(oids[start:], chunk, bulk=False)
+            found.update(answers)
+            start += chunk
         return found
 
     def walk(self, column, max_rows, what):
         """[(index, value)] of one table column by GETBULK, refusing more than ``max_rows``
         rows (never a verdict from part of a table)."""
-        rows, last = [], tuple(column)
+        rows, last, repetitions = [], tuple(column), BULK_ROWS
         while True:
-            found = self._request([last], bulk_rows=BULK_ROWS)
+            repetitions, found = self._fitting([last], repetitions, bulk=True)
             inside = [(oid, value) for oid, value in found
                       if oid[:len(column)] == tuple(column) and value not in
                       (END_OF_VIEW, NO_OBJECT, NO_INSTANCE)]
@@ -296,7 +324,7 @@ class Agent:
                                                              ".".join(map(str, last))))
             rows += [(oid[len(column):], value) for oid, value in inside]
             if len(rows) > max_rows:
-                raise PluginError("{}: {} has more than {} rows: raise --max-entries (the table "
+                raise TooManyRows("{}: {} has more than {} rows: raise --max-entries (the table "
                                   "is read whole or not judged)".format(self.where, what,
                                                                         max_rows))
             if len(inside) < len(found) or not inside:

@@ -133,17 +133,21 @@ class EndOfMibView:
 class EmulatedAgent:
     """GET and GETBULK over sorted {oid: value}, answering as an agent does (RFC 3416):
     noSuchObject outside the tables served, noSuchInstance for a missing row, the next
-    objects in order for GETBULK. Counts the requests; ``cap``: rows per GETBULK."""
+    objects in order for GETBULK. Counts the requests; ``cap``: rows per GETBULK;
+    ``too_big``: more varbinds than this in a request or an answer is errorStatus tooBig."""
 
-    def __init__(self, objects, served, cap=None):
+    def __init__(self, objects, served, cap=None, too_big=None):
         self.objects = dict(sorted(objects.items()))
         self.order = list(self.objects)
         self.served = served
         self.cap = cap
+        self.too_big = too_big
         self.requests = []
 
     def request(self, auth, address, ipv6, timeout, bulk_rows, oids):
         self.requests.append((bulk_rows, len(oids)))
+        if self.too_big and max(bulk_rows, len(oids)) > self.too_big:
+            return None, Integer(snmp.TOO_BIG), 0, []
         found = []
         for oid in oids:
             if bulk_rows:
@@ -190,8 +194,8 @@ def agent_objects(rows, table=PHYS, if_indexes=(1, 2)):
 @pytest.fixture
 def emulate(monkeypatch):
     """Replace the SNMP library with an emulated agent: emulate(objects, served) -> agent."""
-    def install(objects, served=(PHYS, MEDIA, neighbours.IF_INDEX), cap=None):
-        agent = EmulatedAgent(objects, served, cap)
+    def install(objects, served=(PHYS, MEDIA, neighbours.IF_INDEX), cap=None, too_big=None):
+        agent = EmulatedAgent(objects, served, cap, too_big)
         monkeypatch.setattr(snmp, "_library", lambda: (lambda hlapi: agent, FakeHlapi))
         return agent
     return install
@@ -321,6 +325,27 @@ def test_a_walk_past_max_entries_is_refused_and_a_backward_walk_is_not_trusted(e
     assert code == 3 and "the agent walked ifTable backwards" in status, status
 
 
+def test_a_router_with_more_interfaces_than_direct_reads_ask_for_is_walked(emulate, run,
+                                                                            monkeypatch):
+    monkeypatch.setattr(neighbours, "MAX_INTERFACES", 1)
+    emulate(agent_objects([(2, "192.0.2.100", mac(DIRECTOR_MAC), 3, 1)]))
+    code, status, _, _ = run("--vip", "192.0.2.100", "--expect-mac", DIRECTOR_MAC)
+    assert code == 0
+    assert status.endswith("(ipNetToPhysicalTable of 192.0.2.254:161 (walked: 1 row), SNMP v2c)")
+
+
+def test_an_agent_that_answers_toobig_is_asked_for_less_down_to_one(emulate, run):
+    agent = emulate(agent_objects([(2, "192.0.2.100", mac(DIRECTOR_MAC), 3, 1)]), too_big=1)
+    code, status, _, _ = run("--vip", "192.0.2.100", "--expect-mac", DIRECTOR_MAC)
+    assert status.startswith("VIP_ARP_CACHE OK - 1 VIP in the router's table"), status
+    assert any(max(rows, count) > 1 for rows, count in agent.requests)  # more was asked first
+    agent = emulate(agent_objects([]), too_big=0.5)  # not even one varbind fits
+    code, status, _, _ = run("--vip", "192.0.2.100", "--expect-mac", DIRECTOR_MAC)
+    assert (code, status) == (3, "VIP_ARP_CACHE UNKNOWN - 192.0.2.254:161: the agent answered 1 "
+                                 "(for 1.3.6.1.2.1.4.35.1.4.0.1.4.0.0.0.0): check its "
+                                 "configuration")
+
+
 @pytest.mark.parametrize("argv, cause", [
     (["--vip", "192.0.2.100"], "no owner expected for 192.0.2.100: name it with --expect-mac"),
     (["--vip", "192.0.2.100", "--expect-mac", "192.0.2.9=" + DIRECTOR_MAC],
@@ -376,7 +401,7 @@ def test_direct_reads_and_a_walk_agree_with_the_model(seed, monkeypatch):
         monkeypatch.setattr(neighbours, "MAX_TARGETED_ROWS", cap)
         objects = agent_objects(rows, if_indexes=if_indexes)
         emulated = EmulatedAgent(objects, (PHYS, MEDIA, neighbours.IF_INDEX),
-                                 cap=rng.randint(1, 50))
+                                 cap=rng.randint(1, 50), too_big=rng.choice([None, 1, 3, 10]))
         monkeypatch.setattr(snmp, "_library",
                             lambda emulated=emulated: (lambda hlapi: emulated, FakeHlapi))
         agent = snmp.Agent(ROUTER, 161, snmp.Credentials("2c", "lab", *[None] * 5),
