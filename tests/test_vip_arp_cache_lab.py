@@ -301,3 +301,14 @@ def test_a_table_larger_than_max_entries_is_not_judged(clean, router):
     assert capped.status == ("VIP_ARP_CACHE UNKNOWN - {}:161: ipNetToPhysicalTable has more than "
                              "2 rows: raise --max-entries (the table is read whole or not "
                              "judged)".format(clean.client.ip))
+
+
+def test_on_the_router_itself_the_local_source_reads_its_kernel_table(clean, router):
+    clean.client.run([PING, "-c", "1", "-W", "1", clean.director.ip], check=True)
+    outcome = cache(clean.client, "--source", "local", "--vip", VIP, "--expect-mac",
+                    clean.realservers[0].mac, "-v")
+    assert outcome.code == 2, outcome
+    assert outcome.status == (
+        "VIP_ARP_CACHE CRITICAL - the router sends VIP {} to {} ({}) on eth0 [reachable], not an "
+        "allowed owner (allowed: {}) (1 of 1 VIP affected)".format(
+            VIP, clean.director.mac, clean.director.ip, clean.realservers[0].mac))
