@@ -11,11 +11,9 @@ import json
 import re
 
 from lvs_dr_checks import links
-from lvs_dr_checks.cli import PluginError, logger
+from lvs_dr_checks.cli import PluginError
 from lvs_dr_checks.snmp import NO_OBJECT, TooManyRows
 from lvs_dr_checks.summary import plural
-
-log = logger("neighbours")
 
 
 class Entry(collections.namedtuple("Entry", "address interface mac state")):
@@ -31,6 +29,7 @@ PHYSICAL_ADDRESS, PHYSICAL_TYPE, PHYSICAL_STATE = 4, 6, 7
 IP_NET_TO_MEDIA = (1, 3, 6, 1, 2, 1, 4, 22, 1)
 MEDIA_ADDRESS, MEDIA_TYPE = 2, 4
 IF_INDEX = (1, 3, 6, 1, 2, 1, 2, 2, 1, 1)
+IF_NAME = (1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 1)  # IF-MIB ifName: what the router calls it
 INET_ADDRESS_TYPES = {4: 1, 6: 2}  # IP version -> InetAddressType (ipv4, ipv6)
 PHYSICAL_STATES = {1: "reachable", 2: "stale", 3: "delay", 4: "probe", 5: "invalid",
                    6: "unknown", 7: "incomplete"}
@@ -46,9 +45,14 @@ def _mac(octets):
     return ":".join("{:02x}".format(b) for b in octets) if octets else None
 
 
-def _entry(address, if_index, octets, state):
+def _interface(if_index, names):
+    name = names.get(if_index)
+    return "{} (ifIndex {})".format(name, if_index) if name else "ifIndex {}".format(if_index)
+
+
+def _entry(address, if_index, octets, state, names):
     mac = _mac(octets) if state not in UNRESOLVED_STATES else None
-    return Entry(address, "ifIndex {}".format(if_index), mac, state)
+    return Entry(address, _interface(if_index, names), mac, state)
 
 
 def _row_index(table, address, if_index):
@@ -122,6 +126,13 @@ class SnmpNeighbours:
     def _column(self, number):
         return self.table + (number,)
 
+    def _names(self, if_indexes):
+        """{ifIndex: ifName} of the interfaces named in a verdict, where the agent has them."""
+        wanted = sorted(set(if_indexes))
+        found = self.agent.get([IF_NAME + (i,) for i in wanted])
+        return {i: found[IF_NAME + (i,)].decode("utf-8", "replace") for i in wanted
+                if isinstance(found.get(IF_NAME + (i,)), bytes) and found[IF_NAME + (i,)]}
+
     def _details(self, rows):
         """{row index: state} for the rows found: invalid rows left out."""
         if self.table == IP_NET_TO_MEDIA:
@@ -148,7 +159,8 @@ class SnmpNeighbours:
         present = {index: found[address_column + index] for index in wanted
                    if isinstance(found.get(address_column + index), bytes)}
         details = self._details(list(present))
-        return [_entry(wanted[index][1], wanted[index][0], present[index], state)
+        names = self._names(wanted[index][0] for index in details)
+        return [_entry(wanted[index][1], wanted[index][0], present[index], state, names)
                 for index, state in details.items()]
 
     def _walked(self, addresses):
@@ -162,9 +174,10 @@ class SnmpNeighbours:
                 rows[index] = parsed, value
         judged = [index for index, (parsed, _) in rows.items() if parsed[1] in addresses]
         details = self._details(judged)
-        entries = [_entry(parsed[1], parsed[0], value, details[index])
+        names = self._names(rows[index][0][0] for index in details)
+        entries = [_entry(parsed[1], parsed[0], value, details[index], names)
                    for index, (parsed, value) in rows.items() if index in details]
-        return entries + [Entry(parsed[1], "ifIndex {}".format(parsed[0]), _mac(value), None)
+        return entries + [Entry(parsed[1], _interface(parsed[0], names), _mac(value), None)
                           for index, (parsed, value) in rows.items() if index not in judged]
 
     def describe(self):

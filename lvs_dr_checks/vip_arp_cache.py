@@ -39,7 +39,6 @@ from lvs_dr_checks.summary import ItemSummary, plural
 from lvs_dr_checks.vip_arp_owner import VRRP_MAC, parse_mac, parse_name
 
 NAME = "VIP_ARP_CACHE"
-log = cli.logger("vip_arp_cache")
 DEFAULT_MAX_ENTRIES = 100000
 # The share of -t the read may take, so that a slow agent is named before the run's timer.
 READ_SHARE = 0.8
@@ -73,13 +72,13 @@ class VipArpCache(nagiosplugin.Resource):
 
     name = NAME
 
-    def __init__(self, read, vips, allowed, known, names, where):
+    def __init__(self, read, vips, allowed, known, names):
         self.read_entries = read  # addresses -> (entries, description of what was read)
         self.vips = vips
         self.allowed = allowed
         self.known = known  # {address: [roles]} of hosts that may be named
         self.names = dict(names)
-        self.where = where
+        self.where = None  # what was read, for the OK line
         self.hosts_of = {}
 
     def probe(self):
@@ -289,8 +288,7 @@ def build_check(args):
                                                                       args.from_ipvs))
     vips, allowed = _expectations(args, config)
     known = ipvs.realserver_roles(config.services)
-    resource = VipArpCache(_reader(args, deadline), vips, allowed, known, args.name,
-                           args.host or "this host")
+    resource = VipArpCache(_reader(args, deadline), vips, allowed, known, args.name)
     return nagiosplugin.Check(
         resource, CacheContext(args.require_entry),
         nagiosplugin.ScalarContext("count"),

@@ -256,8 +256,10 @@ def test_a_vip_at_a_real_servers_mac_is_critical_and_names_the_real_server(emula
 
 def test_per_vip_expectations_and_the_vrrp_virtual_mac(emulate, run):
     vmac = "00:00:5e:00:01:33"
-    emulate(agent_objects([(2, "192.0.2.100", mac(vmac), 3, 1),
-                           (3, "192.0.2.101", mac(RS_MAC), 3, 1)], if_indexes=(1, 2, 3)))
+    objects = agent_objects([(2, "192.0.2.100", mac(vmac), 3, 1),
+                             (3, "192.0.2.101", mac(RS_MAC), 3, 1)], if_indexes=(1, 2, 3))
+    objects[neighbours.IF_NAME + (3,)] = OctetString(b"Vlan100")  # ifIndex 2 has no ifName
+    emulate(objects, served=(PHYS, MEDIA, neighbours.IF_INDEX, neighbours.IF_NAME))
     code, status, long, _ = run("--vip", "192.0.2.100,192.0.2.101", "--expect-mac",
                                 "192.0.2.100=" + vmac, "--expect-mac", "192.0.2.101=" + RS_MAC,
                                 "--name", RS_MAC + "=director2", "-v")
@@ -267,7 +269,8 @@ def test_per_vip_expectations_and_the_vrrp_virtual_mac(emulate, run):
                       "read directly), SNMP v2c)")
     assert long == ["OK: VIP 192.0.2.100 at {} (VRRP virtual MAC, VRID 51) on ifIndex 2 "
                     "[reachable]".format(vmac),
-                    "OK: VIP 192.0.2.101 at {} (director2) on ifIndex 3 [reachable]".format(RS_MAC)]
+                    "OK: VIP 192.0.2.101 at {} (director2) on Vlan100 (ifIndex 3) [reachable]"
+                    .format(RS_MAC)]
 
 
 def test_an_absent_vip_is_counted_or_a_warning_and_unresolved_entries_map_nothing(emulate, run):

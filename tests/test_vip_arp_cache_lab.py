@@ -113,7 +113,7 @@ def test_a_clean_table_is_ok(clean, router, python, version):
         "VIP_ARP_CACHE OK - 1 VIP in the router's table, each at an allowed owner "
         "(ipNetToPhysicalTable of {}:161 (1 address on 2 interfaces read directly), {})".format(
             clean.client.ip, using))
-    assert outcome.long == ["OK: VIP {} at {} on ifIndex 2 [reachable]".format(
+    assert outcome.long == ["OK: VIP {} at {} on eth0 (ifIndex 2) [reachable]".format(
         VIP, clean.director.mac)]
     assert without_duration(outcome) == {"vips": "1;;;0", "entries": "1;;;0",
                                          "foreign_entries": "0;;0;0", "absent_vips": "0;;;0;1"}
@@ -146,7 +146,7 @@ def test_the_router_still_sending_a_vip_to_a_fixed_real_server_is_critical_while
     assert outcome.code == 2, outcome
     assert outcome.status == (
         "VIP_ARP_CACHE CRITICAL - the router sends VIP {vip} to {mac} ({ip}, real server of TCP "
-        "{vip}:80) on ifIndex 2 [reachable], not an allowed owner (allowed: {director}) "
+        "{vip}:80) on eth0 (ifIndex 2) [reachable], not an allowed owner (allowed: {director}) "
         "(1 of 1 VIP affected)".format(vip=VIP, mac=rs1.mac, ip=rs1.ip,
                                        director=lab.director.mac))
     assert without_duration(outcome) == {"vips": "1;;;0", "entries": "1;;;0",
@@ -178,7 +178,7 @@ def test_a_vrrp_virtual_mac_from_keepalived_is_an_allowed_owner(lab, router, tmp
         director.iproute("addr", "add", VIP + "/32", "dev", director.iface)
         director.sysctl(EXPOSE)
     assert outcome.code == 0, outcome
-    assert outcome.long == ["OK: VIP {} at {} (VRRP virtual MAC, VRID 51) on ifIndex 2 "
+    assert outcome.long == ["OK: VIP {} at {} (VRRP virtual MAC, VRID 51) on eth0 (ifIndex 2) "
                             "[reachable]".format(VIP, VRRP_MAC)]
 
 
@@ -211,7 +211,7 @@ def test_an_ipv6_vip_is_read_from_ipnettophysicaltable(clean, router):
     finally:
         director.iproute("addr", "del", VIP6 + "/128", "dev", director.iface)
     assert ok.code == 0, ok
-    assert ok.long == ["OK: VIP {} at {} on ifIndex 2 [reachable]".format(VIP6, director.mac)]
+    assert ok.long == ["OK: VIP {} at {} on eth0 (ifIndex 2) [reachable]".format(VIP6, director.mac)]
     assert foreign.code == 2, foreign
     assert foreign.status.startswith("VIP_ARP_CACHE CRITICAL - the router sends VIP {} to {} "
                                      .format(VIP6, director.mac))
@@ -294,7 +294,7 @@ def test_a_table_larger_than_max_entries_is_not_judged(clean, router):
     capped = cache(clean.director, *snmp(clean, router), *common, "--max-entries", "2")
     assert walked.code == 0, walked
     assert "(ipNetToPhysicalTable of {}:161 (walked: ".format(clean.client.ip) in walked.status
-    assert walked.long[0] == "OK: VIP {} at {} ({}) on ifIndex 2 [reachable]".format(
+    assert walked.long[0] == "OK: VIP {} at {} ({}) on eth0 (ifIndex 2) [reachable]".format(
         VIP, clean.director.mac, clean.director.ip)  # a walk reads every row, so names more
     assert walked.perf()["entries"] == "1;;;0"
     assert capped.code == 3, capped
