@@ -14,6 +14,9 @@ COMMUNITY = "lab-community-7"
 V3_USER = "monitor"
 V3_AUTH_KEY = "lab-auth-key-1"
 V3_PRIV_KEY = "lab-priv-key-2"
+# A second user with the SHA-2 and AES-256 that net-snmp names SHA-256 and AES-256
+# (AES-256's key extended as net-snmp does it: the plugin's "AES256").
+V3_STRONG_USER = "monitor256"
 
 
 def unavailable_reason():
@@ -39,6 +42,7 @@ class SnmpAgent:
         self.process = None
         self.community_file = os.path.join(home, "community")
         self.v3_file = os.path.join(home, "v3")
+        self.v3_strong_file = os.path.join(home, "v3-strong")
 
     def start(self):
         os.makedirs(self.home, exist_ok=True)
@@ -49,11 +53,17 @@ class SnmpAgent:
                 "rocommunity {} default".format(COMMUNITY),
                 "rocommunity6 {} default".format(COMMUNITY),
                 'createUser {} SHA "{}" AES "{}"'.format(V3_USER, V3_AUTH_KEY, V3_PRIV_KEY),
-                "rouser {} priv".format(V3_USER), ""]))
+                "rouser {} priv".format(V3_USER),
+                'createUser {} SHA-256 "{}" AES-256 "{}"'.format(V3_STRONG_USER, V3_AUTH_KEY,
+                                                                 V3_PRIV_KEY),
+                "rouser {} priv".format(V3_STRONG_USER), ""]))
         secret_file(self.community_file, COMMUNITY + "\n")
         secret_file(self.v3_file, "\n".join([
             "user = " + V3_USER, "auth_protocol = SHA", "auth_key = " + V3_AUTH_KEY,
             "priv_protocol = AES", "priv_key = " + V3_PRIV_KEY, ""]))
+        secret_file(self.v3_strong_file, "\n".join([
+            "user = " + V3_STRONG_USER, "auth_protocol = SHA256", "auth_key = " + V3_AUTH_KEY,
+            "priv_protocol = AES256", "priv_key = " + V3_PRIV_KEY, ""]))
         self.process = subprocess.Popen(lab_module.Host.netns_argv(self.host.ns, [
             SNMPD, "-f", "-C", "-c", config, "-Lf", os.path.join(self.home, "log"),
             "-p", os.path.join(self.home, "pid"), "--persistentDir=" + self.home]),

@@ -100,14 +100,16 @@ def without_duration(outcome):
 
 
 @pytest.mark.parametrize("python", [None, DEBIAN_PYTHON], ids=["pysnmp7", "debian-pysnmp4"])
-@pytest.mark.parametrize("version", ["v2c", "v3"])
+@pytest.mark.parametrize("version", ["v2c", "v3", "v3-sha256-aes256"])
 def test_a_clean_table_is_ok(clean, router, python, version):
-    credentials = (["--snmp-community-file", router.community_file] if version == "v2c"
-                   else ["--snmp-v3-file", router.v3_file])
+    credentials = {"v2c": ["--snmp-community-file", router.community_file],
+                   "v3": ["--snmp-v3-file", router.v3_file],
+                   "v3-sha256-aes256": ["--snmp-v3-file", router.v3_strong_file]}[version]
     outcome = cache(clean.director, *snmp(clean, router, *credentials), "--vip", VIP,
                     "--expect-mac", clean.director.mac, "-v", python=python)
-    using = ("SNMP v2c" if version == "v2c" else "SNMP v3 user {} (authPriv)".format(
-        snmplab.V3_USER))
+    using = {"v2c": "SNMP v2c", "v3": "SNMP v3 user {} (authPriv)".format(snmplab.V3_USER),
+             "v3-sha256-aes256": "SNMP v3 user {} (authPriv)".format(snmplab.V3_STRONG_USER)}[
+                 version]
     assert outcome.code == 0, outcome
     assert outcome.status == (
         "VIP_ARP_CACHE OK - 1 VIP in the router's table, each at an allowed owner "
