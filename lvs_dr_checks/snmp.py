@@ -241,7 +241,7 @@ class Agent:
         return hlapi.UsmUserData(
             creds.user, creds.auth_key, creds.priv_key,
             authProtocol=getattr(hlapi, AUTH_PROTOCOLS[creds.auth_protocol]),
-            privProtocol=getattr(hlapi, PRIV_PROTOCOLS[creds.priv_protocol or "DES"])
+            privProtocol=getattr(hlapi, PRIV_PROTOCOLS[creds.priv_protocol])
             if creds.priv_key else hlapi.usmNoPrivProtocol)
 
     def close(self):

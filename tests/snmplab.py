@@ -17,6 +17,7 @@ V3_PRIV_KEY = "lab-priv-key-2"
 # A second user with the SHA-2 and AES-256 that net-snmp names SHA-256 and AES-256
 # (AES-256's key extended as net-snmp does it: the plugin's "AES256").
 V3_STRONG_USER = "monitor256"
+V3_AUTH_ONLY_USER = "monitorauth"  # authNoPriv
 
 
 def unavailable_reason():
@@ -43,6 +44,7 @@ class SnmpAgent:
         self.community_file = os.path.join(home, "community")
         self.v3_file = os.path.join(home, "v3")
         self.v3_strong_file = os.path.join(home, "v3-strong")
+        self.v3_auth_only_file = os.path.join(home, "v3-auth-only")
 
     def start(self):
         os.makedirs(self.home, exist_ok=True)
@@ -56,7 +58,9 @@ class SnmpAgent:
                 "rouser {} priv".format(V3_USER),
                 'createUser {} SHA-256 "{}" AES-256 "{}"'.format(V3_STRONG_USER, V3_AUTH_KEY,
                                                                  V3_PRIV_KEY),
-                "rouser {} priv".format(V3_STRONG_USER), ""]))
+                "rouser {} priv".format(V3_STRONG_USER),
+                'createUser {} SHA "{}"'.format(V3_AUTH_ONLY_USER, V3_AUTH_KEY),
+                "rouser {} auth".format(V3_AUTH_ONLY_USER), ""]))
         secret_file(self.community_file, COMMUNITY + "\n")
         secret_file(self.v3_file, "\n".join([
             "user = " + V3_USER, "auth_protocol = SHA", "auth_key = " + V3_AUTH_KEY,
@@ -64,6 +68,8 @@ class SnmpAgent:
         secret_file(self.v3_strong_file, "\n".join([
             "user = " + V3_STRONG_USER, "auth_protocol = SHA256", "auth_key = " + V3_AUTH_KEY,
             "priv_protocol = AES256", "priv_key = " + V3_PRIV_KEY, ""]))
+        secret_file(self.v3_auth_only_file, "user = {}\nauth_key = {}\n".format(
+            V3_AUTH_ONLY_USER, V3_AUTH_KEY))
         self.process = subprocess.Popen(lab_module.Host.netns_argv(self.host.ns, [
             SNMPD, "-f", "-C", "-c", config, "-Lf", os.path.join(self.home, "log"),
             "-p", os.path.join(self.home, "pid"), "--persistentDir=" + self.home]),

@@ -100,16 +100,18 @@ def without_duration(outcome):
 
 
 @pytest.mark.parametrize("python", [None, DEBIAN_PYTHON], ids=["pysnmp7", "debian-pysnmp4"])
-@pytest.mark.parametrize("version", ["v2c", "v3", "v3-sha256-aes256"])
+@pytest.mark.parametrize("version", ["v2c", "v3", "v3-sha256-aes256", "v3-authnopriv"])
 def test_a_clean_table_is_ok(clean, router, python, version):
     credentials = {"v2c": ["--snmp-community-file", router.community_file],
                    "v3": ["--snmp-v3-file", router.v3_file],
-                   "v3-sha256-aes256": ["--snmp-v3-file", router.v3_strong_file]}[version]
+                   "v3-sha256-aes256": ["--snmp-v3-file", router.v3_strong_file],
+                   "v3-authnopriv": ["--snmp-v3-file", router.v3_auth_only_file]}[version]
     outcome = cache(clean.director, *snmp(clean, router, *credentials), "--vip", VIP,
                     "--expect-mac", clean.director.mac, "-v", python=python)
     using = {"v2c": "SNMP v2c", "v3": "SNMP v3 user {} (authPriv)".format(snmplab.V3_USER),
-             "v3-sha256-aes256": "SNMP v3 user {} (authPriv)".format(snmplab.V3_STRONG_USER)}[
-                 version]
+             "v3-sha256-aes256": "SNMP v3 user {} (authPriv)".format(snmplab.V3_STRONG_USER),
+             "v3-authnopriv": "SNMP v3 user {} (authNoPriv)".format(
+                 snmplab.V3_AUTH_ONLY_USER)}[version]
     assert outcome.code == 0, outcome
     assert outcome.status == (
         "VIP_ARP_CACHE OK - 1 VIP in the router's table, each at an allowed owner "
