@@ -241,7 +241,7 @@ def demo():
 
 
 def demo_in_lab(config):
-    """The four scenes of make demo, on a lab of its own; ``config`` is rs1's /etc tree."""
+    """The five scenes of make demo, on a lab of its own; ``config`` is rs1's /etc tree."""
     arp_sysctl = [plugin("check_arp_sysctl"), "--root", config]
     vip_on_lo = [plugin("check_vip_on_lo"), "--vip", VIP, "--root", config]
     protect = {"all.arp_ignore": 1, "all.arp_announce": 2}
@@ -275,8 +275,20 @@ def demo_in_lab(config):
         write_config(config, {"etc/sysctl.d/90-lvs-dr.conf": "# managed by nobody\n"})
         rs1.recreate()
         _show(rs1, arp_sysctl, user=NOBODY)
-        _show(lab.director, owner + ["--from-ipvs", os.path.join(REPO, "tests", "fixtures",
-                                                                  "ip_vs")])
+        ipvs = ["--from-ipvs", os.path.join(REPO, "tests", "fixtures", "ip_vs")]
+        _show(lab.director, owner + ipvs)
+        print("\n== 5. rs1 fixed again; the router (the client) learned the VIP while rs1 "
+              "answered alone")
+        lab.director.sysctl({"all.arp_ignore": 8})  # for this once, only rs1 answers
+        lab.client.run(["/usr/sbin/ip", "neigh", "flush", "all"], check=True)
+        lab.client.run(["/usr/bin/ping", "-c", "1", "-W", "1", rs1.ip])
+        lab.client.run(["/usr/bin/ping", "-c", "1", "-W", "1", VIP])
+        lab.director.sysctl({"all.arp_ignore": 0})
+        rs1.sysctl(protect)
+        _show(rs1, arp_sysctl[:1] + ["--no-persistence"], user=NOBODY)
+        _show(lab.director, owner + ipvs)
+        _show(lab.client, [plugin("check_vip_arp_cache"), "--source", "local", "--vip", VIP,
+                           "--expect-mac", lab.director.mac] + ipvs)
 
 
 def write_config(root, files):
