@@ -28,6 +28,7 @@ IP_NET_TO_PHYSICAL = (1, 3, 6, 1, 2, 1, 4, 35, 1)
 PHYSICAL_ADDRESS, PHYSICAL_TYPE, PHYSICAL_STATE = 4, 6, 7
 IP_NET_TO_MEDIA = (1, 3, 6, 1, 2, 1, 4, 22, 1)
 MEDIA_ADDRESS, MEDIA_TYPE = 2, 4
+ADDRESS_COLUMNS = {IP_NET_TO_PHYSICAL: PHYSICAL_ADDRESS, IP_NET_TO_MEDIA: MEDIA_ADDRESS}
 IF_INDEX = (1, 3, 6, 1, 2, 1, 2, 2, 1, 1)
 IF_NAME = (1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 1)  # IF-MIB ifName: what the router calls it
 INET_ADDRESS_TYPES = {4: 1, 6: 2}  # IP version -> InetAddressType (ipv4, ipv6)
@@ -91,8 +92,9 @@ class SnmpNeighbours:
     def _served(self, versions):
         """The table to read: ipNetToPhysicalTable, else ipNetToMediaTable (IPv4 only).
         noSuchObject for a row that cannot exist tells that a table is not served."""
-        probe = {IP_NET_TO_PHYSICAL: IP_NET_TO_PHYSICAL + (PHYSICAL_ADDRESS, 0, 1, 4, 0, 0, 0, 0),
-                 IP_NET_TO_MEDIA: IP_NET_TO_MEDIA + (MEDIA_ADDRESS, 0, 0, 0, 0, 0)}
+        nowhere = ipaddress.IPv4Address(0)
+        probe = {table: table + (column,) + _row_index(table, nowhere, 0)
+                 for table, column in ADDRESS_COLUMNS.items()}
         found = self.agent.get(list(probe.values()))
         served = [t for t, oid in probe.items() if found.get(oid) not in (NO_OBJECT, None)]
         if not served:
@@ -126,6 +128,10 @@ class SnmpNeighbours:
     def _column(self, number):
         return self.table + (number,)
 
+    @property
+    def _address_column(self):
+        return self._column(ADDRESS_COLUMNS[self.table])
+
     def _names(self, if_indexes):
         """{ifIndex: ifName} of the interfaces named in a verdict, where the agent has them."""
         wanted = sorted(set(if_indexes))
@@ -140,19 +146,14 @@ class SnmpNeighbours:
             types = self.agent.get(oids)
             return {index: "unknown" for index, oid in zip(rows, oids)
                     if types.get(oid) != INVALID_TYPE}
-        types = self.agent.get([self._column(PHYSICAL_TYPE) + index for index in rows])
-        states = self.agent.get([self._column(PHYSICAL_STATE) + index for index in rows])
-        details = {}
-        for index in rows:
-            if types.get(self._column(PHYSICAL_TYPE) + index) == INVALID_TYPE:
-                continue
-            state = states.get(self._column(PHYSICAL_STATE) + index)
-            details[index] = PHYSICAL_STATES.get(state, "unknown")
-        return details
+        type_column, state_column = self._column(PHYSICAL_TYPE), self._column(PHYSICAL_STATE)
+        found = self.agent.get([column + index for column in (type_column, state_column)
+                                for index in rows])
+        return {index: PHYSICAL_STATES.get(found.get(state_column + index), "unknown")
+                for index in rows if found.get(type_column + index) != INVALID_TYPE}
 
     def _targeted(self, addresses, if_indexes):
-        address_column = self._column(PHYSICAL_ADDRESS if self.table == IP_NET_TO_PHYSICAL
-                                      else MEDIA_ADDRESS)
+        address_column = self._address_column
         wanted = {_row_index(self.table, address, if_index): (if_index, address)
                   for address in addresses for if_index in if_indexes}
         found = self.agent.get([address_column + index for index in wanted])
@@ -164,16 +165,14 @@ class SnmpNeighbours:
                 for index, state in details.items()]
 
     def _walked(self, addresses):
-        address_column = self._column(PHYSICAL_ADDRESS if self.table == IP_NET_TO_PHYSICAL
-                                      else MEDIA_ADDRESS)
         rows = {}
-        for index, value in self.agent.walk(address_column, self.max_entries,
+        for index, value in self.agent.walk(self._address_column, self.max_entries,
                                             TABLE_NAMES[self.table]):
             parsed = _parse_index(self.table, index)
             if parsed is not None and isinstance(value, bytes):
                 rows[index] = parsed, value
-        judged = [index for index, (parsed, _) in rows.items() if parsed[1] in addresses]
-        details = self._details(judged)
+        judged = {index for index, (parsed, _) in rows.items() if parsed[1] in addresses}
+        details = self._details(sorted(judged))
         names = self._names(rows[index][0][0] for index in details)
         entries = [_entry(parsed[1], parsed[0], value, details[index], names)
                    for index, (parsed, value) in rows.items() if index in details]
