@@ -50,6 +50,24 @@ class Config(collections.namedtuple("Config", "instances services")):
     def instance_of(self, vip):
         return next((i for i in self.instances if vip in i.vips), None)
 
+    def owner_macs(self, vip):
+        """The MACs this configuration makes owners of the VIP: its instance's VRRP virtual
+        MAC with use_vmac (another instance's virtual MAC owns none of its VIPs)."""
+        instance = self.instance_of(vip)
+        return {instance.virtual_mac} if instance and instance.use_vmac else set()
+
+
+def from_options(keepalived_path, ipvs_path, read_named):
+    """The Config of --from-keepalived and --from-ipvs (either may be None, then empty), each
+    file read by ``read_named(option, path, reader)``, so that the caller decides as whom."""
+    config = Config([], [])
+    if keepalived_path:
+        config = read_named("--from-keepalived", keepalived_path, read)
+    if ipvs_path:
+        config = config._replace(services=config.services +
+                                 read_named("--from-ipvs", ipvs_path, ipvs.read))
+    return config
+
 
 def tokens(text):
     """(line number, word) for every word and brace, comments removed."""

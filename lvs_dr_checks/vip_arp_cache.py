@@ -226,12 +226,8 @@ def build_parser():
 def _expectations(args, config):
     vips = links.parse_vips(cli.flatten(args.vip) + [str(v) for v in config.vips()])
     everywhere = {mac for vip, mac in args.expect_mac if vip is None}
-    allowed = {}
-    for vip in vips:
-        instance = config.instance_of(vip)
-        implied = {instance.virtual_mac} if instance and instance.use_vmac else set()
-        allowed[vip] = frozenset(everywhere | implied |
-                                 {mac for v, mac in args.expect_mac if v == vip})
+    allowed = {vip: frozenset(everywhere | config.owner_macs(vip) |
+                              {mac for v, mac in args.expect_mac if v == vip}) for vip in vips}
     stray = [str(v) for v, _ in args.expect_mac if v is not None and v not in allowed]
     if stray:
         raise cli.PluginError("--expect-mac {}=...: not one of the VIPs checked".format(stray[0]))
@@ -280,12 +276,8 @@ def build_check(args):
     if args.max_entries < 1:
         raise cli.PluginError("--max-entries {} must be at least 1".format(args.max_entries))
     deadline = time.monotonic() + args.timeout * READ_SHARE
-    config = keepalived.Config([], [])
-    if args.from_keepalived:
-        config = keepalived.read(Source("/"), args.from_keepalived)
-    if args.from_ipvs:
-        config = config._replace(services=config.services + ipvs.read(Source("/"),
-                                                                      args.from_ipvs))
+    config = keepalived.from_options(args.from_keepalived, args.from_ipvs,
+                                     lambda option, path, reader: reader(Source("/"), path))
     vips, allowed = _expectations(args, config)
     known = ipvs.realserver_roles(config.services)
     resource = VipArpCache(_reader(args, deadline), vips, allowed, known, args.name)

@@ -543,19 +543,10 @@ def _build_check(args, channels):
             args.timeout, MAX_PROBE_TIMEOUT))
     if not 1 <= args.count <= MAX_COUNT:
         raise cli.PluginError("--count {} must be between 1 and {}".format(args.count, MAX_COUNT))
-    config = keepalived.Config([], [])
-    if args.from_keepalived:
-        config = _read_named("--from-keepalived", args.from_keepalived, keepalived.read)
-    if args.from_ipvs:
-        services = _read_named("--from-ipvs", args.from_ipvs, ipvs.read)
-        config = config._replace(services=config.services + services)
+    config = keepalived.from_options(args.from_keepalived, args.from_ipvs, _read_named)
     vips = links.parse_vips(cli.flatten(args.vip) + [str(v) for v in config.vips()])
     given = frozenset(args.allow_mac + args.expect_mac)
-    allowed = {}
-    for vip in vips:
-        instance = config.instance_of(vip)
-        implied = {instance.virtual_mac} if instance and instance.use_vmac else set()
-        allowed[vip] = given | implied
+    allowed = {vip: given | config.owner_macs(vip) for vip in vips}
     witnesses = [links.vip_address(w) for w in cli.flatten(args.witness)]
     timing = {"count": args.count, "interval": args.interval, "wait": args.wait,
               "listen": args.listen}
