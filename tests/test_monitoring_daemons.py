@@ -27,6 +27,13 @@ PROGRAMS = ("/usr/sbin/nrpe", PLUGIN_DIR + "/check_nrpe", "/usr/sbin/icinga2", "
 INSTALL_PREFIX = "lvs-dr-install-"
 API_HELPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "icinga_api.py")
 PROTECT = {"all.arp_ignore": 1, "all.arp_announce": 2}
+# The top of every cluster node's icinga2.conf: the plugin directory, the ITL, and the
+# CheckCommands as the package installs them on every node (plugins-contrib includes them).
+NODE_HEADER = ['const PluginDir = "{}"'.format(PLUGIN_DIR),
+               'const PluginContribDir = "{}"'.format(PLUGIN_DIR),
+               'const ManubulonPluginDir = "{}"'.format(PLUGIN_DIR),
+               "include <itl>", "include <plugins>",
+               'include "{}/lvs-dr-checks-commands.conf"'.format(CONF)]
 
 
 def _uid():
@@ -352,14 +359,10 @@ def test_a_master_schedules_the_real_server_checks_on_an_agent(cluster, workdir)
     from the master's API (state, long output, perfdata) are those of the same plugins run
     directly on the agent's host."""
     director, rs1 = cluster.director, cluster.realservers[0]
-    base = ['const PluginDir = "{0}"', 'const PluginContribDir = "{0}"',
-            'const ManubulonPluginDir = "{0}"', "include <itl>", "include <plugins>",
-            'include "{1}/lvs-dr-checks-commands.conf"',
-            'object Zone "master" {{ endpoints = [ "master1" ] }}',
-            'object Zone "rs1" {{ endpoints = [ "rs1" ]; parent = "master" }}',
-            'object IcingaApplication "app" {{}}']
-    master_argv, master_home = _icinga_node(workdir, "master1", [line.format(PLUGIN_DIR, CONF)
-                                                               for line in base] + [
+    base = NODE_HEADER + ['object Zone "master" { endpoints = [ "master1" ] }',
+                          'object Zone "rs1" { endpoints = [ "rs1" ]; parent = "master" }',
+                          'object IcingaApplication "app" {}']
+    master_argv, master_home = _icinga_node(workdir, "master1", base + [
         'const NodeName = "master1"', 'const ZoneName = "master"',
         'object Endpoint "master1" {}',
         'object Endpoint "rs1" {{ host = "{}"; port = 5665 }}'.format(rs1.ip),
@@ -371,7 +374,7 @@ def test_a_master_schedules_the_real_server_checks_on_an_agent(cluster, workdir)
         'vars.lvs_role = "realserver"; vars.lvs_agent = true; vars.lvs_vips = [ "{}" ] }}'
         .format(rs1.ip, lab_module.VIP)])
     ca = os.path.join(master_home, "data", "certs")
-    agent_argv, _ = _icinga_node(workdir, "rs1", [line.format(PLUGIN_DIR, CONF) for line in base] + [
+    agent_argv, _ = _icinga_node(workdir, "rs1", base + [
         'const NodeName = "rs1"', 'const ZoneName = "rs1"',
         'object Endpoint "master1" {{ host = "{}" }}'.format(director.ip),
         'object Endpoint "rs1" {}',
@@ -414,18 +417,14 @@ def _nagios_copy(source, directory, mode=0o600):
 def _agent_lines(name, address):
     """An Icinga 2 agent as `icinga2 node setup` leaves it: the master's zone, its own, and
     an API listener that accepts the master's commands."""
-    return ['const PluginDir = "{}"'.format(PLUGIN_DIR),
-            'const PluginContribDir = "{}"'.format(PLUGIN_DIR),
-            'const ManubulonPluginDir = "{}"'.format(PLUGIN_DIR),
-            "include <itl>", "include <plugins>",
-            'include "{}/lvs-dr-checks-commands.conf"'.format(CONF),
-            'const NodeName = "{}"'.format(name), 'const ZoneName = "{}"'.format(name),
-            'object Endpoint "master1" {}', 'object Endpoint "{}" {{}}'.format(name),
-            'object Zone "master" { endpoints = [ "master1" ] }',
-            'object Zone "{0}" {{ endpoints = [ "{0}" ]; parent = "master" }}'.format(name),
-            'object IcingaApplication "app" {}',
-            'object ApiListener "api" {{ bind_host = "{}"; bind_port = 5665; '
-            'accept_commands = true }}'.format(address)]
+    return NODE_HEADER + [
+        'const NodeName = "{}"'.format(name), 'const ZoneName = "{}"'.format(name),
+        'object Endpoint "master1" {}', 'object Endpoint "{}" {{}}'.format(name),
+        'object Zone "master" { endpoints = [ "master1" ] }',
+        'object Zone "{0}" {{ endpoints = [ "{0}" ]; parent = "master" }}'.format(name),
+        'object IcingaApplication "app" {}',
+        'object ApiListener "api" {{ bind_host = "{}"; bind_port = 5665; '
+        'accept_commands = true }}'.format(address)]
 
 
 def test_the_shipped_example_runs_every_service_to_a_real_result(installed, workdir):
@@ -491,18 +490,12 @@ def test_the_shipped_example_runs_every_service_to_a_real_result(installed, work
             for host in (director, rs1, rs2, rs3):
                 assert '"{}"'.format(host.ip) in hosts  # the example's addresses are the lab's
             conf_d = _user_dir(site, "zones.d-master")
-            for name, text in (("lvs-dr-checks-hosts.conf", hosts),):
-                with open(os.path.join(conf_d, name), "w") as handle:
-                    handle.write(text)
+            with open(os.path.join(conf_d, "lvs-dr-checks-hosts.conf"), "w") as handle:
+                handle.write(hosts)
             shutil.copyfile(os.path.join(CONF, "lvs-dr-checks-services.conf"),
                             os.path.join(conf_d, "lvs-dr-checks-services.conf"))
 
-            master_argv, master_home = _icinga_node(site, "master1", [
-                'const PluginDir = "{}"'.format(PLUGIN_DIR),
-                'const PluginContribDir = "{}"'.format(PLUGIN_DIR),
-                'const ManubulonPluginDir = "{}"'.format(PLUGIN_DIR),
-                "include <itl>", "include <plugins>",
-                'include "{}/lvs-dr-checks-commands.conf"'.format(CONF),
+            master_argv, master_home = _icinga_node(site, "master1", NODE_HEADER + [
                 'const NodeName = "master1"', 'const ZoneName = "master"',
                 'object Endpoint "master1" {}',
                 'object Zone "master" { endpoints = [ "master1" ] }',
