@@ -180,9 +180,7 @@ def probe_10k():
     with lab_module.Lab(realservers=1, vips=()) as lab:
         director, rs1 = lab.director, lab.realservers[0]
         for host in (director, rs1):
-            for scope in ("all", "default", "lo", host.iface):
-                host.run(["/usr/bin/tee", "/proc/sys/net/ipv6/conf/{}/disable_ipv6".format(
-                    scope)], input="0", check=True)
+            host.enable_ipv6()
         vips = ["2001:db8:1::{:x}".format(n) for n in range(1, 10001)]
         batch = "".join("addr add {}/128 dev {} nodad\n".format(v, director.iface) for v in vips)
         subprocess.run([lab_module.IP, "-n", director.ns, "-batch", "-"], input=batch, text=True,
@@ -238,9 +236,7 @@ def router_table_10k():
     with sshlab.LoginUser() as home, lab_module.Lab(realservers=1) as lab:
         director, router = lab.director, lab.client
         for host in (director, router):
-            for scope in ("all", "default", "lo", host.iface):
-                host.run(["/usr/bin/tee", "/proc/sys/net/ipv6/conf/{}/disable_ipv6".format(
-                    scope)], input="0", check=True)
+            host.enable_ipv6()
         agent = snmplab.SnmpAgent(router, home, ["udp:{}:161".format(router.ip)]).start()
         ssh = sshlab.SSHLab(lab, home, hosts=[router]).start()
         lab.realservers[0].sysctl({"all.arp_ignore": 1, "all.arp_announce": 2})

@@ -43,13 +43,6 @@ def config(host, priority, vmac, realservers):
         + "}\n")
 
 
-def enable_ipv6(host, index):
-    for scope in ("all", "default", "lo", host.iface):
-        host.run(["/usr/bin/tee", "/proc/sys/net/ipv6/conf/{}/disable_ipv6".format(scope)],
-                 input="0", check=True)
-    host.iproute("addr", "add", PREFIX6.format(index), "dev", host.iface, "nodad")
-
-
 def cut_off(lab, host, blocked=True):
     """``host``'s bridge port forwards nothing (carrier up), or again."""
     if blocked:
@@ -85,7 +78,7 @@ class KeepalivedLab:
         self.directors = (dir1, dir2)
         hosts = [dir1, dir2] + lab.realservers + [lab.client]
         for index, host in zip((1, 2, 11, 12, 200), hosts):
-            enable_ipv6(host, index)
+            host.enable_ipv6(PREFIX6.format(index))
         for rs in lab.realservers:
             rs.addresses("add", [VIP4], "lo")
             rs.iproute("addr", "add", VIP6 + "/128", "dev", "lo")

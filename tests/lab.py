@@ -116,6 +116,15 @@ class Host:
         self.sysctl({"{}.{}".format(scope, key): 0
                      for scope in ("all", "default", "lo", self.iface) for key in SYSCTL_KEYS})
 
+    def enable_ipv6(self, address=None):
+        """IPv6 on here (new namespaces inherit disable_ipv6 from the host), and ``address``
+        (ADDRESS/PREFIXLEN) added to the interface without duplicate address detection."""
+        for scope in ("all", "default", "lo", self.iface):
+            self.run(["/usr/bin/tee", "/proc/sys/net/ipv6/conf/{}/disable_ipv6".format(scope)],
+                     input="0", check=True)
+        if address:
+            self.iproute("addr", "add", address, "dev", self.iface, "nodad")
+
     def read_sysctl(self, scope, key):
         path = "/proc/sys/net/ipv4/conf/{}/{}".format(scope, key)
         return int(self.run(["/usr/bin/cat", path], check=True).stdout)

@@ -23,13 +23,6 @@ SOURCE_PLUGIN = os.path.join(lab_module.REPO, "plugins", "check_vip_arp_cache")
 PING = "/usr/bin/ping"
 
 
-def ipv6_address(host, index):
-    for scope in ("all", "default", "lo", host.iface):
-        host.run(["/usr/bin/tee", "/proc/sys/net/ipv6/conf/{}/disable_ipv6".format(scope)],
-                 input="0", check=True)
-    host.iproute("addr", "add", "2001:db8::{:x}/64".format(index), "dev", host.iface, "nodad")
-
-
 @pytest.fixture(scope="module")
 def router(lab, tmp_path_factory):
     """The client namespace as the router: IPv6 on, snmpd on its lab addresses and loopback,
@@ -39,7 +32,7 @@ def router(lab, tmp_path_factory):
         unavailable(reason)
     home = str(tmp_path_factory.mktemp("snmp"))
     for index, host in ((1, lab.director), (200, lab.client)):
-        ipv6_address(host, index)
+        host.enable_ipv6("2001:db8::{:x}/64".format(index))
     agent = snmplab.SnmpAgent(lab.client, home, [
         "udp:{}:161".format(lab.client.ip), "udp:127.0.0.1:161", "udp6:[2001:db8::c8]:161"])
     agent.ipvs = os.path.join(home, "ipvsadm-Ln")

@@ -16,13 +16,6 @@ EXPOSE = {"all.arp_ignore": 0, "all.arp_announce": 0}
 VIP6 = "2001:db8::100"
 
 
-def enable_ipv6(host):
-    """New namespaces inherit disable_ipv6 from the host: make sure IPv6 is on here."""
-    for scope in ("all", "default", "lo", host.iface):
-        host.run(["/usr/bin/tee", "/proc/sys/net/ipv6/conf/{}/disable_ipv6".format(scope)],
-                 input="0", check=True)
-
-
 @pytest.fixture
 def cluster(lab):
     """Both real servers protected, the VIP back on the director."""
@@ -83,7 +76,7 @@ def test_ipvsadm_output_and_name_option(cluster):
     """The saved table has an IPv6 service too: the director holds that VIP as well."""
     director = cluster.director
     cluster.realservers[0].sysctl(EXPOSE)
-    enable_ipv6(director)
+    director.enable_ipv6()
     director.iproute("addr", "add", VIP6 + "/128", "dev", director.iface, "nodad")
     try:
         outcome = owner(director, "--from-ipvs", os.path.join(FIXTURES, "ipvsadm-Ln.txt"),
@@ -201,7 +194,7 @@ def test_ipv6_vip_on_lo_is_not_answered_on_the_interface_it_is(cluster):
     """Neighbor Solicitations are answered only for addresses on the receiving interface."""
     director, rs1 = cluster.director, cluster.realservers[0]
     for host in (director, rs1):
-        enable_ipv6(host)
+        host.enable_ipv6()
     director.iproute("addr", "add", VIP6 + "/128", "dev", director.iface, "nodad")
     rs1.iproute("addr", "add", VIP6 + "/128", "dev", "lo")
     try:
