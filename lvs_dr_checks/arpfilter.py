@@ -27,10 +27,11 @@ Drop.__doc__ = "A rule that drops ARP requests for ``addresses`` (on ``interface
 
 
 def read_ruleset(source):
-    """The ruleset as nft gives it, or None when this user may not read it."""
-    for argv in (LIST, [SUDO, "-n"] + LIST):
-        if source.kind(argv[0]) is None:
-            continue
+    """The ruleset as nft gives it (as this user, else through sudo), or None when this user
+    may not read it."""
+    tried = [argv for argv in (LIST, [SUDO, "-n"] + LIST) if source.kind(argv[0]) is not None]
+    source.prefetch(commands=tried)
+    for argv in tried:
         try:
             return json.loads(source.run(argv))
         except (PluginError, ValueError) as exc:

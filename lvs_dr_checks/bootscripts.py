@@ -26,14 +26,15 @@ _EXEC_KEYS = ("ExecStartPre", "ExecStart", "ExecStartPost")
 def enabled_units(source):
     """{unit name: the link that enables it} for services linked from a .wants/.requires
     directory of the unit directories."""
+    source.prefetch(directories=UNIT_DIRECTORIES)
+    linking = [posixpath.join(directory, name) for directory in UNIT_DIRECTORIES
+               for name in source.listdir(directory) if name.endswith((".wants", ".requires"))]
+    source.prefetch(directories=linking)
     found = {}
-    for directory in UNIT_DIRECTORIES:
-        for name in source.listdir(directory):
-            if not name.endswith((".wants", ".requires")):
-                continue
-            for unit in source.listdir(posixpath.join(directory, name)):
-                if unit.endswith(".service"):
-                    found.setdefault(unit, posixpath.join(directory, name, unit))
+    for directory in linking:
+        for unit in source.listdir(directory):
+            if unit.endswith(".service"):
+                found.setdefault(unit, posixpath.join(directory, unit))
     return found
 
 
@@ -124,7 +125,8 @@ def site_units(source):
     enabled = enabled_units(source)
     names = set(enabled) | {name for name in source.listdir(UNIT_DIRECTORIES[0])
                             if name.endswith(".service")}
-    for name in sorted(names):
-        path = unit_file(source, name)
+    units = [(name, unit_file(source, name)) for name in sorted(names)]
+    source.prefetch(files=[path for _, path in units if path is not None])
+    for name, path in units:
         if path is not None:
             yield name, path, enabled.get(name)

@@ -39,6 +39,8 @@ def read_links(source):
     if not names:
         raise PluginError("{} lists no interface: sysfs not mounted for this network "
                           "namespace?".format(SYS_NET))
+    source.prefetch(files=["{}/{}/{}".format(SYS_NET, name, attribute) for name in names
+                           for attribute in ("flags", "operstate")])
     links = {}
     for name in names:
         base = "{}/{}".format(SYS_NET, name)
@@ -253,10 +255,14 @@ def lower_device(source, name):
     return lower[0] if len(lower) == 1 else name
 
 
+def addresses_command(source):
+    return [ip_command(source), "-j", "addr", "show"]
+
+
 def read_addresses(source):
     """Every address the kernel holds, by ``ip -j addr`` or the one-line text fallback."""
     ip = ip_command(source)
     try:
-        return parse_ip_json(source.run([ip, "-j", "addr", "show"]))
+        return parse_ip_json(source.run(addresses_command(source)))
     except PluginError:
         return parse_ip_oneline(source.run([ip, "-o", "addr", "show"]))

@@ -83,6 +83,7 @@ def _yaml():
 
 def yaml_files(source):
     """The files the generator reads, in its order."""
+    source.prefetch(directories=DIRECTORIES)
     chosen = {}
     for directory in DIRECTORIES:
         for name in source.listdir(directory):

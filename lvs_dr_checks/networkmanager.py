@@ -59,6 +59,7 @@ def _value(profile, group, key, default=None):
 
 def profiles(source):
     """([Profile] NetworkManager loads, [(path, why it is ignored)])."""
+    source.prefetch(directories=DIRECTORIES)
     loaded, ignored = {}, []
     for directory in DIRECTORIES:
         for name in source.listdir(directory):

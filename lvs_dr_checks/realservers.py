@@ -2,8 +2,9 @@
 table is checked over SSH, in parallel, with check_arp_sysctl's and check_vip_on_lo's own
 Checks and that server's VIPs; one line per server.
 
-Each server has its own deadline (--parallel slots, each server 0.85 x -t / waves seconds),
-and whatever happens on one server (any failure, any delay) is that server's UNKNOWN alone.
+Each server is checked in a process of its own, with its own deadline (--parallel slots,
+each server 0.85 x -t / waves seconds), and whatever happens on one server (any failure, any
+delay) is that server's UNKNOWN alone.
 
 States: the worst server's, a confirmed CRITICAL before a server that could not be checked
 (UNKNOWN, or CRITICAL with --unreachable critical).
@@ -16,15 +17,18 @@ Example:
 """
 
 import collections
+import importlib
+import json
+import logging
 import os
-import queue
-import threading
+import select
+import signal
 import time
 
 import nagiosplugin
 from nagiosplugin.state import Critical, Ok, Unknown, Warn
 
-from lvs_dr_checks import arp_sysctl, cli, ipvs, target, vip_on_lo
+from lvs_dr_checks import arp_sysctl, cli, ipvs, links, target, vip_on_lo
 from lvs_dr_checks.summary import ItemSummary, plural
 
 NAME = "LVS_REALSERVERS"
@@ -46,20 +50,21 @@ def _run_check(name, check):
                                                   check.summary_str)
 
 
-def check_server(ip, vips, make_target, persistence, session):
-    """Both real-server checks on one server over one SSH connection. Whatever happens here
-    is this server's result alone: every exception ends as its error. ``session`` receives
-    the client, so that the sweep can close it when the server's time is up."""
+def check_server(ip, vips, make_target, persistence):
+    """Both real-server checks on one server over one SSH connection. Every exception ends
+    as this server's error."""
     from lvs_dr_checks.ssh import SSHSource
 
     try:
-        client = session["client"] = make_target(str(ip)).connect()
+        client = make_target(str(ip)).connect()
     except cli.PluginError as exc:
         return ServerReport(ip, vips, [], str(exc))
     except Exception as exc:  # noqa: BLE001 - isolation is the point
         return ServerReport(ip, vips, [], "check failed: {}: {}".format(type(exc).__name__, exc))
     try:
         source = SSHSource(client, str(ip))
+        # check_vip_on_lo reads the addresses: they are on their way while the rest is read.
+        source.prefetch(commands=[links.addresses_command(source)])
         return ServerReport(ip, vips, [
             _run_check(arp_sysctl.NAME, arp_sysctl.make_check(source, source,
                                                               persistence=persistence)),
@@ -97,50 +102,165 @@ class Plan(collections.namedtuple("Plan", "servers parallel budget")):
                                                                self.budget)
 
 
+STATES = {int(state): state for state in (Ok, Warn, Critical, Unknown)}
+# What a server's process may hand back (its results and its log records).
+MAX_ANSWER_BYTES = 8 * 1024 * 1024
+
+
+class _Worker:
+    """One server checked in a process of its own: a process, unlike a thread, is stopped
+    for good when its time is up, and no server's work waits for another's share of the
+    interpreter. The answer (results and log records) comes back as JSON through a pipe."""
+
+    def __init__(self, index, job, budget):
+        self.index, self.job = index, job
+        self.deadline = time.monotonic() + budget
+        self.chunks, self.size = [], 0
+        read_end, write_end = os.pipe()
+        try:
+            self.pid = os.fork()
+        except OSError:
+            os.close(read_end)
+            os.close(write_end)
+            raise
+        if self.pid == 0:  # the child: never returns
+            os.close(read_end)
+            _serve(job, budget, write_end)
+        os.close(write_end)
+        self.fd = read_end
+
+    def read(self):
+        """False once the child has closed its end (done, or dead)."""
+        chunk = os.read(self.fd, 65536)
+        self.chunks.append(chunk)
+        self.size += len(chunk)
+        return bool(chunk) and self.size <= MAX_ANSWER_BYTES
+
+    def stop(self):
+        """The child killed (if it still runs) and reaped; its wait status."""
+        os.close(self.fd)
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        return os.waitpid(self.pid, 0)[1]
+
+    def report(self, status):
+        ip, vips = self.job[:2]
+        data = b"".join(self.chunks)
+        if self.size > MAX_ANSWER_BYTES:
+            return ServerReport(ip, vips, [], "check failed: its answer exceeds {} MiB".format(
+                MAX_ANSWER_BYTES >> 20)), []
+        try:
+            answer = json.loads(data.decode("utf-8"))
+            results = [(name, STATES[code], text) for name, code, text in answer["results"]]
+            return ServerReport(ip, vips, results, answer["error"]), answer["log"]
+        except (ValueError, KeyError, TypeError):
+            return ServerReport(ip, vips, [], "check failed: its process ended without a "
+                                              "result ({})".format(_ended(status))), []
+
+
+def _ended(status):
+    if os.WIFSIGNALED(status):
+        return "killed by signal {}".format(os.WTERMSIG(status))
+    return "exit {}".format(os.WEXITSTATUS(status))
+
+
+def _serve(job, budget, write_end):
+    """The child's whole life: check the server, write the answer, exit. Its own timer ends
+    it should the parent be gone; its log records go back with the answer."""
+    status = 1
+    try:
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        signal.setitimer(signal.ITIMER_REAL, budget + 1)
+        records = []
+        root = logging.getLogger("nagiosplugin")  # what its handlers would show, sent back
+        root.handlers = [_Capture(records, min((h.level for h in root.handlers),
+                                               default=logging.WARNING))]
+        report = check_server(*job)
+        answer = json.dumps({"results": [(name, int(state), text)
+                                         for name, state, text in report.results],
+                             "error": report.error, "log": records}).encode("utf-8")
+        while answer:
+            answer = answer[os.write(write_end, answer):]
+        status = 0
+    finally:
+        os._exit(status)
+
+
+class _Capture(logging.Handler):
+    def __init__(self, records, level):
+        super().__init__(level)
+        self.records = records
+
+    def emit(self, record):
+        self.records.append((record.levelno, record.name, self.format(record)))
+
+
+# Imported before the first fork, once, instead of by each server's process: SSH (paramiko
+# and its cryptography, the codec of host names) and the netplan model's YAML parser.
+PRELOADED = ("paramiko", "lvs_dr_checks.ssh", "encodings.idna", "yaml")
+
+
+def _preload():
+    for name in PRELOADED:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # named by the server's own check, where it is needed
+            pass
+
+
 def sweep(jobs, plan):
-    """check_server(*job) for every job, ``plan.parallel`` at once, each cut at its own
-    deadline: a server whose time is up is UNKNOWN and its connection closed, the others go
-    on. Workers are daemon threads: none can hold the run past -t."""
+    """check_server(*job) for every job, each in a process of its own, ``plan.parallel`` at
+    once, each killed at its own deadline: a server whose time is up is UNKNOWN, the others
+    go on. The log records of each server are logged here, each distinct line once."""
     reports = [None] * len(jobs)
-    finished = queue.Queue()
     waiting = collections.deque(range(len(jobs)))
-    running = {}  # index -> (deadline, session)
+    running = {}  # fd -> _Worker
+    logged = set()
+    _preload()
 
-    def work(index, session):
-        finished.put((index, check_server(*jobs[index], session)))
+    def finish(worker, report, records=()):
+        reports[worker.index] = report
+        for level, name, message in records:
+            if (level, message) not in logged:
+                logged.add((level, message))
+                logging.getLogger(name).log(level, "%s", message)
 
-    while waiting or running:
-        while waiting and len(running) < plan.parallel:
-            index = waiting.popleft()
-            session = {}
-            running[index] = (time.monotonic() + plan.budget, session)
-            threading.Thread(target=work, args=(index, session), daemon=True).start()
-        timeout = min(deadline for deadline, _ in running.values()) - time.monotonic()
-        try:
-            index, report = finished.get(timeout=max(timeout, 0))
-            if index in running:
-                del running[index]
-                reports[index] = report
-        except queue.Empty:
-            pass
-        now = time.monotonic()
-        for index, (deadline, session) in list(running.items()):
-            if now >= deadline:
-                del running[index]
-                ip, vips = jobs[index][:2]
-                reports[index] = ServerReport(ip, vips, [], "no result within {:.1f}s, its share "
-                                                            "of -t ({})".format(plan.budget, plan))
-                _close(session)
+    try:
+        while waiting or running:
+            while waiting and len(running) < plan.parallel:
+                index = waiting.popleft()
+                try:
+                    worker = _Worker(index, jobs[index], plan.budget)
+                except OSError as exc:
+                    ip, vips = jobs[index][:2]
+                    reports[index] = ServerReport(ip, vips, [], "cannot start its check: {}"
+                                                  .format(exc.strerror or exc))
+                    continue
+                running[worker.fd] = worker
+            if not running:
+                continue
+            timeout = min(w.deadline for w in running.values()) - time.monotonic()
+            ready, _, _ = select.select(list(running), [], [], max(timeout, 0))
+            for fd in ready:
+                worker = running[fd]
+                if not worker.read():
+                    del running[fd]
+                    finish(worker, *worker.report(worker.stop()))
+            now = time.monotonic()
+            for fd, worker in list(running.items()):
+                if now >= worker.deadline:
+                    del running[fd]
+                    worker.stop()
+                    ip, vips = worker.job[:2]
+                    finish(worker, ServerReport(ip, vips, [], "no result within {:.1f}s, its "
+                                                              "share of -t ({})".format(
+                                                                  plan.budget, plan)))
+    finally:
+        for worker in running.values():
+            worker.stop()
     return reports
-
-
-def _close(session):
-    client = session.get("client")
-    if client is not None:
-        try:
-            client.close()
-        except Exception:  # noqa: BLE001 - closing a broken connection may fail too
-            pass
 
 
 # Per-server perfdata for at most this many servers (see RealServerContext.performance).

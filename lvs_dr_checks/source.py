@@ -56,6 +56,7 @@ class Source:
         # A check's run is short and the tree does not change under it: each path's kind and
         # each directory's names are asked once (over SFTP each question is a round trip).
         self._kinds = {}
+        self._links = {}
         self._listings = {}
         self._texts = {}
         self._outputs = {}
@@ -148,7 +149,15 @@ class Source:
         if len(data) > MAX_FILE_BYTES:
             raise PluginError("{}: larger than {} MiB, not a file this check reads; "
                               "move it away or fix it".format(path, MAX_FILE_BYTES >> 20))
-        return data.decode("utf-8", "replace")
+        return decode_text(data)
+
+    def prefetch(self, directories=(), files=(), commands=()):
+        """A hint that these directories are about to be listed, these files read and these
+        commands run. A remote source asks for all of them at once, as many requests in
+        flight as there are paths (one after another, each costs a round trip), and starts
+        the commands to run while it reads; a local one has nothing to gain and does each
+        when asked. Either way the answers are those listdir(), read_text() and run() give:
+        a failure is raised where it is asked for."""
 
     def read_optional(self, path):
         """The file's text, or None when it does not exist."""
@@ -225,14 +234,25 @@ class Source:
             followed += 1
             if followed > MAX_SYMLINKS:
                 raise PluginError("{}: symlink loop".format(path))
-            try:
-                target = self._readlink(self._host_path(candidate))  # its parent is resolved
-            except OSError as exc:
-                raise PluginError(_describe_os_error(candidate, exc))
+            target = self._link_target(candidate)
             if target.startswith("/"):
                 resolved = "/"
             parts[:0] = [piece for piece in target.split("/") if piece]
         return resolved
+
+    def _link_target(self, path):
+        """A link's target, asked once a run (/lib is followed for every path under it)."""
+        if path not in self._links:
+            try:
+                self._links[path] = self._readlink(self._host_path(path))  # parent resolved
+            except OSError as exc:
+                raise PluginError(_describe_os_error(path, exc))
+        return self._links[path]
+
+
+def decode_text(data):
+    """A file's text as the checks read it: bytes that are not UTF-8 replaced."""
+    return data.decode("utf-8", "replace")
 
 
 def command_output(argv, status, stdout, stderr, where=""):
@@ -258,6 +278,7 @@ def conf_files(source, directories, suffixes):
     same name in later ones, a link to /dev/null masks it away, and the rest apply in name
     order across all directories; hidden files are not read, and a link that cannot be
     followed (a loop) is skipped as the tools skip it. Returns the files' resolved paths."""
+    source.prefetch(directories=directories)
     chosen = {}
     for directory in directories:
         for name in source.listdir(directory):
@@ -272,6 +293,7 @@ def conf_files(source, directories, suffixes):
             continue
         if target != MASKED and source.kind(target) == "file":
             files.append(target)
+    source.prefetch(files=files)  # the callers read every one
     return files
 
 

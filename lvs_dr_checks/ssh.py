@@ -20,11 +20,14 @@ import stat
 import time
 
 from lvs_dr_checks.cli import PluginError, logger
-from lvs_dr_checks.source import MAX_FILE_BYTES, Source, command_output, open_regular
+from lvs_dr_checks.source import MAX_FILE_BYTES, Source, command_output, decode_text, open_regular
 
 log = logger("ssh")
 PASSWORD_ENV = "LVS_DR_SSH_PASSWORD"
 COMMAND_TIMEOUT = 30
+# SFTP requests prefetch() has in flight at once, each batch read to the end before the next:
+# far from filling either side's window, and as many handles open as the server surely allows.
+IN_FLIGHT = 64
 
 
 def fingerprint(key):
@@ -268,6 +271,9 @@ class Target:
                                       where, self.timeout))
             raise PluginError("cannot connect to {}: {}: {}".format(
                 where, type(exc).__name__, exc))
+        # Requests go out together (SSHSource.prefetch): none waits for the ACK of the one
+        # before (Nagle's algorithm against the peer's delayed ACK: 40 ms a batch).
+        client.get_transport().sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return client
 
 
@@ -330,6 +336,7 @@ class SSHSource(Source):
         # boot models ask for many directories that do not exist, such as unit.wants).
         self._names = {}
         self._missing = set()
+        self._started = {}  # argv -> what reads the output of a command prefetch() started
 
     def with_root(self, root):
         """A source on the same connection with another root."""
@@ -411,7 +418,6 @@ class SSHSource(Source):
     def _readdir(self, path):
         """Names in a directory as the kernel has them: paramiko's listdir decodes them as
         strict UTF-8 and fails on any other name, so the protocol is spoken here."""
-        from paramiko import SFTPAttributes
         from paramiko import sftp as protocol
 
         kind, msg = self.sftp._request(protocol.CMD_OPENDIR, path)
@@ -427,19 +433,144 @@ class SSHSource(Source):
                     break
                 if kind != protocol.CMD_NAME:
                     raise protocol.SFTPError("expected names")
-                for _ in range(msg.get_int()):
-                    name = msg.get_string().decode("utf-8", "surrogateescape")
-                    msg.get_string()  # the long name
-                    attributes = SFTPAttributes._from_msg(msg)
-                    if name not in (".", ".."):
-                        names.append(name)
-                        if attributes.st_mode:
-                            self._listed[posixpath.join(path.decode(
-                                "utf-8", "surrogateescape"), name)] = attributes.st_mode
+                names.extend(self._entries(msg, path))
         finally:  # as a file's handle: the answer to the close is not waited for
             self.sftp._async_request(type(None), protocol.CMD_CLOSE, handle)
         self._names[posixpath.normpath(path.decode("utf-8", "surrogateescape"))] = set(names)
         return names
+
+    def _entries(self, msg, path):
+        """The names of one READDIR answer; their modes are kept, so that asking a listed
+        name's kind costs no round trip."""
+        from paramiko import SFTPAttributes
+
+        names = []
+        for _ in range(msg.get_int()):
+            name = msg.get_string().decode("utf-8", "surrogateescape")
+            msg.get_string()  # the long name
+            attributes = SFTPAttributes._from_msg(msg)
+            if name not in (".", ".."):
+                names.append(name)
+                if attributes.st_mode:
+                    self._listed[posixpath.join(path.decode("utf-8", "surrogateescape"),
+                                                name)] = attributes.st_mode
+        return names
+
+    def listdir(self, path):
+        """As Source.listdir; a directory reached through a link this run has followed
+        (/lib/systemd/system, once /lib is known to be usr/lib) is listed once, by its real
+        path."""
+        if path not in self._listings:
+            real = self._known_real(path)
+            if real != path:
+                self._listings[path] = self.listdir(real)
+        return super().listdir(path)
+
+    def _known_real(self, path):
+        """``path`` resolved when a link this run already followed leads to it, else as it is:
+        no round trip is spent to find out."""
+        parts = [part for part in path.split("/") if part]
+        if any("/" + "/".join(parts[:end]) in self._links for end in range(1, len(parts) + 1)):
+            return self.resolve(path)
+        return path
+
+    def prefetch(self, directories=(), files=(), commands=()):
+        for argv in commands:
+            if tuple(argv) not in self._outputs and tuple(argv) not in self._started:
+                try:
+                    self._started[tuple(argv)] = self._start(argv)
+                except PluginError:
+                    break  # not now (MaxSessions?): run() starts it when it is asked for
+        for what, paths, done, read in (("listdir", directories, self._listings,
+                                          self._list_at_once),
+                                         ("read", files, self._texts, self._read_at_once)):
+            paths = [p for p in dict.fromkeys(paths) if p not in done]
+            if not paths:
+                continue
+            try:
+                for start in range(0, len(paths), IN_FLIGHT):
+                    read(paths[start:start + IN_FLIGHT])
+            except PluginError:
+                pass  # left to listdir() and read_text(), which name it where it is asked for
+            except Exception as exc:  # the connection or the session failed
+                raise PluginError("{}: SFTP failed on {} {}{} ({}: {}): is the connection or "
+                                  "the sftp subsystem limited?".format(
+                                      self.host, what, paths[0], " and {} more at once".format(
+                                          len(paths) - 1) if len(paths) > 1 else "",
+                                      type(exc).__name__, exc))
+
+    def _at_once(self, paths):
+        """{host path as bytes: [paths]}: each path once, by its known real path, and none
+        known to be missing."""
+        hosts = {}
+        for path in paths:
+            host = self._confined(self._known_real(path))
+            if not self._known_missing(host):
+                hosts.setdefault(host.encode("utf-8", "surrogateescape"), []).append(path)
+        return hosts
+
+    def _missing_if(self, error, host):
+        if getattr(error, "errno", None) == errno.ENOENT:
+            self._missing.add(posixpath.normpath(host.decode("utf-8", "surrogateescape")))
+
+    def _list_at_once(self, paths):
+        """Every OPENDIR sent at once, then READDIR on every handle until each is done; the
+        closes are not waited for."""
+        from paramiko import sftp as protocol
+
+        hosts = self._at_once(paths)
+        pipeline = _Pipeline(self.sftp)
+        handles = {}
+        for host, (kind, msg) in pipeline.each(protocol.CMD_OPENDIR, {h: h for h in hosts}).items():
+            if kind == protocol.CMD_HANDLE:
+                handles[host] = (msg.get_binary(), [])
+            else:
+                self._missing_if(pipeline.error(msg), host)
+        while handles:
+            answers = pipeline.each(protocol.CMD_READDIR,
+                                    {host: handle for host, (handle, _) in handles.items()})
+            for host, (kind, msg) in answers.items():
+                handle, names = handles[host]
+                if kind == protocol.CMD_NAME:
+                    names.extend(self._entries(msg, host))
+                    continue
+                del handles[host]
+                pipeline.close(handle)
+                if isinstance(pipeline.error(msg), EOFError):
+                    self._names[posixpath.normpath(host.decode("utf-8", "surrogateescape"))] = \
+                        set(names)
+                    for path in hosts[host]:
+                        self._listings[path] = sorted(names)
+
+    def _read_at_once(self, paths):
+        """Every OPEN sent at once, then one READ of each: a file that fills its read is
+        larger, and left to read_text(); the closes are not waited for."""
+        from paramiko import SFTPAttributes, SFTPFile
+        from paramiko import sftp as protocol
+
+        hosts = self._at_once(paths)
+        pipeline = _Pipeline(self.sftp)
+        handles = {}
+        opened = pipeline.each(protocol.CMD_OPEN, {h: h for h in hosts}, protocol.SFTP_FLAG_READ,
+                               SFTPAttributes())
+        for host, (kind, msg) in opened.items():
+            if kind == protocol.CMD_HANDLE:
+                handles[host] = msg.get_binary()
+            else:
+                self._missing_if(pipeline.error(msg), host)
+        size = SFTPFile.MAX_REQUEST_SIZE
+        for host, (kind, msg) in pipeline.each(protocol.CMD_READ, handles, _offset(0),
+                                               size).items():
+            pipeline.close(handles[host])
+            if kind == protocol.CMD_DATA:
+                data = msg.get_string()
+            elif isinstance(pipeline.error(msg), EOFError):
+                data = b""
+            else:
+                continue
+            if len(data) < size:
+                for path in hosts[host]:
+                    self._texts[path] = decode_text(data)
 
     def _lstat_mode(self, host_path):
         if host_path in self._listed:
@@ -467,19 +598,95 @@ class SSHSource(Source):
             raise PluginError("{}: {}".format(self.host, exc))
 
     def _run(self, argv):
-        """Run a fixed command: each word quoted, nothing from input interpreted by a shell."""
+        """Run a fixed command, or collect the one prefetch() started. Commands prefetch()
+        left running are read to the end first, so that a server allowing few sessions at
+        once (MaxSessions) still runs this one."""
+        finish = self._started.pop(tuple(argv), None)
+        if finish is None:
+            for key, started in list(self._started.items()):
+                self._started[key] = _settled(started)
+            finish = self._start(argv)
+        return finish()
+
+    def _start(self, argv):
+        """Start a fixed command (each word quoted, nothing from input interpreted by a
+        shell); returns what reads its output to the end."""
         command = " ".join(shlex.quote(word) for word in argv)
         log.info("%s: running %s", self.host, command)
+
+        def failed(exc):  # a refused channel (MaxSessions), a dropped connection
+            return PluginError("{}: running {} failed: {}: {}".format(
+                self.host, argv[0], type(exc).__name__, exc))
         try:
             _, stdout, stderr = self.client.exec_command(command, timeout=COMMAND_TIMEOUT)
-            output = stdout.read(MAX_FILE_BYTES + 1)
-            status, error = 0, b""
-            if len(output) > MAX_FILE_BYTES:  # refused below; the rest is never waited for
-                stdout.channel.close()
-            else:
-                status = stdout.channel.recv_exit_status()
-                error = stderr.read(4096)
-        except Exception as exc:  # a refused channel (MaxSessions), a dropped connection
-            raise PluginError("{}: running {} failed: {}: {}".format(
-                self.host, argv[0], type(exc).__name__, exc))
-        return command_output(argv, status, output, error, where=self.host + ": ")
+        except Exception as exc:
+            raise failed(exc)
+
+        def finish():
+            try:
+                output = stdout.read(MAX_FILE_BYTES + 1)
+                status, error = 0, b""
+                if len(output) > MAX_FILE_BYTES:  # refused below; the rest is never waited for
+                    stdout.channel.close()
+                else:
+                    status = stdout.channel.recv_exit_status()
+                    error = stderr.read(4096)
+            except Exception as exc:
+                raise failed(exc)
+            return command_output(argv, status, output, error, where=self.host + ": ")
+        return finish
+
+
+def _settled(finish):
+    """``finish`` done now: what gives its output (or raises its failure) when asked."""
+    try:
+        output = finish()
+    except PluginError as exc:
+        error = exc
+
+        def fail():
+            raise error
+        return fail
+    return lambda: output
+
+
+def _offset(number):
+    """An SFTP 64-bit offset: paramiko 3 and later name its type int64, 2.x long."""
+    from paramiko import sftp
+    if hasattr(sftp, "int64"):
+        return sftp.int64(number)
+    from paramiko import py3compat  # paramiko 2 (Debian 12)
+    return py3compat.long(number)
+
+
+class _Pipeline:
+    """SFTP requests sent together, answered by request number (in whatever order the
+    server answers), through paramiko's own dispatch of asynchronous answers."""
+
+    def __init__(self, sftp):
+        self.sftp = sftp
+        self.answers = {}
+
+    def _async_response(self, kind, msg, number):  # called by paramiko
+        self.answers[number] = (kind, msg)
+
+    def each(self, command, targets, *args):
+        """{key: (answer type, message)} of ``command`` sent for every value of ``targets``
+        ({key: path or handle}) at once, followed by ``args``."""
+        sent = {self.sftp._async_request(self, command, target, *args): key
+                for key, target in targets.items()}
+        while len(self.answers) < len(sent):  # each call takes all of its answers
+            self.sftp._read_response()
+        return {key: self.answers.pop(number) for number, key in sent.items()}
+
+    def close(self, handle):
+        from paramiko import sftp as protocol
+        self.sftp._async_request(type(None), protocol.CMD_CLOSE, handle)
+
+    def error(self, msg):
+        """The exception a STATUS answer stands for (EOFError: the end), None for OK."""
+        try:
+            self.sftp._convert_status(msg)
+        except (EOFError, OSError) as exc:
+            return exc
+        return None

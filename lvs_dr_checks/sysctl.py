@@ -26,6 +26,8 @@ def read_runtime(source, scopes, keys=kernel.KEYS):
         raise PluginError("{} is missing: no IPv4 in this network namespace or /proc/sys not "
                           "mounted; run the check where the real server's interfaces are"
                           .format(PROC_CONF))
+    source.prefetch(files=["{}/{}/{}".format(PROC_CONF, scope, key) for scope in scopes
+                           for key in keys])
     values = {}
     for scope in scopes:
         values[scope] = {}
@@ -244,6 +246,7 @@ class ProcpsSysctl:
 
     def __init__(self, source):
         self.source = source
+        source.prefetch(directories=SYSCTL_DIRS)
         chosen = {}
         for directory in SYSCTL_DIRS:
             for name in source.listdir(directory):

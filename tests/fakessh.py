@@ -172,6 +172,9 @@ def serve_connection(sock, host_key, client_key, behaviour, tree):
             sock.send(bytes([byte]))
             time.sleep(1)
         return
+    # As sshd's answers do, pipelined answers leave at once (paramiko's server writes each in
+    # a send of its own: with Nagle's algorithm each waits for the client's delayed ACK).
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     transport = paramiko.Transport(sock)
     transport.add_server_key(host_key)
     server = Server(client_key, behaviour, tree)

@@ -1,0 +1,135 @@
+"""SSHSource.prefetch(): many SFTP requests in flight at once, and commands started early,
+with the very answers of the reads one at a time. No root: paramiko's own server mode serves
+a tree over a socket pair in this process (tests/sftp_pair.py).
+
+The differential: for seeded random trees (directories of 0 to 140 names, so that a listing
+takes several READDIR answers; files around the 32 KiB a read asks for; relative links;
+names that are not UTF-8, listed; paths that do not exist), every listing and every file read
+through prefetch() equals the same read without it, and what the local Source reads from
+the tree itself; with the venv's paramiko here and with Debian's python3-paramiko (2.x) in a
+process of its own."""
+
+import json
+import os
+import subprocess
+
+import fakessh
+import pytest
+from conftest import unavailable
+from paramiko import sftp as protocol
+from paramiko import sftp_client
+from sftp_pair import Link, differences
+
+from lvs_dr_checks.cli import PluginError
+
+DEBIAN_PYTHON = "/usr/bin/python3"
+TESTS = os.path.dirname(os.path.abspath(__file__))
+
+
+class Traffic:
+    """What the client sends and when it reads an answer, in order."""
+
+    def __init__(self, monkeypatch):
+        self.events = []
+        sent, answered = sftp_client.SFTPClient._async_request, \
+            sftp_client.SFTPClient._read_response
+
+        def send(client, fileobj, kind, *args):
+            self.events.append(("send", kind))
+            return sent(client, fileobj, kind, *args)
+
+        def read(client, *args, **kwargs):
+            self.events.append(("read", None))
+            return answered(client, *args, **kwargs)
+        monkeypatch.setattr(sftp_client.SFTPClient, "_async_request", send)
+        monkeypatch.setattr(sftp_client.SFTPClient, "_read_response", read)
+
+    def sent(self, kind=None):
+        return [k for e, k in self.events if e == "send" and kind in (None, k)]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_prefetched_reads_equal_reads_one_at_a_time_and_the_tree_itself(tmp_path, seed):
+    difference, (names, read) = differences(seed, str(tmp_path))
+    assert difference is None, "seed {}: minimal case {}: {!r} one at a time, {!r} " \
+                               "prefetched, {!r} read here".format(seed, *difference)
+    assert names > 100 and read > 50  # more names than one READDIR answer holds
+
+
+def test_prefetch_gives_the_same_answers_with_debians_paramiko():
+    """The same differential under Debian's python3 and python3-paramiko, as the package
+    runs (paramiko 2.x names SFTP's 64-bit offsets differently)."""
+    probe = subprocess.run([DEBIAN_PYTHON, "-c", "import paramiko; print(paramiko.__version__)"],
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        unavailable("Debian's python3-paramiko is not installed")
+    done = subprocess.run([DEBIAN_PYTHON, os.path.join(TESTS, "sftp_pair.py"), "0", "1", "2"],
+                          capture_output=True, text=True, timeout=300, env=dict(
+                              os.environ, PYTHONPATH=os.pathsep.join([os.path.dirname(TESTS),
+                                                                      TESTS])))
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = json.loads(done.stdout)
+    assert {seed: difference for seed, (difference, _) in found.items()} == {
+        "0": None, "1": None, "2": None}, "paramiko {}".format(probe.stdout.strip())
+    assert all(names > 100 and read > 50 for _, (names, read) in found.values())
+
+
+def test_prefetch_sends_every_request_before_it_reads_an_answer(tmp_path, monkeypatch):
+    """One round trip for many: every OPENDIR before the first answer is read, then every
+    OPEN; what was prefetched costs no request afterwards."""
+    fs = tmp_path / "fs" / "etc"
+    for number in range(5):
+        (fs / "d{}".format(number)).mkdir(parents=True)
+        (fs / "d{}".format(number) / "a.conf").write_text("a = {}\n".format(number))
+    directories = ["/etc/d{}".format(n) for n in range(5)]
+    files = [d + "/a.conf" for d in directories]
+    link = Link(str(tmp_path))
+    try:
+        source = link.source()
+        assert source.sftp  # the session's own start is not what is measured
+        traffic = Traffic(monkeypatch)
+        source.prefetch(directories=directories)
+        assert traffic.events[:5] == [("send", protocol.CMD_OPENDIR)] * 5
+        traffic.events.clear()
+        source.prefetch(files=files)
+        assert traffic.events[:5] == [("send", protocol.CMD_OPEN)] * 5
+        assert traffic.sent(protocol.CMD_READ) == [protocol.CMD_READ] * 5
+        traffic.events.clear()
+        assert [source.listdir(d) for d in directories] == [["a.conf"]] * 5
+        assert [source.read_text(f) for f in files] == ["a = {}\n".format(n) for n in range(5)]
+        assert traffic.sent() == []
+    finally:
+        link.close()
+
+
+def test_a_prefetched_command_gives_the_output_run_gives(tmp_path, monkeypatch):
+    """The command starts at prefetch() and is collected by run(); a command never
+    prefetched still runs, after those started are read to the end."""
+    fakessh.write_tree(str(tmp_path), arp_ignore=1, vip="192.0.2.100")
+    link = Link(str(tmp_path))
+    argv = ["/usr/sbin/ip", "-j", "addr", "show"]
+    try:
+        source = link.source()
+        source.prefetch(commands=[argv, ["/usr/sbin/nft", "-j", "list", "ruleset"]])
+        assert len(source._started) == 2
+        assert source.run(argv) == link.source().run(argv)
+        with pytest.raises(PluginError, match="unknown command"):
+            source.run(["/usr/sbin/nft", "-j", "list", "ruleset"])
+        assert source.run(["/usr/sbin/ip", "-o", "addr", "show"])
+        assert source._started == {}
+    finally:
+        link.close()
+
+
+def test_prefetch_over_a_dropped_connection_names_the_host_and_the_read(tmp_path):
+    (tmp_path / "fs" / "etc").mkdir(parents=True)
+    link = Link(str(tmp_path))
+    source = link.source()
+    assert source.sftp
+    link.server.close()
+    try:
+        with pytest.raises(PluginError, match=r"^192\.0\.2\.11: SFTP failed on listdir /etc/a "
+                                              r"and 1 more at once \("):
+            source.prefetch(directories=["/etc/a", "/etc/b"])
+    finally:
+        link.close()
