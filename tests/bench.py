@@ -139,14 +139,16 @@ def probe_scaling():
 
 
 def ssh_sweep():
-    """The sweep against real sshd: 1, 8 and 32 real servers (8 namespaces, each sshd also
-    listening on three more addresses: sshd takes 16 listen sockets at most)."""
+    """The sweep against real sshd: 1, 8 and 32 healthy real servers (8 namespaces, each sshd
+    also listening on three more addresses: sshd takes 16 listen sockets at most; the VIP on
+    lo, arp_ignore 1 and arp_announce 2)."""
     rows = []
     with sshlab.LoginUser() as home, lab_module.Lab(realservers=8) as lab:
         extra = {host: ["192.0.2.{}".format(30 + 3 * index + n) for n in range(3)]
                  for index, host in enumerate(lab.realservers)}
         for host, addresses in extra.items():
             host.addresses("add", addresses, host.iface)
+            host.sysctl({"all.arp_ignore": 1, "all.arp_announce": 2})
         ssh = sshlab.SSHLab(lab, home).start(extra=extra)
         every = [host.ip for host in lab.realservers] + sum(extra.values(), [])
         try:
@@ -161,11 +163,12 @@ def ssh_sweep():
                         handle.write("  -> {:08X}:0050      Route   1      0          0\n".format(
                             int.from_bytes(bytes(int(p) for p in address.split(".")), "big")))
                 os.chmod(table, 0o644)
-                seconds, memory, _ = repeat(lab_module.Host.netns_argv(lab.director.ns, [
+                seconds, memory, output = repeat(lab_module.Host.netns_argv(lab.director.ns, [
                     plugin("check_lvs_realservers"), "--from-ipvs", table, "-t", "30",
                     "--parallel", PARALLEL]
                     + ssh.options()), 3)
-                rows.append({"servers": count, "seconds": seconds, "peak_mb": memory})
+                rows.append({"servers": count, "seconds": seconds, "peak_mb": memory,
+                             "status": output.splitlines()[0].split("|")[0][:90]})
         finally:
             ssh.stop()
     for row in rows:
@@ -305,10 +308,11 @@ def main():
               + (" | arping sequential {arping_sequential_seconds:6.2f} s same="
                  "{arping_same_responders}".format(**row) if "arping_sequential_seconds" in row
                  else ""))
-    print("\nSSH sweep (check_lvs_realservers; median of 3)")
+    print("\nSSH sweep of healthy real servers (check_lvs_realservers; median of 3; target: 8 "
+          "servers <= 2x, 32 <= 3x of 1)")
     for row in results["ssh_sweep"]:
-        print("  {servers} servers {seconds:6.3f} s x{ratio_to_1_server:.2f} {peak_mb:5.1f} MB"
-              .format(**row))
+        print("  {servers:2d} servers {seconds:6.3f} s x{ratio_to_1_server:.2f} {peak_mb:5.1f} MB"
+              "  {status}".format(**row))
     print("\nSweep isolation (fake SSH servers, -t 20, 8 at a time: 4 waves of 4.25 s at most; "
           "median of 3)")
     for row in results["sweep_isolation"]:
