@@ -28,6 +28,9 @@ COMMAND_TIMEOUT = 30
 # SFTP requests prefetch() has in flight at once, each batch read to the end before the next:
 # far from filling either side's window, and as many handles open as the server surely allows.
 IN_FLIGHT = 64
+# SFTP handles left open until the session ends (each holds a file descriptor of the server's
+# sftp-server, whose limit is commonly 1024).
+MAX_OPEN_HANDLES = 256
 
 
 def fingerprint(key):
@@ -337,6 +340,7 @@ class SSHSource(Source):
         self._names = {}
         self._missing = set()
         self._started = {}  # argv -> what reads the output of a command prefetch() started
+        self._open_handles = []  # read to the end, not yet closed (see _release)
 
     def with_root(self, root):
         """A source on the same connection with another root."""
@@ -345,6 +349,7 @@ class SSHSource(Source):
         other._listed = self._listed
         other._names = self._names
         other._missing = self._missing
+        other._open_handles = self._open_handles
         return other
 
     def _known_missing(self, host_path):
@@ -390,8 +395,7 @@ class SSHSource(Source):
         """The file's bytes in as few round trips as SFTP allows: one read request per 32 KiB,
         a short answer being the end (no request only to hear EOF). Reads are bounded, and the
         remote user is unprivileged: no check of the file's type costs a round trip here. The
-        handle is closed without waiting for the answer (paramiko's own asynchronous close:
-        the answer is read and dropped with the next one)."""
+        handle is released (see _release)."""
         def read(path):
             chunks, size = [], 0
             handle = self.sftp.open(path, "rb")
@@ -408,7 +412,8 @@ class SSHSource(Source):
                     if len(chunk) < wanted:
                         break
             finally:
-                handle._close(async_=True)
+                handle._closed = True  # paramiko would close it when it is collected
+                self._release(handle.handle)
             return b"".join(chunks)
         return self._on_sftp("read", host_path, read)
 
@@ -434,8 +439,8 @@ class SSHSource(Source):
                 if kind != protocol.CMD_NAME:
                     raise protocol.SFTPError("expected names")
                 names.extend(self._entries(msg, path))
-        finally:  # as a file's handle: the answer to the close is not waited for
-            self.sftp._async_request(type(None), protocol.CMD_CLOSE, handle)
+        finally:
+            self._release(handle)
         self._names[posixpath.normpath(path.decode("utf-8", "surrogateescape"))] = set(names)
         return names
 
@@ -469,8 +474,8 @@ class SSHSource(Source):
     def _known_real(self, path):
         """``path`` resolved when a link this run already followed leads to it, else as it is:
         no round trip is spent to find out."""
-        parts = [part for part in path.split("/") if part]
-        if any("/" + "/".join(parts[:end]) in self._links for end in range(1, len(parts) + 1)):
+        normal = posixpath.normpath("/" + path)
+        if any(normal == link or normal.startswith(link + "/") for link in self._links):
             return self.resolve(path)
         return path
 
@@ -514,8 +519,7 @@ class SSHSource(Source):
             self._missing.add(posixpath.normpath(host.decode("utf-8", "surrogateescape")))
 
     def _list_at_once(self, paths):
-        """Every OPENDIR sent at once, then READDIR on every handle until each is done; the
-        closes are not waited for."""
+        """Every OPENDIR sent at once, then READDIR on every handle until each is done."""
         from paramiko import sftp as protocol
 
         hosts = self._at_once(paths)
@@ -535,7 +539,7 @@ class SSHSource(Source):
                     names.extend(self._entries(msg, host))
                     continue
                 del handles[host]
-                pipeline.close(handle)
+                self._release(handle)
                 if isinstance(pipeline.error(msg), EOFError):
                     self._names[posixpath.normpath(host.decode("utf-8", "surrogateescape"))] = \
                         set(names)
@@ -544,7 +548,7 @@ class SSHSource(Source):
 
     def _read_at_once(self, paths):
         """Every OPEN sent at once, then one READ of each: a file that fills its read is
-        larger, and left to read_text(); the closes are not waited for."""
+        larger, and left to read_text()."""
         from paramiko import SFTPAttributes, SFTPFile
         from paramiko import sftp as protocol
 
@@ -561,7 +565,7 @@ class SSHSource(Source):
         size = SFTPFile.MAX_REQUEST_SIZE
         for host, (kind, msg) in pipeline.each(protocol.CMD_READ, handles, _offset(0),
                                                size).items():
-            pipeline.close(handles[host])
+            self._release(handles[host])
             if kind == protocol.CMD_DATA:
                 data = msg.get_string()
             elif isinstance(pipeline.error(msg), EOFError):
@@ -571,6 +575,18 @@ class SSHSource(Source):
             if len(data) < size:
                 for path in hosts[host]:
                     self._texts[path] = decode_text(data)
+
+    def _release(self, handle):
+        """A handle read to the end is closed with the session, or with the others in one
+        batch once MAX_OPEN_HANDLES are open: a CLOSE of its own would cost a request and an
+        answer (on both sides) for nothing the check needs."""
+        from paramiko import sftp as protocol
+
+        self._open_handles.append(handle)
+        if len(self._open_handles) >= MAX_OPEN_HANDLES:
+            for each in self._open_handles:
+                self.sftp._async_request(type(None), protocol.CMD_CLOSE, each)
+            del self._open_handles[:]
 
     def _lstat_mode(self, host_path):
         if host_path in self._listed:
@@ -678,10 +694,6 @@ class _Pipeline:
         while len(self.answers) < len(sent):  # each call takes all of its answers
             self.sftp._read_response()
         return {key: self.answers.pop(number) for number, key in sent.items()}
-
-    def close(self, handle):
-        from paramiko import sftp as protocol
-        self.sftp._async_request(type(None), protocol.CMD_CLOSE, handle)
 
     def error(self, msg):
         """The exception a STATUS answer stands for (EOFError: the end), None for OK."""
