@@ -188,18 +188,18 @@ def probe_10k():
         batch = "".join("addr add {}/128 dev {} nodad\n".format(v, director.iface) for v in vips)
         subprocess.run([lab_module.IP, "-n", director.ns, "-batch", "-"], input=batch, text=True,
                        check=True)
-        home = tempfile.mkdtemp()
-        for size in (1, len(vips)):
-            table = os.path.join(home, "ipvsadm-{}".format(size))  # argv cannot carry 10,000
-            with open(table, "w") as handle:
-                handle.write("IP Virtual Server version 1.2.1 (size=4096)\n"
-                             "Prot LocalAddress:Port Scheduler Flags\n")
-                handle.writelines("TCP  [{}]:80 wlc\n".format(v) for v in vips[:size])
-            seconds, memory, output = repeat(lab_module.Host.netns_argv(director.ns, [
-                plugin("check_vip_arp_owner"), "--from-ipvs", table, "--witness", rs1.ip,
-                "-t", "60"]), 3)
-            rows.append({"vips": size, "seconds": seconds, "peak_mb": memory,
-                         "status": output.splitlines()[0].split("|")[0][:80]})
+        with lab_module.readable_tempdir("lvs-dr-bench-") as home:
+            for size in (1, len(vips)):
+                table = os.path.join(home, "ipvsadm-{}".format(size))  # argv cannot carry 10,000
+                with open(table, "w") as handle:
+                    handle.write("IP Virtual Server version 1.2.1 (size=4096)\n"
+                                 "Prot LocalAddress:Port Scheduler Flags\n")
+                    handle.writelines("TCP  [{}]:80 wlc\n".format(v) for v in vips[:size])
+                seconds, memory, output = repeat(lab_module.Host.netns_argv(director.ns, [
+                    plugin("check_vip_arp_owner"), "--from-ipvs", table, "--witness", rs1.ip,
+                    "-t", "60"]), 3)
+                rows.append({"vips": size, "seconds": seconds, "peak_mb": memory,
+                             "status": output.splitlines()[0].split("|")[0][:80]})
     for row in rows:
         row["ratio_to_1_vip"] = row["seconds"] / rows[0]["seconds"]
     return rows

@@ -9,19 +9,16 @@ import json
 import os
 import random
 import re
-import subprocess
-import sys
 
 import lab as lab_module
 import pytest
 from conftest import unavailable
+from oracles.namespace import UNSHARE, booted
 
 from lvs_dr_checks.source import Source
 from lvs_dr_checks.sysctl import boot_model
 
-ORACLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "oracles", "sysctl_boot.py")
 SYSTEMD_SYSCTL = "/lib/systemd/systemd-sysctl"
-UNSHARE = "/usr/bin/unshare"
 BOOT, LATER = ["eth0", "eth1"], ["vlan5"]
 KEYS = ("arp_ignore", "arp_announce", "proxy_arp")
 SEED = int(os.environ.get("LVS_DR_SEED", "20261126"))
@@ -38,11 +35,7 @@ def oracle():
 
     def boot(files, run=(), tool="systemd"):
         case = {"files": files, "boot": BOOT, "later": LATER, "run": list(run), "tool": tool}
-        done = subprocess.run([UNSHARE, "--net", "--mount", "--propagation", "private",
-                               sys.executable, ORACLE], input=json.dumps(case),
-                              capture_output=True, text=True, timeout=60)
-        assert done.returncode == 0, done.stderr
-        result = json.loads(done.stdout)
+        result = booted("sysctl_boot.py", [], case)
         return (result["values"], result["runs"]) if run else result["values"]
     return boot
 

@@ -13,10 +13,24 @@ MOUNT = "/usr/bin/mount"
 LOOPBACK = {"127.0.0.1/8", "::1/128"}
 
 
+# The oracle's scratch space: a directory the test made (and removes once the oracle is done),
+# covered by a tmpfs in this mount namespace only; a directory made here would stay behind.
+SCRATCH_ENV = "LVS_DR_ORACLE_SCRATCH"
+_scratch_mounted = []
+
+
+def scratch():
+    """A new directory on this mount namespace's own tmpfs, gone with the namespace."""
+    root = os.environ[SCRATCH_ENV]
+    if not _scratch_mounted:
+        subprocess.run([MOUNT, "-t", "tmpfs", "tmpfs", root], check=True)
+        _scratch_mounted.append(root)
+    return tempfile.mkdtemp(dir=root)
+
+
 def overlay(directory):
     """Writes under ``directory`` go to a tmpfs of this mount namespace."""
-    work = tempfile.mkdtemp()
-    subprocess.run([MOUNT, "-t", "tmpfs", "tmpfs", work], check=True)
+    work = scratch()
     os.makedirs(work + "/upper")
     os.makedirs(work + "/work")
     subprocess.run([MOUNT, "-t", "overlay", "overlay", "-o",

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 
 from conftest import unavailable
 
@@ -36,9 +37,12 @@ def assert_boot_verdict_holds(result, context):
 
 
 def booted(script, arguments, case):
-    """The JSON that oracles/SCRIPT printed for the case (given as JSON on its stdin)."""
-    done = subprocess.run([UNSHARE, "--net", "--mount", "--propagation", "private",
-                           sys.executable, os.path.join(HERE, script)] + list(arguments),
-                          input=json.dumps(case), capture_output=True, text=True, timeout=120)
+    """The JSON that oracles/SCRIPT printed for the case (given as JSON on its stdin); its
+    scratch directory (bootns.scratch) is removed after it."""
+    with tempfile.TemporaryDirectory(prefix="lvs-dr-oracle-") as scratch:
+        done = subprocess.run([UNSHARE, "--net", "--mount", "--propagation", "private",
+                               sys.executable, os.path.join(HERE, script)] + list(arguments),
+                              input=json.dumps(case), capture_output=True, text=True,
+                              timeout=120, env=dict(os.environ, LVS_DR_ORACLE_SCRATCH=scratch))
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)

@@ -14,7 +14,6 @@ Prints {"addresses": [[label, "address/prefix"]], "rc_local": bool, "enabled": {
 import json
 import os
 import sys
-import tempfile
 
 import bootns
 
@@ -29,7 +28,7 @@ def main():
                       case.get("mode"))
     bootns.boot_interfaces([])
     log = []
-    output = tempfile.mkdtemp()
+    output = bootns.scratch()
     bootns.run([GENERATOR, output, output, output], log)
     rc_local = os.path.lexists(os.path.join(output, "multi-user.target.wants",
                                             "rc-local.service"))
