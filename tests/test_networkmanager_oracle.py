@@ -31,6 +31,17 @@ def profile(ipv4="method=manual\naddress1=192.0.2.100/32\n", connection="", kind
         ident, kind, "interface-name={}\n".format(name) if name else "", connection, ipv4)
 
 
+# A second profile's address, and two uuids in their order.
+SECOND = "method=manual\naddress1=192.0.2.101/32\n"
+UUID_0, UUID_1 = "0b6a1f51-83b2-4d4c-9d83-7d5a47b4a0a1", "1b6a1f51-83b2-4d4c-9d83-7d5a47b4a0a1"
+
+
+def etc_and_run(etc_uuid, run_uuid):
+    """lo.nmconnection in /etc, and in /run with the second address."""
+    return {C + "lo.nmconnection": profile(connection="uuid={}\n".format(etc_uuid)),
+            R + "lo.nmconnection": profile(ipv4=SECOND, connection="uuid={}\n".format(run_uuid))}
+
+
 # (what the case shows, the tree, modes or "owner" (not root's), what the real daemon did)
 CASES = [
     ("loopback profile", {C + "lo.nmconnection": profile()}, None, [("lo", "192.0.2.100/32")]),
@@ -97,7 +108,7 @@ CASES = [
         {
             C + "a.nmconnection": profile(connection="autoconnect-priority=10\n", ident="a"),
             C + "b.nmconnection": profile(
-                ipv4="method=manual\naddress1=192.0.2.101/32\n",
+                ipv4=SECOND,
                 connection="autoconnect-priority=20\n",
                 ident="b",
             ),
@@ -107,29 +118,13 @@ CASES = [
     ),
     (
         "run shadows etc (same uuid)",
-        {
-            C + "lo.nmconnection": profile(
-                connection="uuid=0b6a1f51-83b2-4d4c-9d83-7d5a47b4a0a1\n"
-            ),
-            R + "lo.nmconnection": profile(
-                ipv4="method=manual\naddress1=192.0.2.101/32\n",
-                connection="uuid=0b6a1f51-83b2-4d4c-9d83-7d5a47b4a0a1\n",
-            ),
-        },
+        etc_and_run(UUID_0, UUID_0),
         None,
         [("lo", "192.0.2.101/32")],
     ),
     (
         "run and etc, different uuid",
-        {
-            C + "lo.nmconnection": profile(
-                connection="uuid=0b6a1f51-83b2-4d4c-9d83-7d5a47b4a0a1\n"
-            ),
-            R + "lo.nmconnection": profile(
-                ipv4="method=manual\naddress1=192.0.2.101/32\n",
-                connection="uuid=1b6a1f51-83b2-4d4c-9d83-7d5a47b4a0a1\n",
-            ),
-        },
+        etc_and_run(UUID_0, UUID_1),
         None,
         [("lo", "192.0.2.100/32")],
     ),
@@ -180,11 +175,11 @@ CASES = [
         "same priority: the smaller uuid",
         {
             C + "a.nmconnection": profile(
-                connection="uuid=1b6a1f51-83b2-4d4c-9d83-7d5a47b4a0a1\n", ident="a"
+                connection="uuid={}\n".format(UUID_1), ident="a"
             ),
             C + "b.nmconnection": profile(
-                ipv4="method=manual\naddress1=192.0.2.101/32\n",
-                connection="uuid=0b6a1f51-83b2-4d4c-9d83-7d5a47b4a0a1\n",
+                ipv4=SECOND,
+                connection="uuid={}\n".format(UUID_0),
                 ident="b",
             ),
         },
@@ -193,15 +188,7 @@ CASES = [
     ),
     (
         "same priority across /etc and /run: the smaller uuid",
-        {
-            C + "lo.nmconnection": profile(
-                connection="uuid=1b6a1f51-83b2-4d4c-9d83-7d5a47b4a0a1\n"
-            ),
-            R + "lo.nmconnection": profile(
-                ipv4="method=manual\naddress1=192.0.2.101/32\n",
-                connection="uuid=0b6a1f51-83b2-4d4c-9d83-7d5a47b4a0a1\n",
-            ),
-        },
+        etc_and_run(UUID_1, UUID_0),
         None,
         [("lo", "192.0.2.101/32")],
     ),
@@ -210,7 +197,7 @@ CASES = [
         "ignored suffixes",
         {
             C + "a.pem": profile(),
-            C + "b.rpmnew": profile(ipv4="method=manual\naddress1=192.0.2.101/32\n"),
+            C + "b.rpmnew": profile(ipv4=SECOND),
             C + "c.nmmeta": profile(ipv4="method=manual\naddress1=192.0.2.102/32\n"),
             C + "d.nmconnection~": profile(ipv4="method=manual\naddress1=192.0.2.103/32\n"),
         },
@@ -220,10 +207,10 @@ CASES = [
     (
         "kept suffixes",
         {
-            C + "a.swp": profile(connection="uuid=0b6a1f51-83b2-4d4c-9d83-7d5a47b4a0a1\n"),
+            C + "a.swp": profile(connection="uuid={}\n".format(UUID_0)),
             C + "b.dpkg-old": profile(
-                ipv4="method=manual\naddress1=192.0.2.101/32\n",
-                connection="uuid=1b6a1f51-83b2-4d4c-9d83-7d5a47b4a0a1\n",
+                ipv4=SECOND,
+                connection="uuid={}\n".format(UUID_1),
                 ident="b",
             ),
         },
@@ -261,7 +248,7 @@ def test_a_tie_the_model_cannot_break_is_said(tmp_path):
     the model says it cannot know which one wins."""
     write_case(str(tmp_path), {
         C + "a.nmconnection": profile(ident="a"),
-        C + "b.nmconnection": profile("method=manual\naddress1=192.0.2.101/32\n", ident="b")},
+        C + "b.nmconnection": profile(SECOND, ident="b")},
         None)
     found = netconfig.read_networkmanager(Source(str(tmp_path)), PRESENT)
     assert [c.inactive for c in found] == [
