@@ -261,8 +261,8 @@ def addresses_command(source):
 
 def read_addresses(source):
     """Every address the kernel holds, by ``ip -j addr`` or the one-line text fallback."""
-    ip = ip_command(source)
+    command = addresses_command(source)
     try:
-        return parse_ip_json(source.run(addresses_command(source)))
+        return parse_ip_json(source.run(command))
     except PluginError:
-        return parse_ip_oneline(source.run([ip, "-o", "addr", "show"]))
+        return parse_ip_oneline(source.run([command[0], "-o", "addr", "show"]))

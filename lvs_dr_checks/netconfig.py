@@ -200,12 +200,13 @@ def read_site_scripts(source):
     for name, path, enabling in bootscripts.site_units(source):
         reason = None if enabling else "{} is not enabled, so it never runs at boot: " \
                                        "systemctl enable {}".format(name, name)
-        found.extend(ConfiguredAddress(added.address, added.prefixlen, added.device, file, line,
-                                 reason)
+        found.extend(ConfiguredAddress(added.address, added.prefixlen, added.device, file,
+                                       line, reason)
                      for added, file, line in bootscripts.unit_addresses(source, name, path))
     commands_run, reason = bootscripts.rc_local(source)
-    found.extend(ConfiguredAddress(added.address, added.prefixlen, added.device, bootscripts.RC_LOCAL,
-                             line, reason) for added, line in commands_run)
+    found.extend(ConfiguredAddress(added.address, added.prefixlen, added.device,
+                                   bootscripts.RC_LOCAL, line, reason)
+                 for added, line in commands_run)
     return found
 
 

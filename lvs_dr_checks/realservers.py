@@ -57,25 +57,28 @@ def check_server(ip, vips, make_target, persistence):
 
     try:
         client = make_target(str(ip)).connect()
+        try:
+            source = SSHSource(client, str(ip))
+            # check_vip_on_lo reads the addresses: they are on their way while the rest is read.
+            source.prefetch(commands=[links.addresses_command(source)])
+            return ServerReport(ip, vips, [
+                _run_check(arp_sysctl.NAME, arp_sysctl.make_check(source, source,
+                                                                  persistence=persistence)),
+                _run_check(vip_on_lo.NAME, vip_on_lo.make_check(source, source, vips,
+                                                                persistence)),
+            ], None)
+        finally:
+            client.close()
     except cli.PluginError as exc:
-        return ServerReport(ip, vips, [], str(exc))
+        return _unchecked((ip, vips), str(exc))
     except Exception as exc:  # noqa: BLE001 - isolation is the point
-        return ServerReport(ip, vips, [], "check failed: {}: {}".format(type(exc).__name__, exc))
-    try:
-        source = SSHSource(client, str(ip))
-        # check_vip_on_lo reads the addresses: they are on their way while the rest is read.
-        source.prefetch(commands=[links.addresses_command(source)])
-        return ServerReport(ip, vips, [
-            _run_check(arp_sysctl.NAME, arp_sysctl.make_check(source, source,
-                                                              persistence=persistence)),
-            _run_check(vip_on_lo.NAME, vip_on_lo.make_check(source, source, vips, persistence)),
-        ], None)
-    except cli.PluginError as exc:
-        return ServerReport(ip, vips, [], str(exc))
-    except Exception as exc:  # noqa: BLE001
-        return ServerReport(ip, vips, [], "check failed: {}: {}".format(type(exc).__name__, exc))
-    finally:
-        client.close()
+        return _unchecked((ip, vips), "check failed: {}: {}".format(type(exc).__name__, exc))
+
+
+def _unchecked(job, reason):
+    """The report of a server (``job``: its address and VIPs first) that could not be
+    checked."""
+    return ServerReport(job[0], job[1], [], reason)
 
 
 class Plan(collections.namedtuple("Plan", "servers parallel budget")):
@@ -146,18 +149,16 @@ class _Worker:
         return os.waitpid(self.pid, 0)[1]
 
     def report(self, status):
-        ip, vips = self.job[:2]
-        data = b"".join(self.chunks)
         if self.size > MAX_ANSWER_BYTES:
-            return ServerReport(ip, vips, [], "check failed: its answer exceeds {} MiB".format(
+            return _unchecked(self.job, "check failed: its answer exceeds {} MiB".format(
                 MAX_ANSWER_BYTES >> 20)), []
         try:
-            answer = json.loads(data.decode("utf-8"))
+            answer = json.loads(b"".join(self.chunks).decode("utf-8"))
             results = [(name, STATES[code], text) for name, code, text in answer["results"]]
-            return ServerReport(ip, vips, results, answer["error"]), answer["log"]
+            return ServerReport(self.job[0], self.job[1], results, answer["error"]), answer["log"]
         except (ValueError, KeyError, TypeError):
-            return ServerReport(ip, vips, [], "check failed: its process ended without a "
-                                              "result ({})".format(_ended(status))), []
+            return _unchecked(self.job, "check failed: its process ended without a result "
+                                        "({})".format(_ended(status))), []
 
 
 def _ended(status):
@@ -234,9 +235,8 @@ def sweep(jobs, plan):
                 try:
                     worker = _Worker(index, jobs[index], plan.budget)
                 except OSError as exc:
-                    ip, vips = jobs[index][:2]
-                    reports[index] = ServerReport(ip, vips, [], "cannot start its check: {}"
-                                                  .format(exc.strerror or exc))
+                    reports[index] = _unchecked(jobs[index], "cannot start its check: {}"
+                                                .format(exc.strerror or exc))
                     continue
                 running[worker.fd] = worker
             if not running:
@@ -253,10 +253,8 @@ def sweep(jobs, plan):
                 if now >= worker.deadline:
                     del running[fd]
                     worker.stop()
-                    ip, vips = worker.job[:2]
-                    finish(worker, ServerReport(ip, vips, [], "no result within {:.1f}s, its "
-                                                              "share of -t ({})".format(
-                                                                  plan.budget, plan)))
+                    finish(worker, _unchecked(worker.job, "no result within {:.1f}s, its share "
+                                                          "of -t ({})".format(plan.budget, plan)))
     finally:
         for worker in running.values():
             worker.stop()

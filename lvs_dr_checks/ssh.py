@@ -379,10 +379,9 @@ class SSHSource(Source):
         if self._known_missing(host_path):
             raise OSError(errno.ENOENT, "no such file (known from this run)", host_path)
         try:
-            return call(host_path.encode("utf-8", "surrogateescape"))
+            return call(_wire(host_path))
         except OSError as exc:
-            if exc.errno == errno.ENOENT:
-                self._missing.add(posixpath.normpath(host_path))
+            self._note_missing(exc, host_path)
             raise
         except PluginError:
             raise
@@ -441,25 +440,32 @@ class SSHSource(Source):
                 names.extend(self._entries(msg, path))
         finally:
             self._release(handle)
-        self._names[posixpath.normpath(path.decode("utf-8", "surrogateescape"))] = set(names)
+        self._note_listing(_text(path), names)
         return names
 
     def _entries(self, msg, path):
-        """The names of one READDIR answer; their modes are kept, so that asking a listed
-        name's kind costs no round trip."""
+        """The names of one READDIR answer (``path``: the directory, as sent); their modes are
+        kept, so that asking a listed name's kind costs no round trip."""
         from paramiko import SFTPAttributes
 
         names = []
         for _ in range(msg.get_int()):
-            name = msg.get_string().decode("utf-8", "surrogateescape")
+            name = _text(msg.get_string())
             msg.get_string()  # the long name
             attributes = SFTPAttributes._from_msg(msg)
             if name not in (".", ".."):
                 names.append(name)
                 if attributes.st_mode:
-                    self._listed[posixpath.join(path.decode("utf-8", "surrogateescape"),
-                                                name)] = attributes.st_mode
+                    self._listed[posixpath.join(_text(path), name)] = attributes.st_mode
         return names
+
+    def _note_listing(self, host_path, names):
+        """A directory listed whole: a name not in it is known to be missing."""
+        self._names[posixpath.normpath(host_path)] = set(names)
+
+    def _note_missing(self, error, host_path):
+        if getattr(error, "errno", None) == errno.ENOENT:
+            self._missing.add(posixpath.normpath(host_path))
 
     def listdir(self, path):
         """As Source.listdir; a directory reached through a link this run has followed
@@ -505,18 +511,14 @@ class SSHSource(Source):
                                       type(exc).__name__, exc))
 
     def _at_once(self, paths):
-        """{host path as bytes: [paths]}: each path once, by its known real path, and none
+        """{host path as sent: [paths]}: each path once, by its known real path, and none
         known to be missing."""
         hosts = {}
         for path in paths:
             host = self._confined(self._known_real(path))
             if not self._known_missing(host):
-                hosts.setdefault(host.encode("utf-8", "surrogateescape"), []).append(path)
+                hosts.setdefault(_wire(host), []).append(path)
         return hosts
-
-    def _missing_if(self, error, host):
-        if getattr(error, "errno", None) == errno.ENOENT:
-            self._missing.add(posixpath.normpath(host.decode("utf-8", "surrogateescape")))
 
     def _list_at_once(self, paths):
         """Every OPENDIR sent at once, then READDIR on every handle until each is done."""
@@ -529,7 +531,7 @@ class SSHSource(Source):
             if kind == protocol.CMD_HANDLE:
                 handles[host] = (msg.get_binary(), [])
             else:
-                self._missing_if(pipeline.error(msg), host)
+                self._note_missing(pipeline.error(msg), _text(host))
         while handles:
             answers = pipeline.each(protocol.CMD_READDIR,
                                     {host: handle for host, (handle, _) in handles.items()})
@@ -541,8 +543,7 @@ class SSHSource(Source):
                 del handles[host]
                 self._release(handle)
                 if isinstance(pipeline.error(msg), EOFError):
-                    self._names[posixpath.normpath(host.decode("utf-8", "surrogateescape"))] = \
-                        set(names)
+                    self._note_listing(_text(host), names)
                     for path in hosts[host]:
                         self._listings[path] = sorted(names)
 
@@ -561,7 +562,7 @@ class SSHSource(Source):
             if kind == protocol.CMD_HANDLE:
                 handles[host] = msg.get_binary()
             else:
-                self._missing_if(pipeline.error(msg), host)
+                self._note_missing(pipeline.error(msg), _text(host))
         size = SFTPFile.MAX_REQUEST_SIZE
         for host, (kind, msg) in pipeline.each(protocol.CMD_READ, handles, _offset(0),
                                                size).items():
@@ -602,7 +603,7 @@ class SSHSource(Source):
     def _readlink(self, host_path):
         target = self._on_sftp("readlink", host_path, self.sftp.readlink)
         if isinstance(target, bytes):
-            return target.decode("utf-8", "surrogateescape")
+            return _text(target)
         if target is None:
             raise OSError(errno.EINVAL, "not a link", host_path)
         return target
@@ -651,6 +652,16 @@ class SSHSource(Source):
                 raise failed(exc)
             return command_output(argv, status, output, error, where=self.host + ": ")
         return finish
+
+
+def _wire(path):
+    """A path as SFTP sends it: bytes, names that are not UTF-8 as the kernel has them."""
+    return path.encode("utf-8", "surrogateescape")
+
+
+def _text(path):
+    """A path or name as SFTP gave it, as os.listdir gives names (surrogate escapes)."""
+    return path.decode("utf-8", "surrogateescape")
 
 
 def _settled(finish):

@@ -45,13 +45,15 @@ def remote_target(args, host=None, connect_timeout=None):
                   timeout=connect_timeout or args.timeout * CONNECT_SHARE)
 
 
+def remote_source(args):
+    """The host of -H, read over a connection made with the --ssh-* options."""
+    from lvs_dr_checks.ssh import SSHSource
+    return SSHSource(remote_target(args).connect(), args.host)
+
+
 def sources(args):
     """(runtime source, configuration source) for the options given."""
-    if args.host is not None:
-        from lvs_dr_checks.ssh import SSHSource
-        runtime = SSHSource(remote_target(args).connect(), args.host)
-    else:
-        runtime = Source("/")
+    runtime = remote_source(args) if args.host is not None else Source("/")
     if args.root == "/":
         return runtime, runtime
     config = runtime.with_root(args.root)

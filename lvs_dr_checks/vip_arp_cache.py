@@ -250,9 +250,8 @@ def _reader(args, deadline):
                               "router itself)")
     if args.source == "ssh":
         def over_ssh(addresses):
-            from lvs_dr_checks.ssh import SSHSource
-            source = SSHSource(target.remote_target(args).connect(), args.host)
-            return neighbours.read_ip_neigh(source), "ip neigh of {} over SSH".format(args.host)
+            return (neighbours.read_ip_neigh(target.remote_source(args)),
+                    "ip neigh of {} over SSH".format(args.host))
         return over_ssh
     from lvs_dr_checks import snmp, ssh
     ssh.valid_host(args.host)
