@@ -280,10 +280,7 @@ def farm(servers, vip):
                                   for ip in servers)
             table = os.path.join(home, "ipvsadm")
             with open(table, "w") as handle:
-                handle.write("IP Virtual Server version 1.2.1 (size=4096)\nProt LocalAddress:Port "
-                             "Scheduler Flags\n  -> RemoteAddress:Port Forward Weight "
-                             "ActiveConn InActConn\nTCP  {}:80 wlc\n".format(vip))
-                handle.writelines("  -> {}:80 Route 1 0 0\n".format(ip) for ip in servers)
+                handle.write(lab_module.ipvsadm_text(vip, servers))
             server = subprocess.Popen(lab_module.Host.netns_argv(
                 ns, [sys.executable, os.path.abspath(__file__), host_key, client_key + ".pub",
                      str(PORT)] + specs), stdout=subprocess.PIPE, text=True)

@@ -300,6 +300,17 @@ def demo_in_lab(config):
                            "--expect-mac", lab.director.mac] + ipvs)
 
 
+def ipvsadm_text(vip, servers, port=80):
+    """`ipvsadm -Ln` of one TCP service of ``vip`` with ``servers`` (addresses) as its
+    direct-routing real servers: a saved IPVS table, for this kernel has no IPVS."""
+    return ("IP Virtual Server version 1.2.1 (size=4096)\n"
+            "Prot LocalAddress:Port Scheduler Flags\n"
+            "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n"
+            "TCP  {}:{} wlc\n".format(vip, port)
+            + "".join("  -> {}:{}               Route   1      0          0\n".format(
+                server, port) for server in servers))
+
+
 def write_config(root, files):
     """Write {relative path: text} into the demo's configuration tree, readable by all."""
     for path, text in files.items():

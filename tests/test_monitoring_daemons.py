@@ -457,10 +457,8 @@ def test_the_shipped_example_runs_every_service_to_a_real_result(installed, work
                 ssh.key, ssh.known_hosts, router.v3_file))
             ipvs = os.path.join(site, "ipvsadm-Ln")
             with open(ipvs, "w") as handle:
-                handle.write("IP Virtual Server version 1.2.1 (size=4096)\nProt LocalAddress:"
-                             "Port Scheduler Flags\nTCP  {}:80 wlc\n".format(lab_module.VIP) +
-                             "".join("  -> {}:80 Route 1 0 0\n".format(rs.ip)
-                                     for rs in lab.realservers))
+                handle.write(lab_module.ipvsadm_text(lab_module.VIP,
+                                                     [rs.ip for rs in lab.realservers]))
             os.chmod(ipvs, 0o644)
             nrpe_home = _user_dir(site, "nrpe")
             nrpe_conf = os.path.join(nrpe_home, "nrpe.cfg")

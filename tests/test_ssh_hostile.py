@@ -146,9 +146,7 @@ def test_sweep_of_real_sshd_servers_with_hostile_ones_among_them(tmp_path):
             real = [host.ip for host in lab.realservers] + sum(extra.values(), [])
             servers = real + list(hostile) + [nobody_there]
             table = tmp_path / "ipvsadm"
-            table.write_text("IP Virtual Server version 1.2.1 (size=4096)\nProt LocalAddress:"
-                             "Port Scheduler Flags\nTCP  {}:80 wlc\n".format(VIP)
-                             + "".join("  -> {}:80 Route 1 0 0\n".format(ip) for ip in servers))
+            table.write_text(lab_module.ipvsadm_text(VIP, servers))
             os.chmod(str(tmp_path), 0o755)
             started = time.monotonic()
             outcome = Outcome(lab.director.run(

@@ -37,12 +37,7 @@ def router(lab, tmp_path_factory):
         "udp:{}:161".format(lab.client.ip), "udp:127.0.0.1:161", "udp6:[2001:db8::c8]:161"])
     agent.ipvs = os.path.join(home, "ipvsadm-Ln")
     with open(agent.ipvs, "w") as handle:
-        handle.write("IP Virtual Server version 1.2.1 (size=4096)\n"
-                     "Prot LocalAddress:Port Scheduler Flags\n"
-                     "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n"
-                     "TCP  {}:80 wlc\n".format(VIP) +
-                     "".join("  -> {}:80               Route   1      0          0\n".format(
-                         rs.ip) for rs in lab.realservers))
+        handle.write(lab_module.ipvsadm_text(VIP, [rs.ip for rs in lab.realservers]))
     agent.start()
     yield agent
     agent.stop()
