@@ -4,6 +4,7 @@ in the same run, in the lab. Prints a table and writes bench-results.json. Not a
 asserts nothing; the targets are printed beside the figures."""
 
 import ast
+import collections
 import json
 import os
 import platform
@@ -54,33 +55,39 @@ while True:
     chunks.append(chunk)
 usage = os.wait4(pid, 0)[2]
 print(repr((time.monotonic() - started, usage.ru_maxrss / 1024.0,
-            b"".join(chunks).decode("utf-8", "replace"))))
+            b"".join(chunks).decode("utf-8", "replace"), usage.ru_utime + usage.ru_stime)))
 """
 
 
+Runs = collections.namedtuple("Runs", "seconds peak_mb output cpu_seconds")
+Runs.__doc__ = """Wall seconds and peak RSS in MB, stdout, and CPU seconds (the program's and
+its processes', user and system) of a program run in a namespace."""
+
+
 def timed(argv):
-    """(wall seconds, peak RSS in MB, stdout) of argv, run in a namespace by netns_argv."""
+    """One Runs of argv, run in a namespace by netns_argv."""
     prefix, command = argv[:4], argv[4:]
     done = subprocess.run(prefix + [sys.executable, "-S", "-c", CHILD] + command,
                           capture_output=True, text=True, check=True)
-    return ast.literal_eval(done.stdout)
+    return Runs(*ast.literal_eval(done.stdout))
 
 
 def repeat(argv, runs=RUNS):
+    """Runs of argv: the median time and CPU, the largest peak, the last output."""
     samples = [timed(argv) for _ in range(runs)]
-    return (statistics.median(s[0] for s in samples), max(s[1] for s in samples),
-            samples[-1][2])
+    return Runs(statistics.median(s.seconds for s in samples), max(s.peak_mb for s in samples),
+                samples[-1].output, statistics.median(s.cpu_seconds for s in samples))
 
 
 def startup(lab):
     rs1 = lab.realservers[0]
     in_ns = lab_module.Host.netns_argv
-    base_time, base_mem, _ = repeat(in_ns(rs1.ns, [sys.executable, "-c", "import nagiosplugin"]))
+    base_time, base_mem, _, _ = repeat(in_ns(rs1.ns, [sys.executable, "-c", "import nagiosplugin"]))
     rows = [{"what": "python -c 'import nagiosplugin' (baseline)", "seconds": base_time,
              "peak_mb": base_mem, "ratio": 1.0}]
     for argv in ([plugin("check_arp_sysctl")],
                  [plugin("check_vip_on_lo"), "--vip", lab_module.VIP]):
-        seconds, memory, _ = repeat(in_ns(rs1.ns, argv))
+        seconds, memory, _, _ = repeat(in_ns(rs1.ns, argv))
         rows.append({"what": os.path.basename(argv[0]), "seconds": seconds, "peak_mb": memory,
                      "ratio": seconds / base_time, "target": "<= 1.5x, < 40 MB"})
     return rows
@@ -111,12 +118,12 @@ def probe_scaling():
         for size in SIZES:
             vips = ALL_VIPS[:size]
             expected = exposed & set(vips)
-            seconds, memory, output = repeat(in_dir(director.ns, [
+            seconds, memory, output, _ = repeat(in_dir(director.ns, [
                 plugin("check_vip_arp_owner"), "-v", "-t", "30", "--vip", ",".join(vips)]), 3)
             baseline = baseline or seconds
             with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as targets:
                 targets.write("\n".join(vips) + "\n")
-            scan_seconds, _, scan = repeat(in_dir(director.ns, [
+            scan_seconds, _, scan, _ = repeat(in_dir(director.ns, [
                 ARP_SCAN, "-q", "-I", director.iface, "--retry=2", "--timeout=1000",
                 "-f", targets.name]), 3)
             os.unlink(targets.name)
@@ -141,7 +148,9 @@ def probe_scaling():
 def ssh_sweep():
     """The sweep against real sshd: 1, 8 and 32 healthy real servers (8 namespaces, each sshd
     also listening on three more addresses: sshd takes 16 listen sockets at most; the VIP on
-    lo, arp_ignore 1 and arp_announce 2)."""
+    lo, arp_ignore 1 and arp_announce 2). With the CPU the plugin and the sshd spent: the
+    sshd share this machine's CPUs, so no schedule ends before their sum over the CPUs (the
+    floor)."""
     rows = []
     with sshlab.LoginUser() as home, lab_module.Lab(realservers=8) as lab:
         extra = {host: ["192.0.2.{}".format(30 + 3 * index + n) for n in range(3)]
@@ -163,17 +172,33 @@ def ssh_sweep():
                         handle.write("  -> {:08X}:0050      Route   1      0          0\n".format(
                             int.from_bytes(bytes(int(p) for p in address.split(".")), "big")))
                 os.chmod(table, 0o644)
-                seconds, memory, output = repeat(lab_module.Host.netns_argv(lab.director.ns, [
+                servers_before = sum(cpu_seconds(daemon.pid) for daemon in ssh.daemons)
+                runs = repeat(lab_module.Host.netns_argv(lab.director.ns, [
                     plugin("check_lvs_realservers"), "--from-ipvs", table, "-t", "30",
                     "--parallel", PARALLEL]
                     + ssh.options()), 3)
-                rows.append({"servers": count, "seconds": seconds, "peak_mb": memory,
-                             "status": output.splitlines()[0].split("|")[0][:90]})
+                servers_cpu = (sum(cpu_seconds(daemon.pid) for daemon in ssh.daemons)
+                               - servers_before) / 3
+                rows.append({"servers": count, "seconds": runs.seconds, "peak_mb": runs.peak_mb,
+                             "client_cpu_seconds": runs.cpu_seconds,
+                             "servers_cpu_seconds": servers_cpu,
+                             "cpu_floor_seconds": (runs.cpu_seconds + servers_cpu)
+                             / os.cpu_count(),
+                             "status": runs.output.splitlines()[0].split("|")[0][:90]})
         finally:
             ssh.stop()
     for row in rows:
         row["ratio_to_1_server"] = row["seconds"] / rows[0]["seconds"]
+        row["cpu_floor_ratio"] = row["cpu_floor_seconds"] / rows[0]["seconds"]
     return rows
+
+
+def cpu_seconds(pid):
+    """CPU seconds (user and system) of a running process and of every process it has reaped:
+    for sshd, each connection's processes (the session, sftp, the commands run)."""
+    with open("/proc/{}/stat".format(pid)) as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def probe_10k():
@@ -195,7 +220,7 @@ def probe_10k():
                     handle.write("IP Virtual Server version 1.2.1 (size=4096)\n"
                                  "Prot LocalAddress:Port Scheduler Flags\n")
                     handle.writelines("TCP  [{}]:80 wlc\n".format(v) for v in vips[:size])
-                seconds, memory, output = repeat(lab_module.Host.netns_argv(director.ns, [
+                seconds, memory, output, _ = repeat(lab_module.Host.netns_argv(director.ns, [
                     plugin("check_vip_arp_owner"), "--from-ipvs", table, "--witness", rs1.ip,
                     "-t", "60"]), 3)
                 rows.append({"vips": size, "seconds": seconds, "peak_mb": memory,
@@ -265,7 +290,7 @@ def router_table_10k():
                                    text=True, check=True)
                 entries = len(router.run(["/usr/sbin/ip", "neigh", "show"]).stdout.splitlines())
                 for label, args in reads.items():
-                    seconds, memory, output = repeat(lab_module.Host.netns_argv(director.ns, [
+                    seconds, memory, output, _ = repeat(lab_module.Host.netns_argv(director.ns, [
                         plugin("check_vip_arp_cache")] + common + args), 3)
                     rows.append({"read": label, "entries": entries, "seconds": seconds,
                                  "peak_mb": memory,
@@ -313,6 +338,12 @@ def main():
     for row in results["ssh_sweep"]:
         print("  {servers:2d} servers {seconds:6.3f} s x{ratio_to_1_server:.2f} {peak_mb:5.1f} MB"
               "  {status}".format(**row))
+    print("  CPU: the plugin's and the servers' sshd; the floor is their sum over {} CPUs, a "
+          "ratio to 1 server's time".format(os.cpu_count()))
+    for row in results["ssh_sweep"]:
+        print("  {servers:2d} servers plugin {client_cpu_seconds:5.2f} s, sshd "
+              "{servers_cpu_seconds:5.2f} s: floor {cpu_floor_seconds:5.2f} s x{cpu_floor_ratio:.2f}"
+              .format(**row))
     print("\nSweep isolation (fake SSH servers, -t 20, 8 at a time: 4 waves of 4.25 s at most; "
           "median of 3)")
     for row in results["sweep_isolation"]:
