@@ -686,6 +686,14 @@ def _offset(number):
     return py3compat.long(number)
 
 
+class _Requests(list):
+    """The SFTP requests of one batch, as paramiko writes them, to be sent in one write."""
+
+    def send(self, data):
+        self.append(bytes(data))
+        return len(data)
+
+
 class _Pipeline:
     """SFTP requests sent together, answered by request number (in whatever order the
     server answers), through paramiko's own dispatch of asynchronous answers."""
@@ -699,9 +707,17 @@ class _Pipeline:
 
     def each(self, command, targets, *args):
         """{key: (answer type, message)} of ``command`` sent for every value of ``targets``
-        ({key: path or handle}) at once, followed by ``args``."""
-        sent = {self.sftp._async_request(self, command, target, *args): key
-                for key, target in targets.items()}
+        ({key: path or handle}) at once, followed by ``args``. The requests leave in one
+        write to the channel: a few SSH packets, not one each (each costs both ends an
+        encryption, a MAC and a system call)."""
+        channel, requests = self.sftp.sock, _Requests()
+        self.sftp.sock = requests  # where paramiko writes each request
+        try:
+            sent = {self.sftp._async_request(self, command, target, *args): key
+                    for key, target in targets.items()}
+        finally:
+            self.sftp.sock = channel
+        channel.sendall(b"".join(requests))
         while len(self.answers) < len(sent):  # each call takes all of its answers
             self.sftp._read_response()
         return {key: self.answers.pop(number) for number, key in sent.items()}

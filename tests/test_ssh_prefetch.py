@@ -14,6 +14,7 @@ import os
 import subprocess
 
 import fakessh
+import paramiko
 import pytest
 from conftest import unavailable
 from paramiko import sftp as protocol
@@ -27,12 +28,19 @@ TESTS = os.path.dirname(os.path.abspath(__file__))
 
 
 class Traffic:
-    """What the client sends and when it reads an answer, in order."""
+    """What the client sends, when it writes to the channel and when it reads an answer, in
+    order."""
 
     def __init__(self, monkeypatch):
         self.events = []
         sent, answered = sftp_client.SFTPClient._async_request, \
             sftp_client.SFTPClient._read_response
+        written = paramiko.Channel.send
+
+        def write(channel, data):
+            self.events.append(("write", None))
+            return written(channel, data)
+        monkeypatch.setattr(paramiko.Channel, "send", write)
 
         def send(client, fileobj, kind, *args):
             self.events.append(("send", kind))
@@ -75,8 +83,8 @@ def test_prefetch_gives_the_same_answers_with_debians_paramiko():
 
 
 def test_prefetch_sends_every_request_before_it_reads_an_answer(tmp_path, monkeypatch):
-    """One round trip for many: every OPENDIR before the first answer is read, then every
-    OPEN; what was prefetched costs no request afterwards."""
+    """One round trip for many: every OPENDIR before the first answer is read, in one write
+    to the channel, then every OPEN; what was prefetched costs no request afterwards."""
     fs = tmp_path / "fs" / "etc"
     for number in range(5):
         (fs / "d{}".format(number)).mkdir(parents=True)
@@ -89,10 +97,12 @@ def test_prefetch_sends_every_request_before_it_reads_an_answer(tmp_path, monkey
         assert source.sftp  # the session's own start is not what is measured
         traffic = Traffic(monkeypatch)
         source.prefetch(directories=directories)
-        assert traffic.events[:5] == [("send", protocol.CMD_OPENDIR)] * 5
+        assert traffic.events[:7] == [("send", protocol.CMD_OPENDIR)] * 5 + [
+            ("write", None), ("read", None)]
         traffic.events.clear()
         source.prefetch(files=files)
-        assert traffic.events[:5] == [("send", protocol.CMD_OPEN)] * 5
+        assert traffic.events[:7] == [("send", protocol.CMD_OPEN)] * 5 + [
+            ("write", None), ("read", None)]
         assert traffic.sent(protocol.CMD_READ) == [protocol.CMD_READ] * 5
         traffic.events.clear()
         assert [source.listdir(d) for d in directories] == [["a.conf"]] * 5
