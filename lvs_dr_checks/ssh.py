@@ -9,6 +9,7 @@ import base64
 import errno
 import fnmatch
 import hashlib
+import hmac
 import ipaddress
 import logging
 import os
@@ -42,6 +43,10 @@ _HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})"
                        r"(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?$")
 # Bounds of the local files SSH reads: a config, a key, known_hosts, a password.
 MAX_CONFIG_BYTES = 1024 * 1024
+# known_hosts is streamed (a fleet's file, every host's keys, runs to many MiB); a line longer
+# than any key is skipped.
+MAX_KNOWN_HOSTS_BYTES = 64 * 1024 * 1024
+MAX_KNOWN_HOSTS_LINE = 64 * 1024
 MAX_KEY_BYTES = 64 * 1024
 MAX_PASSWORD_BYTES = 4096
 # ssh_config keywords this reader never acts on (they run commands or reach other hosts).
@@ -178,35 +183,68 @@ class Target:
             read_local_file(name, "--ssh-key" if self.key_file else "IdentityFile", MAX_KEY_BYTES)
         return names or None
 
-    def _host_keys(self, paramiko, client):
-        """known_hosts read here, bounded, line by line: markers (@cert-authority, @revoked)
-        and lines paramiko cannot read are skipped (revoked keys are remembered)."""
+    def _host_keys(self, paramiko, client, hostname, port):
+        """known_hosts read here, streamed and bounded, the way paramiko would look the host
+        up (``hostname`` on port 22, else ``[hostname]:port``; plain or hashed names): only
+        the lines naming it are parsed, so that a fleet's file costs a scan, not a key parse
+        a line. @revoked keys are remembered whatever host they name; @cert-authority, other
+        markers and lines paramiko cannot read are skipped."""
         if not os.path.exists(self.known_hosts):
             return set()
-        text = read_local_file(self.known_hosts, "known_hosts", MAX_CONFIG_BYTES)
+        wanted = _known_hosts_name(hostname, port)
         keys, revoked = client.get_host_keys(), set()
-        for number, raw in enumerate(text.decode("utf-8", "replace").splitlines(), 1):
-            line = raw.strip()
+        for number, line in self._known_hosts_lines():
             if not line or line.startswith("#"):
                 continue
             marker = None
             if line.startswith("@"):
                 marker, _, line = line.partition(" ")
                 line = line.strip()
+            if marker not in (None, "@revoked"):
+                log.info("%s:%d: skipped (%s)", self.known_hosts, number,
+                         "certificate authorities are not supported"
+                         if marker == "@cert-authority" else "unknown marker")
+                continue
+            if marker is None and not _names(paramiko, line.split(None, 1)[0], wanted):
+                continue
             try:
                 entry = paramiko.hostkeys.HostKeyEntry.from_line(line, number)
             except Exception:  # any line paramiko cannot read is a line less, not a failure
                 entry = None
-            if entry is None or marker == "@cert-authority":
-                log.info("%s:%d: skipped (%s)", self.known_hosts, number,
-                         "certificate authorities are not supported" if marker else "unreadable")
-                continue
-            if marker == "@revoked":
+            if entry is None:
+                log.info("%s:%d: skipped (unreadable)", self.known_hosts, number)
+            elif marker == "@revoked":
                 revoked.add(entry.key.asbytes())
-                continue
-            for name in entry.hostnames:
-                keys.add(name, entry.key.get_name(), entry.key)
+            else:
+                for name in entry.hostnames:
+                    keys.add(name, entry.key.get_name(), entry.key)
         return revoked
+
+    def _known_hosts_lines(self):
+        """(line number, text) of known_hosts, read a line at a time; a line longer than
+        MAX_KNOWN_HOSTS_LINE is skipped, a file larger than MAX_KNOWN_HOSTS_BYTES refused."""
+        try:
+            handle = open_regular(self.known_hosts)
+        except OSError as exc:
+            raise PluginError("known_hosts {}: {}".format(self.known_hosts, exc.strerror or exc))
+        with handle:
+            size, number, skipping = 0, 0, False
+            for chunk in iter(lambda: handle.readline(MAX_KNOWN_HOSTS_LINE), b""):
+                size += len(chunk)
+                if size > MAX_KNOWN_HOSTS_BYTES:
+                    raise PluginError("known_hosts {}: larger than {} MiB, not such a file"
+                                      .format(self.known_hosts, MAX_KNOWN_HOSTS_BYTES >> 20))
+                ended = chunk.endswith(b"\n") or len(chunk) < MAX_KNOWN_HOSTS_LINE
+                if skipping:  # the rest of a line too long
+                    skipping = not ended
+                    continue
+                number += 1
+                if not ended:
+                    skipping = True
+                    log.info("%s:%d: skipped (longer than %d bytes)", self.known_hosts, number,
+                             MAX_KNOWN_HOSTS_LINE)
+                    continue
+                yield number, chunk.decode("utf-8", "replace").strip()
 
     def connect(self):
         """An authenticated paramiko client; every failure is a PluginError naming the fix."""
@@ -225,7 +263,7 @@ class Target:
         password = self.password()
         where = "{}@{}:{}".format(user, self.host, port)
         client = paramiko.SSHClient()
-        revoked = self._host_keys(paramiko, client)
+        revoked = self._host_keys(paramiko, client, hostname, port)
         client.set_missing_host_key_policy(_Reject(self.known_hosts, port))
         log.info("connecting to %s (known_hosts %s)", where, self.known_hosts)
         started = time.monotonic()
@@ -309,6 +347,21 @@ def _local_user():
 
 def _known_hosts_name(host, port):
     return host if port == 22 else "[{}]:{}".format(host, port)
+
+
+def _names(paramiko, field, wanted):
+    """Whether a known_hosts line's names (its first field) hold ``wanted``, as paramiko
+    matches them: the same text, or a hashed name (|1|salt|hash) of it."""
+    for name in field.split(","):
+        if name == wanted:
+            return True
+        if name.startswith("|1|"):
+            try:
+                if hmac.compare_digest(paramiko.HostKeys.hash_host(wanted, name), name):
+                    return True
+            except Exception:  # a malformed salt names no host
+                pass
+    return False
 
 
 class _Reject:

@@ -109,19 +109,68 @@ def test_hundreds_of_interfaces_keep_the_output_within_its_bound(tmp_path, capsy
 
 
 def test_known_hosts_markers_and_bad_lines_are_read_around(tmp_path):
-    """@cert-authority and unreadable lines are skipped, @revoked keys remembered, never an
-    exception; the plain entries are the host keys paramiko checks."""
+    """@cert-authority, unknown markers and unreadable lines are skipped, @revoked keys
+    remembered (whatever host they name), never an exception; the plain entries are the host
+    keys paramiko checks."""
     import paramiko
 
     key = paramiko.RSAKey.generate(2048)
+    other = paramiko.Ed25519Key.from_private_key_file(_ed25519_key(tmp_path))
     line = "{} {}".format(key.get_name(), key.get_base64())
     known = tmp_path / "known_hosts"
     known.write_text("# comment\n@cert-authority *.example.org {0}\n@revoked 192.0.2.12 {0}\n"
                      "192.0.2.11 {0}\nnot a line\n192.0.2.13 ssh-ed25519 !!!notbase64\n"
-                     "@bogus x y z\n".format(line))
+                     "@bogus x y z\n@bogus 192.0.2.11 {1} {2}\n".format(
+                         line, other.get_name(), other.get_base64()))
     target = ssh.Target("192.0.2.11", known_hosts=str(known))
     client = paramiko.SSHClient()
-    revoked = target._host_keys(paramiko, client)
+    revoked = target._host_keys(paramiko, client, "192.0.2.11", 22)
     assert revoked == {key.asbytes()}
-    assert client.get_host_keys().lookup("192.0.2.11")[key.get_name()] == key
+    assert client.get_host_keys().lookup("192.0.2.11") == {key.get_name(): key}
     assert client.get_host_keys().lookup("192.0.2.13") is None
+
+
+def _ed25519_key(tmp_path):
+    import subprocess
+    path = str(tmp_path / "id_ed25519")
+    subprocess.run(["/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", path],
+                   check=True)
+    return path
+
+
+def test_known_hosts_of_a_fleet_is_scanned_and_only_the_hosts_lines_parsed(tmp_path,
+                                                                             monkeypatch):
+    """A monitoring host's known_hosts names every server (here 20,000 lines, 8 MB, past the
+    1 MiB a config may have): the host's key is found by its plain, [host]:port or hashed
+    name, as paramiko looks it up, and no other line is parsed into a key. A line longer than
+    any key is skipped; a file past the bound is refused by name."""
+    import paramiko
+
+    keys = [paramiko.RSAKey.generate(2048) for _ in range(3)]
+    fleet, plain, on_2222 = keys
+    hashed = paramiko.Ed25519Key.from_private_key_file(_ed25519_key(tmp_path))
+    entry = "{} {} {}\n".format
+    lines = [entry("198.51.100.{}".format(n % 250) if n < 250 else "web{}.example.net".format(n),
+                   fleet.get_name(), fleet.get_base64()) for n in range(20000)]
+    lines[7000:7000] = ["192.0.2.11 " + "x" * (ssh.MAX_KNOWN_HOSTS_LINE * 2) + "\n",
+                        entry("[192.0.2.11]:2222", on_2222.get_name(), on_2222.get_base64()),
+                        entry(paramiko.HostKeys.hash_host("192.0.2.11"), hashed.get_name(),
+                              hashed.get_base64())]
+    lines.append(entry("192.0.2.10,192.0.2.11", plain.get_name(), plain.get_base64()))
+    known = tmp_path / "known_hosts"
+    known.write_text("".join(lines))
+    assert known.stat().st_size > ssh.MAX_CONFIG_BYTES * 7
+    parsed = []
+    from_line = paramiko.hostkeys.HostKeyEntry.from_line
+    monkeypatch.setattr(paramiko.hostkeys.HostKeyEntry, "from_line",
+                        lambda line, number=None: parsed.append(number) or from_line(line, number))
+    target = ssh.Target("192.0.2.11", known_hosts=str(known))
+    for port, found in ((22, {hashed.get_name(): hashed, plain.get_name(): plain}),
+                        (2222, {on_2222.get_name(): on_2222})):
+        client = paramiko.SSHClient()
+        assert target._host_keys(paramiko, client, "192.0.2.11", port) == set()
+        assert client.get_host_keys().lookup(ssh._known_hosts_name("192.0.2.11", port)) == found
+    assert parsed == [7003, 20004, 7002]  # the lines naming the host, nothing else
+    monkeypatch.setattr(ssh, "MAX_KNOWN_HOSTS_BYTES", 1024 * 1024)
+    with pytest.raises(cli.PluginError, match=r"^known_hosts .*: larger than 1 MiB, not such"):
+        target._host_keys(paramiko, paramiko.SSHClient(), "192.0.2.11", 22)
