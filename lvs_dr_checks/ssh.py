@@ -6,6 +6,7 @@ paramiko is imported only when a remote host is named.
 """
 
 import base64
+import contextlib
 import errno
 import fnmatch
 import hashlib
@@ -638,8 +639,9 @@ class SSHSource(Source):
 
         self._open_handles.append(handle)
         if len(self._open_handles) >= MAX_OPEN_HANDLES:
-            for each in self._open_handles:
-                self.sftp._async_request(type(None), protocol.CMD_CLOSE, each)
+            with _one_write(self.sftp):
+                for each in self._open_handles:
+                    self.sftp._async_request(type(None), protocol.CMD_CLOSE, each)
             del self._open_handles[:]
 
     def _lstat_mode(self, host_path):
@@ -747,6 +749,19 @@ class _Requests(list):
         return len(data)
 
 
+@contextlib.contextmanager
+def _one_write(sftp):
+    """The SFTP requests made inside leave in one write to the channel: a few SSH packets,
+    not one each (each costs both ends an encryption, a MAC and a system call)."""
+    channel, requests = sftp.sock, _Requests()
+    sftp.sock = requests  # where paramiko writes each request
+    try:
+        yield
+    finally:
+        sftp.sock = channel
+    channel.sendall(b"".join(requests))
+
+
 class _Pipeline:
     """SFTP requests sent together, answered by request number (in whatever order the
     server answers), through paramiko's own dispatch of asynchronous answers."""
@@ -760,17 +775,10 @@ class _Pipeline:
 
     def each(self, command, targets, *args):
         """{key: (answer type, message)} of ``command`` sent for every value of ``targets``
-        ({key: path or handle}) at once, followed by ``args``. The requests leave in one
-        write to the channel: a few SSH packets, not one each (each costs both ends an
-        encryption, a MAC and a system call)."""
-        channel, requests = self.sftp.sock, _Requests()
-        self.sftp.sock = requests  # where paramiko writes each request
-        try:
+        ({key: path or handle}) at once (in one write), followed by ``args``."""
+        with _one_write(self.sftp):
             sent = {self.sftp._async_request(self, command, target, *args): key
                     for key, target in targets.items()}
-        finally:
-            self.sftp.sock = channel
-        channel.sendall(b"".join(requests))
         while len(self.answers) < len(sent):  # each call takes all of its answers
             self.sftp._read_response()
         return {key: self.answers.pop(number) for number, key in sent.items()}
