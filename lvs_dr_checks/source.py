@@ -153,9 +153,9 @@ class Source:
 
     def prefetch(self, directories=(), files=(), commands=()):
         """A hint that these directories are about to be listed, these files read and these
-        commands run. A remote source asks for all of them at once, as many requests in
-        flight as there are paths (one after another, each costs a round trip), and starts
-        the commands to run while it reads; a local one has nothing to gain and does each
+        commands run. A remote source sends the requests together (many in flight, where
+        one after another each would cost a round trip), and starts the commands to run
+        while it reads; a local one has nothing to gain and does each
         when asked. Either way the answers are those listdir(), read_text() and run() give:
         a failure is raised where it is asked for."""
 

@@ -19,6 +19,7 @@ import lab as lab_module
 import sshlab
 
 RUNS = 5
+SWEEP_RUNS = 3  # runs of each sweep (its sshd CPU is their mean)
 PARALLEL = os.environ.get("LVS_DR_BENCH_PARALLEL", "8")
 ARPING = "/usr/bin/arping"
 ARP_SCAN = "/usr/sbin/arp-scan"
@@ -176,9 +177,9 @@ def ssh_sweep():
                 runs = repeat(lab_module.Host.netns_argv(lab.director.ns, [
                     plugin("check_lvs_realservers"), "--from-ipvs", table, "-t", "30",
                     "--parallel", PARALLEL]
-                    + ssh.options()), 3)
+                    + ssh.options()), SWEEP_RUNS)
                 servers_cpu = (sum(cpu_seconds(daemon.pid) for daemon in ssh.daemons)
-                               - servers_before) / 3
+                               - servers_before) / SWEEP_RUNS
                 rows.append({"servers": count, "seconds": runs.seconds, "peak_mb": runs.peak_mb,
                              "client_cpu_seconds": runs.cpu_seconds,
                              "servers_cpu_seconds": servers_cpu,
