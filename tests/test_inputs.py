@@ -2,6 +2,7 @@
 ssh_config reader and the sweep's ranking, in-process."""
 
 import pytest
+import sshlab
 from nagiosplugin.state import Critical, Ok, Unknown, Warn
 
 from lvs_dr_checks import cli, links, realservers, ssh
@@ -115,7 +116,7 @@ def test_known_hosts_markers_and_bad_lines_are_read_around(tmp_path):
     import paramiko
 
     key = paramiko.RSAKey.generate(2048)
-    other = paramiko.Ed25519Key.from_private_key_file(_ed25519_key(tmp_path))
+    other = _ed25519_key(tmp_path)
     line = "{} {}".format(key.get_name(), key.get_base64())
     known = tmp_path / "known_hosts"
     known.write_text("# comment\n@cert-authority *.example.org {0}\n@revoked 192.0.2.12 {0}\n"
@@ -131,11 +132,10 @@ def test_known_hosts_markers_and_bad_lines_are_read_around(tmp_path):
 
 
 def _ed25519_key(tmp_path):
-    import subprocess
+    import paramiko
     path = str(tmp_path / "id_ed25519")
-    subprocess.run(["/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", path],
-                   check=True)
-    return path
+    sshlab.keygen(path)
+    return paramiko.Ed25519Key.from_private_key_file(path)
 
 
 def test_known_hosts_of_a_fleet_is_scanned_and_only_the_hosts_lines_parsed(tmp_path,
@@ -148,7 +148,7 @@ def test_known_hosts_of_a_fleet_is_scanned_and_only_the_hosts_lines_parsed(tmp_p
 
     keys = [paramiko.RSAKey.generate(2048) for _ in range(3)]
     fleet, plain, on_2222 = keys
-    hashed = paramiko.Ed25519Key.from_private_key_file(_ed25519_key(tmp_path))
+    hashed = _ed25519_key(tmp_path)
     entry = "{} {} {}\n".format
     lines = [entry("198.51.100.{}".format(n % 250) if n < 250 else "web{}.example.net".format(n),
                    fleet.get_name(), fleet.get_base64()) for n in range(20000)]
