@@ -61,6 +61,7 @@ def check_server(ip, vips, make_target, persistence):
             source = SSHSource(client, str(ip))
             # check_vip_on_lo reads the addresses: they are on their way while the rest is read.
             source.prefetch(commands=[links.addresses_command(source)])
+            source.learn_top_level()
             return ServerReport(ip, vips, [
                 _run_check(arp_sysctl.NAME, arp_sysctl.make_check(source, source,
                                                                   persistence=persistence)),

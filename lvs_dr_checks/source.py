@@ -130,7 +130,7 @@ class Source:
             return self._host_path(path)
         if follow:
             return self._host_path(self.resolve(path))
-        parent, name = posixpath.split(posixpath.normpath("/" + path))
+        parent, name = posixpath.split(posixpath.normpath("/" + path.lstrip("/")))
         return self._host_path(posixpath.join(self.resolve(parent), name))
 
     def read_text(self, path):
@@ -160,7 +160,10 @@ class Source:
         a failure is raised where it is asked for."""
 
     def read_optional(self, path):
-        """The file's text, or None when it does not exist."""
+        """The file's text, or None when it does not exist. A file already read exists: its
+        path is not resolved again (over SFTP a lstat for each part of it)."""
+        if path in self._texts:
+            return self._texts[path]
         if self.kind(self.resolve(path)) is None:
             return None
         return self.read_text(path)

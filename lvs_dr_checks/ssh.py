@@ -22,7 +22,7 @@ import stat
 import time
 
 from lvs_dr_checks.cli import PluginError, logger
-from lvs_dr_checks.source import MAX_FILE_BYTES, Source, command_output, decode_text, open_regular
+from lvs_dr_checks.source import MAX_FILE_BYTES, MAX_SYMLINKS, Source, command_output, decode_text, open_regular
 
 log = logger("ssh")
 PASSWORD_ENV = "LVS_DR_SSH_PASSWORD"
@@ -426,6 +426,16 @@ class SSHSource(Source):
                                   .format(self.host, exc))
         return self._sftp
 
+    def learn_top_level(self):
+        """The root listed and its links read (a few requests), before a check asks for
+        anything. With merged /usr, /lib is a link to usr/lib and the search paths name the
+        same directories both ways (/lib/systemd/system, /usr/lib/systemd/system): known
+        before the first batch, each is listed once; and no path's first part costs an
+        lstat."""
+        self._batch("listdir", ["/"], self._listings, self._list_at_once)
+        self._batch("readlink", [path for path in ("/" + name for name in self._listings.get(
+            "/", ())) if self.kind(path) == "link"], self._links, self._readlink_at_once)
+
     def _on_sftp(self, what, host_path, call):
         """One SFTP operation on a path (sent as bytes, so that names that are not UTF-8 go
         through); OSError stays an OSError, anything else the session throws is this host's
@@ -531,12 +541,18 @@ class SSHSource(Source):
                 self._listings[path] = self.listdir(real)
         return super().listdir(path)
 
-    def _known_real(self, path):
-        """``path`` resolved when a link this run already followed leads to it, else as it is:
-        no round trip is spent to find out."""
-        normal = posixpath.normpath("/" + path)
-        if any(normal == link or normal.startswith(link + "/") for link in self._links):
-            return self.resolve(path)
+    def _known_real(self, path, followed=0):
+        """``path`` by its real name when a link this run already knows leads to it, else as it
+        is: no round trip is spent to find out. A link is replaced by its target
+        (/lib/systemd/system is /usr/lib/systemd/system: the same directory, whatever links
+        lie further on); one whose target climbs ('..') is resolved as the host resolves it."""
+        normal = posixpath.normpath("/" + path.lstrip("/"))
+        for link, target in self._links.items():
+            if normal == link or normal.startswith(link + "/"):
+                if ".." in target.split("/") or followed >= MAX_SYMLINKS:
+                    return self.resolve(path)  # a loop is named there
+                return self._known_real(posixpath.join(posixpath.dirname(link), target)
+                                        + normal[len(link):], followed + 1)
         return path
 
     def prefetch(self, directories=(), files=(), commands=()):
@@ -546,23 +562,26 @@ class SSHSource(Source):
                     self._started[tuple(argv)] = self._start(argv)
                 except PluginError:
                     break  # not now (MaxSessions?): run() starts it when it is asked for
-        for what, paths, done, read in (("listdir", directories, self._listings,
-                                          self._list_at_once),
-                                         ("read", files, self._texts, self._read_at_once)):
-            paths = [p for p in dict.fromkeys(paths) if p not in done]
-            if not paths:
-                continue
-            try:
-                for start in range(0, len(paths), IN_FLIGHT):
-                    read(paths[start:start + IN_FLIGHT])
-            except PluginError:
-                pass  # left to listdir() and read_text(), which name it where it is asked for
-            except Exception as exc:  # the connection or the session failed
-                raise PluginError("{}: SFTP failed on {} {}{} ({}: {}): is the connection or "
-                                  "the sftp subsystem limited?".format(
-                                      self.host, what, paths[0], " and {} more at once".format(
-                                          len(paths) - 1) if len(paths) > 1 else "",
-                                      type(exc).__name__, exc))
+        self._batch("listdir", directories, self._listings, self._list_at_once)
+        self._batch("read", files, self._texts, self._read_at_once)
+
+    def _batch(self, what, paths, done, read):
+        """``read`` of the paths not yet ``done``, IN_FLIGHT requests at a time. A path's own
+        failure is left to the call that asks for it, which names it there."""
+        paths = [p for p in dict.fromkeys(paths) if p not in done]
+        if not paths:
+            return
+        try:
+            for start in range(0, len(paths), IN_FLIGHT):
+                read(paths[start:start + IN_FLIGHT])
+        except PluginError:
+            pass
+        except Exception as exc:  # the connection or the session failed
+            raise PluginError("{}: SFTP failed on {} {}{} ({}: {}): is the connection or the "
+                              "sftp subsystem limited?".format(
+                                  self.host, what, paths[0], " and {} more at once".format(
+                                      len(paths) - 1) if len(paths) > 1 else "",
+                                  type(exc).__name__, exc))
 
     def _at_once(self, paths):
         """{host path as sent: [paths]}: each path once, by its known real path, and none
@@ -630,6 +649,16 @@ class SSHSource(Source):
             if len(data) < size:
                 for path in hosts[host]:
                     self._texts[path] = decode_text(data)
+
+    def _readlink_at_once(self, paths):
+        """Every READLINK sent at once (``paths``: links whose directory is resolved)."""
+        from paramiko import sftp as protocol
+
+        pipeline = _Pipeline(self.sftp)
+        hosts = {path: _wire(self._host_path(path)) for path in paths}
+        for path, (kind, msg) in pipeline.each(protocol.CMD_READLINK, hosts).items():
+            if kind == protocol.CMD_NAME and msg.get_int() == 1:
+                self._links[path] = _text(msg.get_string())
 
     def _release(self, handle):
         """A handle read to the end is closed with the session, or with the others in one

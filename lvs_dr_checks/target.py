@@ -48,7 +48,9 @@ def remote_target(args, host=None, connect_timeout=None):
 def remote_source(args):
     """The host of -H, read over a connection made with the --ssh-* options."""
     from lvs_dr_checks.ssh import SSHSource
-    return SSHSource(remote_target(args).connect(), args.host)
+    source = SSHSource(remote_target(args).connect(), args.host)
+    source.learn_top_level()
+    return source
 
 
 def sources(args):

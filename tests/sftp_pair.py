@@ -79,10 +79,16 @@ def random_tree(seed, root):
                 handle.write(data)
             if not listed_only:
                 files.append(directory + "/" + name)
-    os.symlink("d0", fs + "/etc/alias")  # a relative link: the same tree over SFTP and here
-    directories += ["/etc/alias", "/etc/missing", "/etc/d0/missing"]
+    # Relative links (the same tree over SFTP and here): one in /etc, and one at the top, as
+    # merged /usr makes /lib a link to usr/lib, so that the same directories have two names.
+    os.symlink("d0", fs + "/etc/alias")
+    os.symlink("etc", fs + "/conf")
+    directories += ["/etc/alias", "/etc/missing", "/etc/d0/missing", "/conf/alias",
+                    "/conf/missing"] + [directory.replace("/etc/", "/conf/", 1)
+                                        for directory in directories]
     files += ["/etc/alias/" + name[len("/etc/d0/"):] for name in files
               if name.startswith("/etc/d0/")][:5]
+    files += [name.replace("/etc/", "/conf/", 1) for name in files[:8]]
     files += ["/etc/missing/x.conf", "/etc/d1/nothing.conf"]
     rng.shuffle(files)
     return directories, files
@@ -114,6 +120,7 @@ def differences(seed, root):
     try:
         one_at_a_time = reads(link.source(), directories, files)
         source = link.source()
+        source.learn_top_level()
         source.prefetch(directories=directories, files=files)
         prefetched = reads(source, directories, files)
     finally:

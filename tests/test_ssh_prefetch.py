@@ -3,9 +3,10 @@ with the very answers of the reads one at a time. No root: paramiko's own server
 a tree over a socket pair in this process (tests/sftp_pair.py).
 
 The differential: for seeded random trees (directories of 0 to 140 names, so that a listing
-takes several READDIR answers; files around the 32 KiB a read asks for; relative links;
-names that are not UTF-8, listed; paths that do not exist), every listing and every file read
-through prefetch() equals the same read without it, and what the local Source reads from
+takes several READDIR answers; files around the 32 KiB a read asks for; relative links, one
+of them at the top, so that directories have two names; names that are not UTF-8, listed;
+paths that do not exist), every listing and every file read through learn_top_level() and
+prefetch() equals the same read without them, and what the local Source reads from
 the tree itself; with the venv's paramiko here and with Debian's python3-paramiko (2.x) in a
 process of its own."""
 
@@ -107,6 +108,35 @@ def test_prefetch_sends_every_request_before_it_reads_an_answer(tmp_path, monkey
         traffic.events.clear()
         assert [source.listdir(d) for d in directories] == [["a.conf"]] * 5
         assert [source.read_text(f) for f in files] == ["a = {}\n".format(n) for n in range(5)]
+        assert traffic.sent() == []
+    finally:
+        link.close()
+
+
+def test_a_directory_with_two_names_is_listed_once(tmp_path, monkeypatch):
+    """Merged /usr: /lib is a link to usr/lib, and the search paths name both. Once the top
+    level is learnt (the root listed, its links read), a batch lists such a directory once,
+    the kinds of the top-level names cost nothing, and a file read is not resolved again to
+    find out whether it exists."""
+    fs = tmp_path / "fs"
+    (fs / "usr" / "lib" / "sysctl.d").mkdir(parents=True)
+    (fs / "usr" / "lib" / "sysctl.d" / "50-a.conf").write_text("a = 1\n")
+    (fs / "etc").mkdir()
+    (fs / "lib").symlink_to("usr/lib")
+    link = Link(str(tmp_path))
+    try:
+        source = link.source()
+        source.learn_top_level()
+        traffic = Traffic(monkeypatch)
+        source.prefetch(directories=["/lib/sysctl.d", "/usr/lib/sysctl.d"])
+        assert traffic.sent(protocol.CMD_OPENDIR) == [protocol.CMD_OPENDIR]
+        source.prefetch(files=["/lib/sysctl.d/50-a.conf"])
+        traffic.events.clear()
+        assert source.listdir("/lib/sysctl.d") == source.listdir("/usr/lib/sysctl.d") == [
+            "50-a.conf"]
+        assert [source.kind(path) for path in ("/etc", "/lib", "/usr", "/var")] == [
+            "dir", "link", "dir", None]
+        assert source.read_optional("/lib/sysctl.d/50-a.conf") == "a = 1\n"
         assert traffic.sent() == []
     finally:
         link.close()
