@@ -130,7 +130,7 @@ class Source:
             return self._host_path(path)
         if follow:
             return self._host_path(self.resolve(path))
-        parent, name = posixpath.split(posixpath.normpath("/" + path.lstrip("/")))
+        parent, name = posixpath.split(absolute(path))
         return self._host_path(posixpath.join(self.resolve(parent), name))
 
     def read_text(self, path):
@@ -251,6 +251,12 @@ class Source:
             except OSError as exc:
                 raise PluginError(_describe_os_error(path, exc))
         return self._links[path]
+
+
+def absolute(path):
+    """``path`` absolute and normalised: "etc//x" and "/etc/x" alike are "/etc/x" (normpath
+    alone keeps a leading "//", and "//etc/x" would not match "/etc/x")."""
+    return posixpath.normpath("/" + path.lstrip("/"))
 
 
 def decode_text(data):

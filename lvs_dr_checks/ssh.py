@@ -22,7 +22,15 @@ import stat
 import time
 
 from lvs_dr_checks.cli import PluginError, logger
-from lvs_dr_checks.source import MAX_FILE_BYTES, MAX_SYMLINKS, Source, command_output, decode_text, open_regular
+from lvs_dr_checks.source import (
+    MAX_FILE_BYTES,
+    MAX_SYMLINKS,
+    Source,
+    absolute,
+    command_output,
+    decode_text,
+    open_regular,
+)
 
 log = logger("ssh")
 PASSWORD_ENV = "LVS_DR_SSH_PASSWORD"
@@ -317,6 +325,9 @@ class Target:
         return client
 
 
+QUICKACK = getattr(socket, "TCP_QUICKACK", None)  # Linux only
+
+
 class _Socket(socket.socket):
     """The connection's TCP socket, with no wait for the peer's ACK on either side. Nagle's
     algorithm is off: the requests of a batch (SSHSource.prefetch), and the handshake's
@@ -330,9 +341,6 @@ class _Socket(socket.socket):
         if QUICKACK is not None:  # Linux: the flag lasts until the kernel delays an ACK again
             self.setsockopt(socket.IPPROTO_TCP, QUICKACK, 1)
         return super().recv(size, *flags)
-
-
-QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 
 
 def _connection(paramiko, hostname, port, timeout):
@@ -583,7 +591,7 @@ class SSHSource(Source):
         is: no round trip is spent to find out. A link is replaced by its target
         (/lib/systemd/system is /usr/lib/systemd/system: the same directory, whatever links
         lie further on); one whose target climbs ('..') is resolved as the host resolves it."""
-        normal = posixpath.normpath("/" + path.lstrip("/"))
+        normal = absolute(path)
         for link, target in self._links.items():
             if normal == link or normal.startswith(link + "/"):
                 if ".." in target.split("/") or followed >= MAX_SYMLINKS:
