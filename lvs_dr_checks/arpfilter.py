@@ -11,9 +11,9 @@ rule shipped for exactly ``nft -j list ruleset``.
 
 import collections
 import ipaddress
-import json
 
 from lvs_dr_checks.cli import PluginError, logger
+from lvs_dr_checks.source import json_output
 
 log = logger("arpfilter")
 NFT = "/usr/sbin/nft"
@@ -33,8 +33,8 @@ def read_ruleset(source):
     source.prefetch(commands=tried)
     for argv in tried:
         try:
-            return json.loads(source.run(argv))
-        except (PluginError, ValueError) as exc:
+            return json_output(source.run(argv), " ".join(argv))
+        except PluginError as exc:
             log.info("cannot read the nftables ruleset with %s: %s", " ".join(argv), exc)
     return None
 

@@ -4,13 +4,16 @@
   (what `systemctl enable` makes), and not masked. Its ExecStartPre=, ExecStart= and
   ExecStartPost= lines, with those of its drop-ins (NAME.d/*.conf; an empty ExecStart=
   clears the list), are split as systemd splits them (quotes, `;` between commands, the
-  prefixes `-@:+!`), $VAR taken from Environment=; `/bin/sh -c '...'` is read as its commands.
+  prefixes `-@:+!`), $VAR taken from Environment= (as systemd applies it: an empty one clears
+  the list, a word that is no NAME=VALUE is skipped, broken quoting ends the line with the
+  words before it set); `/bin/sh -c '...'` is read as its commands.
 - /etc/rc.local runs at boot only when it is executable (systemd-rc-local-generator), as
   `/etc/rc.local start` through its `#!` line (none: it cannot run); a top-level `exit` ends it.
 Commands are parsed as argv (commands.py), never run.
 """
 
 import posixpath
+import re
 import shlex
 
 from lvs_dr_checks import commands
@@ -21,6 +24,7 @@ UNIT_DIRECTORIES = ("/etc/systemd/system", "/run/systemd/system", "/usr/local/li
                     "/usr/lib/systemd/system", "/lib/systemd/system")
 RC_LOCAL = "/etc/rc.local"
 _EXEC_KEYS = ("ExecStartPre", "ExecStart", "ExecStartPost")
+_ENVIRONMENT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 def enabled_units(source):
@@ -71,6 +75,23 @@ def _exec_commands(value, environment):
     return argvs
 
 
+def _set_environment(value, environment):
+    """One Environment= line applied to ``environment`` as systemd's config_parse_environ
+    applies it."""
+    if not value.strip():
+        environment.clear()
+        return
+    words = shlex.shlex(value, posix=True)
+    words.whitespace_split, words.commenters = True, ""
+    try:
+        for word in words:
+            key, equals, assigned = word.partition("=")
+            if equals and _ENVIRONMENT_NAME.match(key):
+                environment[key] = assigned
+    except ValueError:  # "Invalid syntax, ignoring": the rest of the line
+        pass
+
+
 def unit_addresses(source, name, path):
     """(AddedAddress, file, line) of an enabled unit's Exec lines."""
     entries = list(unit_entries(source.read_text(path), path))
@@ -80,9 +101,7 @@ def unit_addresses(source, name, path):
         if entry.section != "Service":
             continue
         if entry.key == "Environment":
-            for assignment in shlex.split(entry.value):
-                key, _, value = assignment.partition("=")
-                environment[key] = value
+            _set_environment(entry.value, environment)
         elif entry.key in _EXEC_KEYS:
             if entry.value:
                 lines.append(entry)

@@ -16,6 +16,8 @@ from lvs_dr_checks.source import glob_paths
 DEFAULT_PATH = "/etc/keepalived/keepalived.conf"
 MAX_INCLUDE_DEPTH = 8
 MAX_INCLUDED_FILES = 1000
+# keepalived's own grammar nests four deep (virtual_server, real_server, a checker, url).
+MAX_BLOCK_DEPTH = 32
 
 class Block:
     """One statement: its words, and the statements of its {...} block (or None)."""
@@ -86,6 +88,9 @@ def parse_blocks(words, path):
     current, line_of = None, None
     for number, word in words:
         if word == "{":
+            if len(stack) == MAX_BLOCK_DEPTH:
+                raise PluginError("{} line {}: blocks nested deeper than {}: not a "
+                                  "keepalived.conf".format(path, number, MAX_BLOCK_DEPTH))
             if current is None:
                 current = Block([""])
                 children.append(current)

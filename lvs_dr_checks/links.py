@@ -6,11 +6,11 @@ iproute2, ``ip -j addr`` or, for iproute2 without JSON, ``ip -o addr``.
 
 import collections
 import ipaddress
-import json
 import re
 
 from lvs_dr_checks import kernel
 from lvs_dr_checks.cli import PluginError
+from lvs_dr_checks.source import json_output
 
 SYS_NET = "/sys/class/net"
 IP_COMMANDS = ("/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip")
@@ -124,10 +124,7 @@ def _unreadable(command, what):
 def parse_ip_json(text):
     """Addresses from ``ip -j addr show``; an entry that is not what iproute2 writes is an
     error, not an address less (a VIP missed would be judged missing)."""
-    try:
-        interfaces = json.loads(text)
-    except ValueError as exc:
-        raise PluginError("ip -j addr: output is not JSON ({})".format(exc))
+    interfaces = json_output(text, "ip -j addr")
     if not isinstance(interfaces, list):
         raise _unreadable("ip -j addr", "output is not a list of interfaces")
     addresses = []
@@ -215,8 +212,8 @@ def _ip_json(source, argv):
     """``ip -j ...`` as a list of entries; an error or odd output is no entry (these reads
     name hosts and find witnesses; none decides a verdict alone)."""
     try:
-        entries = json.loads(source.run([ip_command(source), "-j"] + argv))
-    except (PluginError, ValueError):
+        entries = json_output(source.run([ip_command(source), "-j"] + argv), "ip -j")
+    except PluginError:
         return []
     return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
 

@@ -13,6 +13,7 @@ import re
 from lvs_dr_checks import links
 from lvs_dr_checks.cli import PluginError
 from lvs_dr_checks.snmp import NO_OBJECT, TooManyRows
+from lvs_dr_checks.source import json_output
 from lvs_dr_checks.summary import plural
 
 
@@ -189,10 +190,7 @@ _LLADDR = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2})+$")
 def parse_ip_neigh(text):
     """Entries from ``ip -j neigh show``; an entry that is not what iproute2 writes is an
     error, not an entry less (a VIP's entry missed would be judged absent)."""
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise PluginError("ip -j neigh: output is not JSON ({})".format(exc))
+    data = json_output(text, "ip -j neigh")
     if not isinstance(data, list):
         raise PluginError("ip -j neigh: output is not a list of neighbours")
     entries = []

@@ -138,6 +138,8 @@ def parse(source, files):
             document = yaml.load(source.read_text(path), Loader=loader)
         except yaml.YAMLError as exc:
             raise Invalid("{}: invalid YAML: {}".format(path, " ".join(str(exc).split())))
+        except RecursionError:  # what netplan's own parser makes of it is not known here
+            raise PluginError("{}: YAML nested too deeply to read".format(path))
         if document is None:
             continue
         if not isinstance(document, dict) or set(document) - {"network"}:

@@ -6,6 +6,7 @@ host, a fixture tree (``root``) in the tests, or a remote host over SSH.
 
 import errno
 import fnmatch
+import json
 import os
 import posixpath
 import stat
@@ -277,6 +278,19 @@ def command_output(argv, status, stdout, stderr, where=""):
         raise PluginError("{}output of {} is larger than {} MiB: cut, and no verdict comes from "
                           "part of it".format(where, command, MAX_FILE_BYTES >> 20))
     return stdout.decode("utf-8", "surrogateescape")
+
+
+def json_output(text, what):
+    """A command's JSON output, or the error that names it: output that is not JSON, or
+    nested deeper than the parser follows (no iproute2 or nft output is), is not read in
+    part."""
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise PluginError("{}: output is not JSON ({})".format(what, exc))
+    except RecursionError:
+        raise PluginError("{}: output is not JSON that it writes (nested too deeply)".format(
+            what))
 
 
 MASKED = "/dev/null"

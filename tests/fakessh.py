@@ -38,6 +38,8 @@ def ip_json(tree, behaviour):
         return b"[" + b",".join([b'{"ifname": "dummy", "addr_info": []}'] * 150000) + b"]"
     if behaviour == "garbage":
         return b"<html>not iproute2</html>\n"
+    if behaviour == "nested":  # JSON, deeper than Python's parser follows
+        return b"[" * 100000 + b"]" * 100000
     with open(os.path.join(tree, "addresses.json"), "rb") as handle:
         return handle.read()
 

@@ -4,9 +4,10 @@ script really run (tests/oracles/scripts_boot.py), which units run at boot again
 systemd itself cannot run here, so those expectations are written by hand)."""
 
 import os
+import subprocess
 
 import pytest
-from conftest import write_tree
+from conftest import unavailable, write_tree
 from oracles.namespace import booted, need_root
 
 from lvs_dr_checks import bootscripts, netconfig
@@ -113,3 +114,57 @@ def test_the_units_enabled_are_those_systemctl_says(oracle, tmp_path):
     result = oracle({"files": UNITS, "units": UNIT_NAMES})
     assert runs == {name for name, word in result["enabled"].items() if word == "enabled"}, \
         result["enabled"]
+
+
+# Environment= as systemd applies it (config_parse_environ): (what the case shows, the unit's
+# Environment= lines, the warnings of systemd's own parser for them, what ExecStart
+# `ip addr add $VIP dev lo` then adds).
+ENVIRONMENT_CASES = [
+    ("broken quoting ends the line, the words before it apply",
+     ['VIP=192.0.2.110/32 "LABEL=lo:x'],
+     ['Invalid syntax, ignoring: VIP=192.0.2.110/32 "LABEL=lo:x'], ["192.0.2.110/32"]),
+    ("an empty Environment= clears what came before",
+     ["VIP=192.0.2.111/32", "", "OTHER=1"], [], []),
+    ("words that are no NAME=VALUE are skipped, the others apply",
+     ["1VIP=192.0.2.112/32 VIP=192.0.2.113/32 VIP"],
+     ["Invalid environment assignment, ignoring: 1VIP=192.0.2.112/32",
+      "Invalid environment assignment, ignoring: VIP"], ["192.0.2.113/32"]),
+    ("quotes keep a value whole",
+     ['"VIP=192.0.2.114/32" LABEL="lo:a b"'], [], ["192.0.2.114/32"]),
+]
+
+
+def environment_unit(lines):
+    return unit("".join("Environment={}\n".format(line) for line in lines)
+                + "ExecStart=/usr/sbin/ip addr add $VIP dev lo\n")
+
+
+@pytest.mark.parametrize("case, lines, warnings, added", ENVIRONMENT_CASES,
+                         ids=[c[0] for c in ENVIRONMENT_CASES])
+def test_environment_lines_are_applied_as_systemd_applies_them(tmp_path, case, lines, warnings,
+                                                               added):
+    write_tree(str(tmp_path), {SYSTEM + "env.service": environment_unit(lines)})
+    found = bootscripts.unit_addresses(Source(str(tmp_path)), "env.service",
+                                       SYSTEM + "env.service")
+    assert ["{}/{}".format(a.address, a.prefixlen) for a, _, _ in found] == added
+
+
+SYSTEMD_ANALYZE = "/usr/bin/systemd-analyze"
+
+
+@pytest.mark.parametrize("case, lines, warnings, added", ENVIRONMENT_CASES,
+                         ids=[c[0] for c in ENVIRONMENT_CASES])
+def test_systemd_parser_ignores_what_the_cases_say(tmp_path, case, lines, warnings, added):
+    """The real parser (systemd-analyze verify loads the unit as the manager would) warns of
+    exactly the words the case says it ignores; nothing else of the Environment= lines."""
+    if not os.access(SYSTEMD_ANALYZE, os.X_OK):
+        unavailable("systemd-analyze missing (Debian: systemd)")
+    path = os.path.join(str(tmp_path), "env.service")
+    with open(path, "w") as handle:
+        handle.write(environment_unit(lines))
+    done = subprocess.run([SYSTEMD_ANALYZE, "verify", "--man=no", path], capture_output=True,
+                          text=True, timeout=60, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+                                                      "SYSTEMD_LOG_COLOR": "0"})
+    said = [line.split(": ", 1)[1] for line in done.stderr.splitlines()
+            if line.startswith(path + ":") and "nvalid" in line]
+    assert said == warnings, done.stderr

@@ -13,7 +13,7 @@ from conftest import run_plugin
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lvs_dr_checks import ipvs, links, netconfig, vip_on_lo
+from lvs_dr_checks import arpfilter, ipvs, links, neighbours, netconfig, vip_on_lo
 from lvs_dr_checks.arp import Arp, NeighborDiscovery
 from lvs_dr_checks.cli import PluginError
 from lvs_dr_checks.source import MAX_FILE_BYTES, Source
@@ -103,6 +103,33 @@ def test_ip_json_never_raises(text):
     only_plugin_errors(links.parse_ip_json, text)
 
 
+NESTED = "[" * 100000 + "]" * 100000  # valid JSON, deeper than Python's parser follows
+
+
+@pytest.mark.parametrize("parse, what", [(links.parse_ip_json, "ip -j addr"),
+                                         (neighbours.parse_ip_neigh, "ip -j neigh")])
+def test_json_nested_too_deeply_is_named(parse, what):
+    with pytest.raises(PluginError, match=r"^{}: output is not JSON that it writes \(nested too "
+                                          r"deeply\)$".format(what)):
+        parse(NESTED)
+
+
+def test_an_nft_ruleset_nested_too_deeply_is_unread_not_a_crash():
+    class NestedNft(MemorySource):
+        def _run(self, argv):
+            return NESTED
+
+    source = NestedNft({"/usr/sbin/nft": "", "/usr/bin/sudo": ""})
+    assert arpfilter.read_ruleset(source) is None
+
+
+def test_a_netplan_file_nested_too_deeply_is_named():
+    nested = "network:\n  ethernets:\n    lo:\n      addresses: " + "[" * 3000 + "]" * 3000
+    with pytest.raises(PluginError, match=r"^/etc/netplan/01.yaml: YAML nested too deeply to "
+                                          r"read$"):
+        netconfig.read_all(MemorySource({"/etc/netplan/01.yaml": nested}), ["lo"])
+
+
 def _capture(name):
     with open(os.path.join(os.path.dirname(__file__), "fixtures", name)) as handle:
         return handle.read()
@@ -132,6 +159,29 @@ NETCONFIG_PATHS = ["/etc/network/interfaces", "/etc/network/interfaces.d/x",
 @FUZZ
 @given(st.dictionaries(st.sampled_from(NETCONFIG_PATHS), TEXT, min_size=1))
 def test_network_configuration_never_raises(files):
+    only_plugin_errors(netconfig.read_all, MemorySource(files), ["lo", "eth0"])
+
+
+# Words of the units' own syntax (quotes, escapes, variables, separators, prefixes), so that
+# random lines reach the splitting rules, which random text alone seldom does.
+UNIT_WORDS = st.lists(st.sampled_from(['"', "'", "\\", "$", "${", "}", ";", "\\;", " ", "=",
+                                       "%i", "VIP", "LABEL", "lo", "/usr/sbin/ip", "addr", "add",
+                                       "192.0.2.100/32", "dev", "-", "@", "+", "!", "sh", "-c",
+                                       "/bin/sh", "label", "lo:1", "\t"]),
+                      max_size=14).map("".join)
+UNIT_KEYS = st.sampled_from(["Environment", "ExecStartPre", "ExecStart", "ExecStartPost"])
+
+
+@FUZZ
+@given(st.lists(st.tuples(UNIT_KEYS, UNIT_WORDS), min_size=1, max_size=6),
+       st.lists(st.tuples(UNIT_KEYS, UNIT_WORDS), max_size=3))
+def test_unit_lines_of_any_quoting_never_raise(lines, drop_in):
+    def text(pairs):
+        return "[Service]\n" + "".join("{}={}\n".format(k, v) for k, v in pairs)
+    files = {"/etc/systemd/system/vip.service": text(lines),
+             "/etc/systemd/system/vip.service.d/a.conf": text(drop_in),
+             "/etc/systemd/system/multi-user.target.wants/vip.service":
+                 ("link", "/etc/systemd/system/vip.service")}
     only_plugin_errors(netconfig.read_all, MemorySource(files), ["lo", "eth0"])
 
 

@@ -32,6 +32,8 @@ def test_instances_vips_virtual_macs_and_dr_real_servers_with_includes():
      "has no vrrp_instance and no virtual_server: not a keepalived.conf"),
     ("vrrp_instance X {\n  virtual_router_id 1\n", "a '{' is never closed"),
     ("}\n", "'}' without '{'"),
+    ("vrrp_instance X {\n" + "a {\n" * 3000 + "}\n" * 3001,
+     r"line 33: blocks nested deeper than 32: not a keepalived.conf"),
 ])
 def test_what_is_not_a_keepalived_conf_is_named(tmp_path, text, message):
     path = tmp_path / "conf"

@@ -1,5 +1,5 @@
 """A sweep that one bad server cannot spoil, and -H against hostile servers: a fake SSH server
-(paramiko's server mode, tests/fakessh.py) listens on 34 addresses inside a network namespace
+(paramiko's server mode, tests/fakessh.py) listens on 35 addresses inside a network namespace
 of the test's own, each address a real server with its own behaviour; the plugins run in the
 same namespace. Then the same in the lab with real sshd for the 32 healthy and CRITICAL
 servers and the fake one for the hostile ones. No traffic leaves the test's namespaces."""
@@ -19,7 +19,7 @@ VIP = "192.0.2.100"
 HEALTHY = ["192.0.2.{}".format(n) for n in range(10, 35)]  # 25 healthy servers
 BAD = {"192.0.2.40": "tarpit", "192.0.2.41": "slow", "192.0.2.42": "drop",
        "192.0.2.43": "garbage", "192.0.2.44": "huge", "192.0.2.45": "nosession",
-       "192.0.2.46": "nonutf8"}
+       "192.0.2.46": "nonutf8", "192.0.2.49": "nested"}
 DOWN = "192.0.2.47"      # nothing listens: refused
 CRITICAL = "192.0.2.48"  # serves a tree with arp_ignore 0
 SERVERS = HEALTHY + list(BAD) + [DOWN, CRITICAL]
@@ -73,6 +73,7 @@ def test_sweep_of_32_servers_names_the_critical_one_first_within_t(farm):
     ("huge", "is larger than 4 MiB: cut, and no verdict comes from part of it"),
     ("nosession", "SFTP is not available"),
     ("nonutf8", "/sys/class/net/eth\\xff/flags: "),
+    ("nested", "ip -o addr: unexpected line '[[[["),
 ])
 def test_each_hostile_server_is_one_clean_unknown_line(farm, behaviour, reason):
     ip = next(ip for ip, b in BAD.items() if b == behaviour)
