@@ -139,7 +139,9 @@ def print_unknown(name, message):
 
 def emit(text):
     """Write to stdout as UTF-8 whatever the locale (a plugin run with LC_ALL=C must not fail
-    on a name it prints)."""
+    on a name it prints). With stdout closed there is no one to tell: the exit code is all."""
+    if sys.stdout is None:
+        return
     sys.stdout.flush()
     sys.stdout.buffer.write(text.encode("utf-8", "backslashreplace"))
     sys.stdout.flush()

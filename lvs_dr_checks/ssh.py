@@ -143,9 +143,9 @@ def parse_ssh_config(text, host):
 
 def _expand(value, host, user):
     """The % tokens ssh expands in HostName and IdentityFile that matter here."""
-    tokens = {"%h": host, "%d": os.path.expanduser("~"), "%u": _local_user(), "%r": user,
-              "%%": "%"}
-    return os.path.expanduser(re.sub(r"%[hdur%]", lambda m: tokens[m.group()], value))
+    tokens = {"%h": lambda: host, "%d": lambda: os.path.expanduser("~"), "%u": _local_user,
+              "%r": lambda: user, "%%": lambda: "%"}
+    return os.path.expanduser(re.sub(r"%[hdur%]", lambda m: tokens[m.group()](), value))
 
 
 class Target:
@@ -387,8 +387,13 @@ class _Forward(logging.Handler):
 
 
 def _local_user():
+    """This process's user name, as ssh takes it ($LOGNAME, $USER, else the passwd entry)."""
     import getpass
-    return getpass.getuser()
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a uid without a passwd entry (a container, a bare uid)
+        raise PluginError("uid {} has no user name (no passwd entry, no $USER): give "
+                          "--ssh-user".format(os.getuid()))
 
 
 def _known_hosts_name(host, port):

@@ -174,3 +174,27 @@ def test_known_hosts_of_a_fleet_is_scanned_and_only_the_hosts_lines_parsed(tmp_p
     monkeypatch.setattr(ssh, "MAX_KNOWN_HOSTS_BYTES", 1024 * 1024)
     with pytest.raises(cli.PluginError, match=r"^known_hosts .*: larger than 1 MiB, not such"):
         target._host_keys(paramiko, paramiko.SSHClient(), "192.0.2.11", 22)
+
+
+def test_a_uid_without_a_user_name_is_named_before_any_connection(monkeypatch, tmp_path):
+    """A uid with no passwd entry (a container, a bare uid) and no $USER: the login user
+    cannot be taken from this process, and --ssh-user is the fix; with it, no name is asked."""
+    import getpass
+
+    def no_name():
+        raise KeyError("getpwuid(): uid not found: 54321")
+
+    monkeypatch.setattr(getpass, "getuser", no_name)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with pytest.raises(cli.PluginError, match=r"^uid \d+ has no user name \(no passwd entry, no "
+                                              r"\$USER\): give --ssh-user$"):
+        # 127.0.0.1: should the name ever be found, nothing leaves this host.
+        ssh.Target("127.0.0.1", 9, None, None, None, None, timeout=1).connect()
+    assert ssh._expand("%r@%h", "192.0.2.11", "monitor") == "monitor@192.0.2.11"
+
+
+def test_with_stdout_closed_the_exit_code_still_says_unknown(monkeypatch):
+    monkeypatch.setattr("sys.stdout", None)
+    with pytest.raises(SystemExit) as ended:
+        cli.print_unknown("ARP_SYSCTL", "a cause")
+    assert ended.value.code == cli.UNKNOWN
