@@ -1,10 +1,13 @@
-# The two commands of the README: `make demo` and `make test` (each sets up .venv first).
+# The two commands of the README: `make demo` and `make test`. Each first installs the Debian
+# packages it needs (tools/system-setup, the list in tools/system-packages.txt), then .venv.
 PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
 VENV := .venv
 BIN := $(VENV)/bin
 SOURCES := setup.cfg pyproject.toml $(wildcard lvs_dr_checks/*.py)
 
 .PHONY: setup demo test lint bench clean install deb
+# make test TESTS='tests/test_x.py -k y': a part of the suite (the fresh-machine test uses it).
+TESTS ?= tests
 
 setup: $(VENV)/.installed
 
@@ -17,7 +20,9 @@ $(VENV)/.installed: $(VENV)/.deps $(SOURCES)
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --force-reinstall .
 	touch $@
 
-demo: setup
+demo:
+	tools/system-setup demo
+	$(MAKE) --no-print-directory setup
 	$(BIN)/python tests/lab.py demo
 
 bench: setup
@@ -27,8 +32,10 @@ lint: setup
 	$(BIN)/ruff check --quiet lvs_dr_checks plugins tests
 	$(BIN)/vermin --quiet --no-tips --violations --eval-annotations -t=3.9- lvs_dr_checks plugins
 
-test: setup lint
-	$(BIN)/python -m pytest -q -ra tests
+test:
+	tools/system-setup test
+	$(MAKE) --no-print-directory lint
+	$(BIN)/python -m pytest -q -ra $(TESTS)
 
 # A dedicated venv under PREFIX (pysnmp included, for check_vip_arp_cache), its plugins linked
 # where PluginContribDir/$USER1$ point.

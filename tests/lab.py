@@ -15,10 +15,13 @@ import re
 import secrets
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
 import time
+
+import lvs_dr_checks
 
 IP = "/usr/sbin/ip"
 SETPRIV = "/usr/bin/setpriv"
@@ -208,25 +211,100 @@ class Lab:
         self.stop()
 
 
+def reachable_by_others(path):
+    """Whether a user with no rights of its own may read ``path``: every directory above it
+    searchable by others, the path itself readable by them."""
+    path = os.path.abspath(path)
+    parent = os.path.dirname(path)
+    while parent != os.path.dirname(parent):
+        if not os.stat(parent).st_mode & stat.S_IXOTH:
+            return False
+        parent = os.path.dirname(parent)
+    return bool(os.stat(path).st_mode & stat.S_IROTH)
+
+
+_runnable = {}
+
+
+def runnable_venv():
+    """The venv the plugins run from, one that the lab's unprivileged users may read: this
+    venv where they reach it, else (a checkout under /root, a 0750 home) a copy of it in a
+    temporary directory, made once a process and removed at exit. Nothing of the user's own
+    directories changes its permissions."""
+    if "prefix" not in _runnable:
+        inside = [os.path.join(sys.prefix, "pyvenv.cfg"),
+                  os.path.dirname(lvs_dr_checks.__file__)]
+        if all(reachable_by_others(path) for path in inside):
+            _runnable["prefix"] = sys.prefix
+        else:
+            _runnable["prefix"] = _copy_venv()
+    return _runnable["prefix"]
+
+
+def _copy_venv():
+    parent = tempfile.mkdtemp(prefix="lvs-dr-venv-")
+    atexit.register(shutil.rmtree, parent, True)
+    os.chmod(parent, 0o755)
+    copy = os.path.join(parent, "venv")
+    shutil.copytree(sys.prefix, copy, symlinks=True)
+    old, new = ("#!" + sys.prefix + "/").encode(), ("#!" + copy + "/").encode()
+    for top, directories, files in os.walk(copy):
+        for name in directories + files:
+            full = os.path.join(top, name)
+            if not os.path.islink(full):
+                mode = os.stat(full).st_mode
+                os.chmod(full, mode | stat.S_IROTH | (stat.S_IXOTH if mode & 0o111 else 0))
+    bin_dir = os.path.join(copy, "bin")
+    for name in os.listdir(bin_dir):
+        script = os.path.join(bin_dir, name)
+        if os.path.islink(script) or not os.path.isfile(script):
+            continue
+        with open(script, "rb") as handle:
+            text = handle.read()
+        if text.startswith(old):
+            with open(script, "wb") as handle:
+                handle.write(new + text[len(old):])
+    return copy
+
+
 def plugin(name):
-    """Full path of an installed check: the venv's console script next to this Python."""
-    path = os.path.join(os.path.dirname(sys.executable), name)
+    """Full path of an installed check: the venv's console script, in a venv that the lab's
+    unprivileged users may run (runnable_venv)."""
+    path = os.path.join(runnable_venv(), "bin", name)
     if not os.path.exists(path):
         raise RuntimeError("{} is not installed in {}: run make setup".format(name, path))
     return path
 
 
-def _show(host, argv, user=None):
-    shown = " ".join(os.path.basename(a) if a.startswith("/") and "/bin/" in a else a
-                     for a in argv)
-    print("\n[{}{}]$ {}".format(host.role, " as nobody" if user else "", shown))
-    done = host.run(argv, user=user)
-    sys.stdout.write(done.stdout)
-    print("(exit {})".format(done.returncode))
-    return done
+class Scene:
+    """One scene of the demo: what it shows, and the exit code each command must give there."""
+
+    def __init__(self, number, title):
+        self.number, self.title = number, title
+        print("\n== {}. {}".format(number, title))
+
+    def show(self, host, argv, expect, user=None):
+        """Run ``argv`` on ``host`` and print it as a terminal would; a different exit code
+        than ``expect`` is a failure of the demo, named with what the command printed."""
+        shown = " ".join(os.path.basename(a) if a.startswith("/") and "/bin/" in a else a
+                         for a in argv)
+        print("\n[{}{}]$ {}".format(host.role, " as nobody" if user else "", shown))
+        done = host.run(argv, user=user)
+        sys.stdout.write(done.stdout)
+        print("(exit {})".format(done.returncode))
+        if done.returncode != expect:
+            said = (done.stdout.strip() or done.stderr.strip() or "nothing").splitlines()[0]
+            FAILURES.append("scene {} ({}): {} exited {}, it must exit {}: {}".format(
+                self.number, self.title, shown.split()[0], done.returncode, expect, said))
+        return done
+
+
+FAILURES = []
 
 
 def demo():
+    """make demo: the scenes on a lab of their own; exits non-zero, naming each scene that did
+    not show what it states, so that a demo that did not happen never looks like one."""
     reason = lab_unavailable_reason()
     if reason:
         print("The lab cannot run here: {}.".format(reason))
@@ -236,7 +314,7 @@ def demo():
                      [plugin("check_vip_on_lo"), "-v", "--vip", VIP]):
             print("\n$ " + " ".join(os.path.basename(a) for a in argv), flush=True)
             subprocess.run(argv)
-        return
+        return 1
     from lvs_dr_checks.channels import Pacer
 
     pacing = Pacer.PATH  # the probe's host-wide reservation
@@ -247,6 +325,14 @@ def demo():
     finally:
         if not existed and os.path.exists(pacing):
             os.unlink(pacing)  # the demo leaves nothing of its own on the machine
+    if FAILURES:
+        print("\nmake demo FAILED: {} command{} did not show what the scene states:".format(
+            len(FAILURES), "" if len(FAILURES) == 1 else "s"), file=sys.stderr)
+        for failure in FAILURES:
+            print("  " + failure, file=sys.stderr)
+        return 1
+    print("\nEvery scene showed what it states.")
+    return 0
 
 
 def demo_in_lab(config):
@@ -254,50 +340,52 @@ def demo_in_lab(config):
     arp_sysctl = [plugin("check_arp_sysctl"), "--root", config]
     vip_on_lo = [plugin("check_vip_on_lo"), "--vip", VIP, "--root", config]
     protect = {"all.arp_ignore": 1, "all.arp_announce": 2}
+    ok, warning, critical = 0, 1, 2
     with Lab() as lab:
         rs1, rs2 = lab.realservers[:2]
+        director = lab.director
         # rs2's own address proves that the director's probe reaches the segment.
         owner = [plugin("check_vip_arp_owner"), "--vip", VIP, "--witness", rs2.ip]
         rs2.sysctl(protect)
         print("Lab: director {} ({}), real servers {}, client {}; VIP {} on the director's "
               "{} and on each real server's lo. rs2 is configured right.".format(
-                  lab.director.ip, lab.director.mac,
+                  director.ip, director.mac,
                   ", ".join("{} ({})".format(h.ip, h.mac) for h in lab.realservers),
-                  lab.client.ip, VIP, lab.director.iface))
-        print("\n== 1. rs1 fresh from the installer: kernel defaults")
-        _show(rs1, arp_sysctl, user=NOBODY)
-        _show(lab.director, owner)
-        print("\n== 2. The usual recipe, applied at runtime only: all and lo set")
+                  lab.client.ip, VIP, director.iface))
+        scene = Scene(1, "rs1 fresh from the installer: kernel defaults")
+        scene.show(rs1, arp_sysctl, critical, user=NOBODY)
+        scene.show(director, owner, critical)
+        scene = Scene(2, "The usual recipe, applied at runtime only: all and lo set")
         rs1.sysctl(dict(protect, **{"lo.arp_ignore": 1, "lo.arp_announce": 2}))
-        _show(rs1, arp_sysctl + ["-v"], user=NOBODY)
-        _show(rs1, vip_on_lo, user=NOBODY)
-        _show(lab.director, owner)
-        print("\n== 3. The fix and the VIP persisted in the boot configuration")
+        scene.show(rs1, arp_sysctl + ["-v"], warning, user=NOBODY)
+        scene.show(rs1, vip_on_lo, warning, user=NOBODY)
+        scene.show(director, owner, ok)
+        scene = Scene(3, "The fix and the VIP persisted in the boot configuration")
         write_config(config, {
             "etc/sysctl.d/90-lvs-dr.conf": "net.ipv4.conf.all.arp_ignore = 1\n"
                                            "net.ipv4.conf.all.arp_announce = 2\n",
             "etc/network/interfaces": "auto lo\niface lo inet loopback\n"
                                       "    up ip addr add {}/32 dev lo\n".format(VIP)})
-        _show(rs1, arp_sysctl, user=NOBODY)
-        _show(rs1, vip_on_lo, user=NOBODY)
-        print("\n== 4. A reboot after configuration management emptied the sysctl file")
+        scene.show(rs1, arp_sysctl, ok, user=NOBODY)
+        scene.show(rs1, vip_on_lo, ok, user=NOBODY)
+        scene = Scene(4, "A reboot after configuration management emptied the sysctl file")
         write_config(config, {"etc/sysctl.d/90-lvs-dr.conf": "# managed by nobody\n"})
         rs1.recreate()
-        _show(rs1, arp_sysctl, user=NOBODY)
+        scene.show(rs1, arp_sysctl, critical, user=NOBODY)
         ipvs = ["--from-ipvs", os.path.join(REPO, "tests", "fixtures", "ip_vs")]
-        _show(lab.director, owner + ipvs)
-        print("\n== 5. rs1 fixed again; the router (the client) learned the VIP while rs1 "
-              "answered alone")
-        lab.director.sysctl({"all.arp_ignore": 8})  # for this once, only rs1 answers
+        scene.show(director, owner + ipvs, critical)
+        scene = Scene(5, "rs1 fixed again; the router (the client) learned the VIP while rs1 "
+                         "answered alone")
+        director.sysctl({"all.arp_ignore": 8})  # for this once, only rs1 answers
         lab.client.run(["/usr/sbin/ip", "neigh", "flush", "all"], check=True)
-        lab.client.run(["/usr/bin/ping", "-c", "1", "-W", "1", rs1.ip])
-        lab.client.run(["/usr/bin/ping", "-c", "1", "-W", "1", VIP])
-        lab.director.sysctl({"all.arp_ignore": 0})
+        lab.client.run(["/usr/bin/ping", "-c", "1", "-W", "1", rs1.ip], check=True)
+        lab.client.run(["/usr/bin/ping", "-c", "1", "-W", "1", VIP], check=True)
+        director.sysctl({"all.arp_ignore": 0})
         rs1.sysctl(protect)
-        _show(rs1, arp_sysctl[:1] + ["--no-persistence"], user=NOBODY)
-        _show(lab.director, owner + ipvs)
-        _show(lab.client, [plugin("check_vip_arp_cache"), "--source", "local", "--vip", VIP,
-                           "--expect-mac", lab.director.mac] + ipvs)
+        scene.show(rs1, arp_sysctl[:1] + ["--no-persistence"], ok, user=NOBODY)
+        scene.show(director, owner + ipvs, ok)
+        scene.show(lab.client, [plugin("check_vip_arp_cache"), "--source", "local", "--vip",
+                                VIP, "--expect-mac", director.mac] + ipvs, critical)
 
 
 def ipvsadm_text(vip, servers, port=80):
@@ -327,7 +415,7 @@ def main():
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.command == "demo":
-        demo()
+        sys.exit(demo())
     else:
         remove_stale_namespaces()
 
