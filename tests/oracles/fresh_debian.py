@@ -9,11 +9,13 @@ environment, its output passed through; the first that fails ends the run with i
 """
 
 import os
+import shutil
 import subprocess
 import sys
 
 MOUNT = "/usr/bin/mount"
 CHROOT = "/usr/sbin/chroot"
+LOCAL_CAS = "/usr/local/share/ca-certificates"
 ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
        "HOME": "/root", "LANG": "C.UTF-8", "DEBIAN_FRONTEND": "noninteractive"}
 
@@ -37,6 +39,11 @@ def prepare(root, source):
         resolv = handle.read()
     with open(root + "/etc/resolv.conf", "wb") as handle:
         handle.write(resolv)
+    # The local certificate authorities of this machine's network (a TLS proxy in front of
+    # the registries): any machine here trusts them, and ca-certificates adds them as it
+    # installs.
+    if os.path.isdir(LOCAL_CAS):
+        shutil.copytree(LOCAL_CAS, root + LOCAL_CAS, dirs_exist_ok=True)
 
 
 def main():
@@ -49,7 +56,9 @@ def main():
         else:
             current.append(word)
     prepare(root, source)
-    env = dict(ENV, **{k: v for k, v in os.environ.items() if k.startswith("LVS_DR_")})
+    # The project's switches, and where this network's clients find their CA bundle.
+    env = dict(ENV, **{k: v for k, v in os.environ.items() if k.startswith("LVS_DR_")
+                       or k in ("SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE")})
     for argv in commands:
         print("\n### fresh Debian 12 # {}".format(" ".join(argv)), flush=True)
         done = subprocess.run([CHROOT, root] + argv, env=env)
