@@ -26,6 +26,7 @@ def mount(*args):
 
 def prepare(root, source):
     mount("--make-rprivate", "/")
+    mount("--bind", root, root)  # its / a mount point, as ip netns wants (mount --make-rslave /)
     mount("-t", "proc", "proc", root + "/proc")
     mount("-t", "sysfs", "sysfs", root + "/sys")
     mount("--rbind", "/dev", root + "/dev")
