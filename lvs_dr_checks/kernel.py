@@ -20,6 +20,7 @@ ARP_FILTER = "arp_filter"
 KEYS = (ARP_IGNORE, ARP_ANNOUNCE, PROXY_ARP)
 # Read where the kernel has them (every kernel since 2.6.34), judged on directors.
 DIRECTOR_KEYS = (PROXY_ARP_PVLAN, ARP_FILTER)
+ALL_KEYS = KEYS + DIRECTOR_KEYS
 
 # Effective value on an interface: IN_DEV_MAXCONF for these two, IN_DEV_ORCONF for the rest.
 MAX_KEYS = (ARP_IGNORE, ARP_ANNOUNCE)

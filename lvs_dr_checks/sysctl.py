@@ -43,12 +43,42 @@ def read_runtime(source, scopes, keys=kernel.KEYS):
     return values
 
 
+# systemd's strstrip() and read_line(): only these four are whitespace, and a line ends at
+# \n, \r or NUL (a run holding each at most once, ending after a NUL, is one line end).
+# Python's str.strip() and splitlines() know many more (NBSP, form feed, U+2028...).
+SYSTEMD_WHITESPACE = " \t\n\r"
+SYSTEMD_LINE_MAX = 1024 * 1024  # LONG_LINE_MAX: a line this long ends the reading of its file
+_SYSTEMD_EOL = re.compile(r"[\n\r\0]")
+
+
+def systemd_lines(text):
+    """The lines of ``text`` as systemd's read_line() cuts them, numbered; systemd-sysctl
+    stops reading a file at a line of LONG_LINE_MAX bytes or more, and so does this."""
+    position, number = 0, 0
+    while position < len(text):
+        found = _SYSTEMD_EOL.search(text, position)
+        end = found.start() if found else len(text)
+        line = text[position:end]
+        if len(line.encode("utf-8", "surrogateescape")) >= SYSTEMD_LINE_MAX:
+            log.info("a line of %d characters or more: systemd-sysctl stops reading the file "
+                     "there", SYSTEMD_LINE_MAX)
+            return
+        number += 1
+        yield number, line
+        seen = ""
+        while end < len(text) and text[end] in "\n\r\0" and text[end] not in seen \
+                and "\0" not in seen:
+            seen += text[end]
+            end += 1
+        position = end
+
+
 def normalize_key(key):
     """The /proc/sys path of a sysctl.d key, as systemd-sysctl's sysctl_normalize() makes it:
     when the first separator is a dot, dots and slashes are interchanged (so
     net.ipv4.conf.eth0/100.arp_ignore is the interface eth0.100); then empty and '.'
     components go, and the leading slash."""
-    key = key.strip()
+    key = key.strip(SYSTEMD_WHITESPACE)
     first = next((c for c in key if c in "./"), None)
     if first == ".":
         key = key.translate(str.maketrans("./", "/."))
@@ -59,7 +89,10 @@ def conf_path(scope, key):
     return "net/ipv4/conf/{}/{}".format(scope, key)
 
 
-_INTEGER = re.compile(r"[ \t\n]*(-?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)(?=[ \t\n]|$)")
+# proc_dointvec skips the kernel's isspace() before the number (tab to CR, space, and the
+# byte 0xA0: Latin-1 NBSP, here as its surrogate escape) and wants " \t\n" or the end after.
+_INTEGER = re.compile("[\t\n\x0b\x0c\r \udca0]*(-?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)"
+                      "(?=[ \t\n]|$)")
 INT_MAX = 2 ** 31 - 1
 
 
@@ -107,7 +140,7 @@ class Kernel:
     'written' mark the kernel keeps per key and interface, and default's propagation
     (devinet_copy_dflt_conf) to the interfaces not written."""
 
-    def __init__(self, interfaces, keys=kernel.KEYS):
+    def __init__(self, interfaces, keys=kernel.ALL_KEYS):
         self.keys = keys
         self.state = {scope: {key: Setting(kernel.KERNEL_DEFAULT, False, None, None)
                               for key in keys} for scope in ("all", "default")}
@@ -165,19 +198,19 @@ class BootSysctl:
             self.lines.extend(self._parse(path))
 
     def _parse(self, path):
-        for number, raw in enumerate(self.source.read_text(path).splitlines(), 1):
-            line = raw.strip()
+        for number, raw in systemd_lines(self.source.read_text(path)):
+            line = raw.strip(SYSTEMD_WHITESPACE)
             if not line or line[0] in "#;":
                 continue
             key, sep, value = line.partition("=")
             if sep:
-                key, value = key.strip()[1:] if key.startswith("-") else key, value.strip()
+                key, value = key[1:] if key.startswith("-") else key, \
+                    value.strip(SYSTEMD_WHITESPACE)
             elif line.startswith("-"):
                 key, value = line[1:], None  # "-key": excluded from glob assignments
             else:
                 continue  # not an assignment: systemd-sysctl warns and ignores it
-            normalized = normalize_key(key)
-            yield Assignment(normalized, value, path, number, line)
+            yield Assignment(normalize_key(key), value, path, number, line)
 
     def options(self, prefix=None):
         """The ordered options of one systemd-sysctl run (``prefix``: --prefix)."""
@@ -226,6 +259,7 @@ def _starts_with(path, prefix):
 
 # procps' `sysctl --system` reads the same directories in the same order, then this file.
 PROCPS_LAST = "/etc/sysctl.conf"
+C_ISSPACE = " \t\n\v\f\r"  # isspace() in the C locale: what procps strips around lines and keys
 INIT = "/sbin/init"
 
 
@@ -267,18 +301,25 @@ class ProcpsSysctl:
 
     @staticmethod
     def _parse(path, text):
+        """Lines as procps reads them: cut at \\n, a C string (NUL ends it), stripped of the C
+        locale's whitespace (no other); the key up to the first '=' after any leading ones
+        (strtok), the value from its first non-space to the end of the line."""
         for number, raw in enumerate(text.split("\n"), 1):
-            line = raw.lstrip()
+            line = raw.split("\0")[0].strip(C_ISSPACE)
             if len(line) < 2 or line[0] in "#;":
                 continue
-            key, sep, value = line.partition("=")
+            key, sep, value = line.lstrip("=").partition("=")
+            key = key.strip(C_ISSPACE)
             if sep:
-                key, value = key[1:] if key.startswith("-") else key, value.strip()
+                value = value.lstrip(C_ISSPACE)
+                if not key:
+                    continue  # procps: "invalid syntax, continuing"
+                key = key[1:] if key.startswith("-") else key
             elif line.startswith("-"):
                 key, value = line[1:], None  # excluded from glob assignments
             else:
                 continue  # procps: "invalid syntax, continuing"
-            yield Assignment(procps_key_path(key.rstrip()), value, path, number, line.rstrip())
+            yield Assignment(procps_key_path(key.strip(C_ISSPACE)), value, path, number, line)
 
     def boot(self, present, later=()):
         state = Kernel(present)

@@ -294,3 +294,18 @@ def test_nftables_arp_drop_rule_counts_as_protection_beside_the_kernel(lab, rs1,
     assert as_nobody.status.endswith(
         "(nftables arp rules unreadable: run as root or use the shipped sudo rule for nft) (+1 "
         "more problem)"), as_nobody
+
+
+@pytest.mark.parametrize("boot", [[], ["--no-persistence"]])
+def test_the_director_profile_runs_with_and_without_the_boot_half(lab, config_root, boot):
+    """--role director (an example of --help), boot half included: the director's keys
+    (proxy_arp_pvlan, arp_filter) are in the boot model too; it once ended as 'internal
+    error: KeyError'. On the lab's director (arp_ignore 0, no vmac) every key is accepted."""
+    outcome = run_in(lab.director, "check_arp_sysctl", "--role", "director", "--root",
+                     config_root, "-v", *boot)
+    assert outcome.code == 0, outcome
+    assert outcome.status.startswith("ARP_SYSCTL OK - director: 1 ARP-facing interface "
+                                     "(eth0)"), outcome
+    lines = "\n".join(outcome.long)
+    assert "eth0 proxy_arp_pvlan 0" in lines and "eth0 arp_filter 0" in lines, outcome
+    assert ("eth0 arp_filter 0 after reboot" in lines) == (not boot), outcome

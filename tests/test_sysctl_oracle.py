@@ -20,9 +20,9 @@ from lvs_dr_checks.sysctl import boot_model
 
 SYSTEMD_SYSCTL = "/lib/systemd/systemd-sysctl"
 BOOT, LATER = ["eth0", "eth1"], ["vlan5"]
-KEYS = ("arp_ignore", "arp_announce", "proxy_arp")
+KEYS = ("arp_ignore", "arp_announce", "proxy_arp", "proxy_arp_pvlan", "arp_filter")
 SEED = int(os.environ.get("LVS_DR_SEED", "20261126"))
-RANDOM_TREES = int(os.environ.get("LVS_DR_TREES", "300"))
+RANDOM_TREES = int(os.environ.get("LVS_DR_TREES", "800"))
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +91,26 @@ CASES = {
         E + "a.conf": "net.ipv4.conf.eth0.arp_ignore = 1\nnet.ipv4.conf.default.arp_ignore = 2\n"
                       "net.ipv4.conf.eth0.arp_ignore = 1\n",
         E + "b.conf": "net.ipv4.conf.default.arp_ignore = 3\nnet.ipv4.conf.lo.arp_ignore = 0\n"},
+    # Bytes that Python's str methods read otherwise than the tools.
+    "a no-break space after a key is part of the key": {
+        E + "a.conf": "net.ipv4.conf.all.arp_ignore\u00a0= 1\nnet.ipv4.conf.lo.arp_ignore = 1\u00a0\n"},
+    "a form feed inside a line": {
+        E + "a.conf": "net.ipv4.conf.all.arp_ignore = \x0c1\nnet.ipv4.conf.all.arp_announce\x0c = 2\n"
+                      "\x0cnet.ipv4.conf.eth0.arp_ignore = 2\n"},
+    "line breaks only Python knows": {
+        E + "a.conf": "net.ipv4.conf.all.arp_ignore = 1\u2028net.ipv4.conf.eth0.arp_ignore = 2\n"
+                      "net.ipv4.conf.all.arp_announce = 2\x85\n"},
+    "a NUL inside a line": {
+        E + "a.conf": "net.ipv4.conf.all.arp_ignore = 1\x00net.ipv4.conf.all.arp_announce = 2\n"},
+    "carriage returns": {E + "a.conf": "net.ipv4.conf.all.arp_ignore = \r1\r\n"
+                                       "net.ipv4.conf.all.arp_announce = 2\rnet.ipv4.conf.lo.arp_ignore = 2\n"},
+    "a line over systemd's limit ends the file there": {
+        E + "a.conf": "net.ipv4.conf.all.arp_ignore = 1\n#" + "x" * (1024 * 1024)
+                      + "\nnet.ipv4.conf.all.arp_announce = 2\n"},
+    "default above all among junk": {
+        E + "a.conf": "[Section]\nnet.ipv4.conf.all.arp_ignore = 1\n= 1\n==\n"
+                      "net.ipv4.conf.default.arp_ignore = 4\nnet.ipv4.conf.*.arp_announce = 2\n"
+                      "net.ipv4.conf.eth0.arp_ignore\t=\t1\n"},
 }
 
 
@@ -134,9 +154,18 @@ def test_model_agrees_with_procps(oracle, tmp_path_factory, case):
         files, tool="procps"), case
 
 
-def random_tree(chance):
+# Junk the real tools read otherwise than Python's str methods: whitespace that systemd (and
+# the kernel, and procps) do not strip or strip differently, line breaks only Python knows,
+# NUL (a line end to systemd, the end of the line to procps), other control characters.
+BLANKS = [" ", "\t", "\u00a0", "\x0c", "\x0b", "\r", "\u2028", "\x85", "\u3000", "\x1c"]
+JUNK_LINES = ["[Section]", "=", "= 1", "==", " = ", "net.ipv4.conf.all.arp_ignore == 1",
+              "# comment \u00a0 =", "; x = 1", "garbage", "\x00", "-", "\u00a0"]
+
+
+def random_tree(chance, junk=0.0):
+    """A sysctl.d tree of 1 to 3 files; ``junk``: the chance of each kind of junk per line."""
     scopes = ["all", "default", "lo", "eth0", "eth1", "vlan5", "*", "e*", "[!l]*"]
-    values = ["0", "1", "2", "3", "8", "1 # x", "0x2", "010", "+1", "08", "", "-1", "2 2"]
+    values = ["0", "1", "2", "3", "4", "8", "1 # x", "0x2", "010", "+1", "08", "", "-1", "2 2"]
     directories = [E, R, "/usr/local/lib/sysctl.d/", U]
     files = {}
     for _ in range(chance.randint(1, 3)):
@@ -146,11 +175,29 @@ def random_tree(chance):
             if chance.random() < 0.2:
                 key = key.replace(".", "/")
             if chance.random() < 0.1:
-                lines.append("-" + key)
+                line = "-" + key
             else:
-                lines.append("{} = {}".format(key, chance.choice(values)))
+                value = chance.choice(values)
+                if chance.random() < junk:
+                    value = chance.choice(BLANKS) + value
+                if chance.random() < junk:
+                    value += chance.choice(BLANKS)
+                if chance.random() < junk:
+                    key += chance.choice(BLANKS)
+                line = "{}{}={}{}".format(key, chance.choice([" ", ""]),
+                                         chance.choice([" ", ""]), value)
+            if chance.random() < junk:
+                line = chance.choice(BLANKS) + line
+            if chance.random() < junk / 2:  # a control character inside the line
+                at = chance.randint(0, len(line))
+                line = line[:at] + chance.choice(["\x00", "\x0c", "\x1e", "\x7f"]) + line[at:]
+            lines.append(line)
+            if chance.random() < junk:
+                lines.append(chance.choice(JUNK_LINES))
+        if chance.random() < junk / 20:  # systemd-sysctl stops reading at a line this long
+            lines.insert(chance.randint(0, len(lines)), "#" + "x" * (1024 * 1024))
         path = chance.choice(directories) + "{}-x.conf".format(chance.choice([10, 50, 90]))
-        files[path] = "\n".join(lines) + "\n"
+        files[path] = chance.choice(["\n", "\r\n"]).join(lines) + "\n"
     return files
 
 
@@ -160,7 +207,7 @@ def smallest(files, disagrees):
     while changed:
         changed = False
         for path in list(files):
-            lines = [line for line in files[path].splitlines() if line]
+            lines = [line for line in files[path].split("\n") if line]
             for index in range(len(lines)):
                 rest = lines[:index] + lines[index + 1:]
                 trial = dict(files, **{path: "\n".join(rest) + "\n" if rest else ""})
@@ -174,9 +221,11 @@ def smallest(files, disagrees):
 
 @pytest.mark.parametrize("tool", ["systemd", "procps"])
 def test_seeded_random_trees_agree(oracle, tmp_path_factory, tool):
+    """Half the trees plain, half with junk on about one line in four."""
     chance = random.Random(SEED)
-    for number in range(RANDOM_TREES if tool == "systemd" else RANDOM_TREES // 2):
-        files = random_tree(chance)
+    trees = RANDOM_TREES if tool == "systemd" else RANDOM_TREES // 2
+    for number in range(trees):
+        files = random_tree(chance, junk=0.25 if number % 2 else 0.0)
         if tool == "procps" and chance.random() < 0.5:
             files["/etc/sysctl.conf"] = files.pop(next(iter(files)))
         if not agree(oracle, files, tmp_path_factory, tool):
@@ -189,29 +238,39 @@ def test_seeded_random_trees_agree(oracle, tmp_path_factory, tool):
 
 
 CHECK = [lab_module.plugin("check_arp_sysctl"), "-i", "eth0", "-i", "eth1", "-v"]
-_SAID = re.compile(r"^(OK|WARNING|CRITICAL): (eth[01]) (arp_ignore|arp_announce|proxy_arp) "
-                   r"(?:would be )?(-?\d+)(?: after reboot)?", re.M)
+NEW = "interfaces created later (VLANs, bonds, containers)"
+_SAID = re.compile(r"^(OK|WARNING|CRITICAL): (eth[01]|{}(?: get)?) ({}) (?:would be )?(-?\d+)"
+                   r"(?: after reboot)?".format(re.escape(NEW), "|".join(KEYS)), re.M)
 
 
 def judged(output, boot):
-    """{(interface, key): (state, value)} from -v lines, boot lines or runtime lines."""
-    return {(m.group(2), m.group(3)): (m.group(1), int(m.group(4)))
+    """{(interface, key): (state, value)} from -v lines, boot lines or runtime lines; the
+    interfaces created later are 'new'."""
+    return {(m.group(2) if m.group(2).startswith("eth") else "new", m.group(3)):
+            (m.group(1), int(m.group(4)))
             for m in _SAID.finditer(output)
             if ("after reboot" in output[m.start():output.find("\n", m.start())]) == boot}
 
 
-@pytest.mark.parametrize("tool", ["systemd", "procps"])
-def test_the_boot_verdict_is_the_verdict_after_the_real_boot(oracle, tool):
+@pytest.mark.parametrize("tool, role", [("systemd", "realserver"), ("procps", "realserver"),
+                                        ("systemd", "director")])
+def test_the_boot_verdict_is_the_verdict_after_the_real_boot(oracle, tool, role):
     """check_arp_sysctl predicts a reboot; the real systemd-sysctl (or procps' `sysctl
     --system`) then boots the same tree and the same check judges what it left: value for
-    value, state for state (the boot verdict capped at WARNING)."""
+    value, state for state (the boot verdict capped at WARNING), interfaces created later
+    included; for a real server and, with its own keys, for a director."""
     chance = random.Random(SEED + 1)
+    check = CHECK + ["--role", role]
     for number in range(int(os.environ.get("LVS_DR_BOOTS", "40"))):
-        files = random_tree(chance)
-        _, (before, after) = oracle(files, run=[CHECK + ["--boot", tool],
-                                                CHECK + ["--no-persistence"]], tool=tool)
+        files = random_tree(chance, junk=0.25 if number % 2 else 0.0)
+        _, (before, after) = oracle(files, run=[check + ["--boot", tool],
+                                                check + ["--no-persistence"]], tool=tool)
         predicted_now, runtime = judged(before, boot=True), judged(after, boot=False)
         assert predicted_now and runtime, (before, after)
+        if role == "realserver":
+            assert {"new"} == {scope for scope, _ in predicted_now if scope == "new"}, before
+        else:
+            assert {"proxy_arp_pvlan", "arp_filter"} <= {key for _, key in predicted_now}
         capped = {k: ("WARNING" if state == "CRITICAL" else state, value)
                   for k, (state, value) in runtime.items()}
         assert predicted_now == capped, "tree {}:\n{}\nboot verdicts:\n{}\nafter the boot:\n{}"\

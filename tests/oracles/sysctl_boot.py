@@ -20,8 +20,10 @@ namespace inherits them from the initial one; they must be 0 there, as at boot.
 Only net.ipv4.conf keys may be in the tree: every other key would reach the machine itself.
 """
 
+import glob
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -31,7 +33,7 @@ SYSTEMD_SYSCTL = "/lib/systemd/systemd-sysctl"
 PROCPS_SYSCTL = "/usr/sbin/sysctl"
 IP = "/usr/sbin/ip"
 MOUNT = "/usr/bin/mount"
-KEYS = ("arp_ignore", "arp_announce", "proxy_arp")
+KEYS = ("arp_ignore", "arp_announce", "proxy_arp", "proxy_arp_pvlan", "arp_filter")
 CONF = "/proc/sys/net/ipv4/conf"
 # Where systemd-sysctl looks, and a tmpfs that may stand over each (a directory that exists).
 DIRECTORIES = {"/etc/sysctl.d": "/etc/sysctl.d", "/run/sysctl.d": "/run",
@@ -39,17 +41,38 @@ DIRECTORIES = {"/etc/sysctl.d": "/etc/sysctl.d", "/run/sysctl.d": "/run",
 
 
 def refuse_foreign_keys(files):
+    """Only keys under net.ipv4 may be written: lines are cut as systemd cuts them (at \n, \r
+    and NUL) and as procps does (at \n; NUL ends its line), and stripped of more whitespace
+    than either strips, so that no way of reading a junk tree finds a key of the machine's
+    own (kernel.*, vm.*) in it. A key naming no directory of /proc/sys writes nothing."""
     for path, text in files.items():
         target = os.path.normpath(os.path.join(os.path.dirname(path), text[2:]))
         if text.startswith("->") and text != "->/dev/null" and target not in files:
             sys.exit("refusing {}: a link may only mask (to /dev/null) or name a file of "
                      "the tree".format(path))
-        for line in text.splitlines() if not text.startswith("->") else []:
-            key = line.strip().lstrip("-").split("=")[0].strip()
+        if text.startswith("->"):
+            continue
+        procps = {line.split("\0")[0] for line in text.split("\n")}
+        for line in set(re.split("[\n\r\0]", text)) | procps:
+            line = line.strip()  # Python's whitespace: more than either tool strips
+            if not line or line[0] in "#;":
+                continue
+            if "=" not in line and not line.startswith("-"):
+                continue  # not an assignment: no tool writes it
+            key = line.split("=", 1)[0].strip().lstrip("-").strip()
             parts = [p for p in key.replace(".", "/").split("/") if p]
-            if key and key[0] not in "#;" and (parts[:2] != ["net", "ipv4"]
-                                               or parts[-1] not in KEYS):
+            if not parts or _nowhere(parts):
+                continue  # nothing is written
+            if parts[:2] != ["net", "ipv4"]:  # net.ipv4 is this network namespace's own
                 sys.exit("refusing {}: {!r} is not a key of net.ipv4.conf".format(path, key))
+
+
+def _nowhere(parts):
+    """Whether a key's path (globs matched as glob(3) does) names nothing in /proc/sys."""
+    for depth in range(1, len(parts) + 1):
+        if not glob.glob(os.path.join("/proc/sys", *parts[:depth])):
+            return True
+    return False
 
 
 def write_tree(files):
