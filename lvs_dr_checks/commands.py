@@ -64,24 +64,7 @@ def expand(line, variables):
 def simple_commands(line):
     """The simple commands of a shell line (split at ; && || | &), as word lists; `sh -c
     'LINE'` stands for the commands of LINE. A line the shell could not parse gives none."""
-    try:
-        lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|")
-        lexer.whitespace_split = True
-        lexer.commenters = "#"
-        words = list(lexer)
-    except ValueError:
-        return []
-    commands, current = [], []
-    for word in words + [";"]:
-        if word in _SEPARATORS or set(word) <= set(";&|"):
-            while current and _ASSIGNMENT.match(current[0]):
-                current.pop(0)
-            if current:
-                commands.extend(through_shell(current))
-            current = []
-        else:
-            current.append(word)
-    return commands
+    return [command for words, _ in _command_list(line) or [] for command in through_shell(words)]
 
 
 def through_shell(words):
@@ -135,6 +118,9 @@ def _ip_address_add(rest):
 
 
 def _ifconfig(rest):
+    """net-tools ifconfig: ``ADDRESS/LEN`` sets the mask of LEN modulo 32 (so /32 is /0, the
+    whole IPv4 space local) and wins over ``netmask`` (proven with net-tools 2.10 against the
+    kernel); without LEN, ``netmask`` or the class mask."""
     if len(rest) < 2:
         return None
     device, words = rest[0], list(rest[1:])
@@ -146,16 +132,85 @@ def _ifconfig(rest):
     if not words:
         return None
     netmask = words[words.index("netmask") + 1] if "netmask" in words[:-1] else None
-    parsed = interface_address(words[0], classful_prefixlen)
+    address, slash, length = words[0].partition("/")
+    parsed = interface_address(address, classful_prefixlen)
     if not parsed or (family == "inet6") != (parsed[0].version == 6):
         return None
     ip, prefixlen = parsed
-    if netmask:
-        try:
+    try:
+        if slash and ip.version == 4:
+            if not length.isdigit() or int(length) > 64:
+                return None
+            prefixlen = int(length) % 32
+        elif slash:
+            prefixlen = prefixlen_of(ip, length)
+        elif netmask:
             prefixlen = prefixlen_of(ip, netmask)
-        except ValueError:
-            return None
+    except ValueError:
+        return None
     return AddedAddress(ip, prefixlen, device)
+
+
+def runs(line, variables, attempt):
+    """Whether a shell line exits 0, run as sh runs it but with ``attempt(words) -> bool``
+    standing for every simple command that is not known (``false``, ``true``, ``:``,
+    ``exit N``; ``sh -c 'LINE'`` as LINE): ``;`` and ``|`` go on (the last status counts),
+    ``&&`` and ``||`` skip as the shell does, ``&`` is status 0. A line the shell could not
+    parse fails."""
+    items = _command_list(expand(line, variables or {}))
+    return items is not None and _runs(items, attempt)
+
+
+def _command_list(line):
+    """[(words, the separator after them)] of a shell line, or None where it cannot parse."""
+    try:
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|")
+        lexer.whitespace_split = True
+        lexer.commenters = "#"
+        words = list(lexer)
+    except ValueError:
+        return None
+    items, current = [], []
+    for word in words + [";"]:
+        if word in _SEPARATORS or set(word) <= set(";&|"):
+            while current and _ASSIGNMENT.match(current[0]):
+                current.pop(0)
+            if current:
+                items.append((current, word))
+            current = []
+        else:
+            current.append(word)
+    return items
+
+
+def _runs(items, attempt):
+    status, skip = True, False
+    for words, separator in items:
+        if not skip:
+            status = _runs_simple(words, attempt)
+        if separator == "&&":
+            skip = not status
+        elif separator == "||":
+            skip = status
+        else:
+            skip = False
+            status = True if separator == "&" else status
+    return status
+
+
+def _runs_simple(words, attempt):
+    program = posixpath.basename(words[0])
+    if program in _SHELLS and len(words) >= 3 and words[1] in ("-c", "-ec", "-ce", "-e"):
+        items = _command_list(words[2] if words[1] != "-e" else
+                              (words[3] if len(words) > 3 else ""))
+        return items is not None and _runs(items, attempt)
+    if program == "false":
+        return False
+    if program in ("true", ":"):
+        return True
+    if program == "exit":
+        return len(words) < 2 or words[1] == "0"
+    return attempt(words)
 
 
 def addresses_added(line, variables=None):

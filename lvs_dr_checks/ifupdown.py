@@ -230,8 +230,8 @@ def _method_address(stanza):
 def _bring_up(stanza, present, on_devices):
     """The Added records of one stanza brought up: `pre-up` commands, the method, `up`
     commands. ``on_devices`` ({device: set of (ip, prefixlen)}) is what is already there, to
-    find the method's add that fails (the same address again, or its device absent), which
-    skips the rest of the stanza; a command's address on an absent device is not added."""
+    find the adds that fail (the same address again, or its device absent). Like ifup, the
+    stanza stops at the first command that fails (a failing add, `false`, `exit 1`...)."""
     variables = {"IFACE": stanza.name, "LOGICAL": stanza.name,
                  "ADDRFAM": stanza.family or "", "METHOD": stanza.method or ""}
     for option, (value, _) in stanza.options.items():
@@ -239,28 +239,46 @@ def _bring_up(stanza, present, on_devices):
     added = []
 
     def hooks(kind):
+        """Run the stanza's ``kind`` commands in order: False at the first that fails (ifup
+        stops the stanza there; a later command's address is never added)."""
         for when, number, line in stanza.hooks:
-            for item in commands.addresses_added(line, variables) if when == kind else []:
+            def attempt(words, number=number):
+                item = commands.added_by(words)
+                if item is None:
+                    return True
                 device = item.device.split(":")[0]
-                if device in present:
-                    on_devices.setdefault(device, set()).add((item.address, item.prefixlen))
-                    added.append(Added(item.address, item.prefixlen, item.device, stanza.file,
-                                       number, None))
+                held = on_devices.setdefault(device, set())
+                if device not in present or _holds(held, (item.address, item.prefixlen)):
+                    return False  # ip: no such device / RTNETLINK answers: File exists
+                held.add((item.address, item.prefixlen))
+                added.append(Added(item.address, item.prefixlen, item.device, stanza.file,
+                                   number, None))
+                return True
+            if when == kind and not commands.runs(line, variables, attempt):
+                return False
+        return True
 
-    hooks("pre-up")
+    if not hooks("pre-up"):
+        return added
     base = stanza.name.split(":")[0]
     if stanza.method == "static":
         address = _method_address(stanza)
         held = on_devices.setdefault(base, set())
-        if address is None or base not in present or any(
-                ip == address[0] and (ip.version == 6 or length == address[1])
-                for ip, length in held):
+        if address is None or base not in present or _holds(held, address):
             return added
         held.add(address)
         added.append(Added(address[0], address[1], stanza.name, stanza.file,
                            stanza.options["address"][1], None))
     hooks("up")
     return added
+
+
+def _holds(held, address):
+    """Whether a device holding ``held`` refuses to add ``address`` again (the kernel: the
+    same IPv6 address, or the same IPv4 address with the same prefix)."""
+    ip, prefixlen = address
+    return any(other == ip and (ip.version == 6 or length == prefixlen)
+               for other, length in held)
 
 
 def boot(source, present):

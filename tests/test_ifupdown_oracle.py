@@ -306,6 +306,40 @@ CASES = [
                                  'iface lo inet loopback\n'
                                  ' up ifconfig lo inet6 add 2001:db8::100/128\n'},
      [('lo', '2001:db8::100/128')]),
+    ('a failing up command stops the stanza: a later VIP is never added',
+     {'/etc/network/interfaces': 'auto lo\n'
+                                 'iface lo inet loopback\n'
+                                 ' up ip addr add 192.0.2.99/32 dev lo\n'
+                                 ' up /bin/false\n'
+                                 ' up ip addr add 192.0.2.100/32 dev lo\n'},
+     [('lo', '192.0.2.99/32')]),
+    ('a failing pre-up stops the stanza before its method',
+     {'/etc/network/interfaces': 'auto lo:1\n'
+                                 'iface lo:1 inet static\n'
+                                 ' address 192.0.2.100/32\n'
+                                 ' pre-up false\n'},
+     []),
+    ('a failure the line itself catches does not stop the stanza',
+     {'/etc/network/interfaces': 'auto lo\n'
+                                 'iface lo inet loopback\n'
+                                 ' up false || true\n'
+                                 ' up sh -c "exit 0"\n'
+                                 ' up ip addr add 192.0.2.100/32 dev lo\n'},
+     [('lo', '192.0.2.100/32')]),
+    ('an add that fails (the address again) stops the stanza',
+     {'/etc/network/interfaces': 'auto lo\n'
+                                 'iface lo inet loopback\n'
+                                 ' up ip addr add 192.0.2.99/32 dev lo\n'
+                                 ' up ip addr add 192.0.2.99/32 dev lo\n'
+                                 ' up ip addr add 192.0.2.100/32 dev lo\n'},
+     [('lo', '192.0.2.99/32')]),
+    ('net-tools ifconfig: ADDRESS/32 is /0, and wins over netmask',
+     {'/etc/network/interfaces': 'auto lo\n'
+                                 'iface lo inet loopback\n'
+                                 ' up ifconfig lo:1 192.0.2.100/32 up\n'
+                                 ' up ifconfig lo:2 192.0.2.101/24 up\n'
+                                 ' up ifconfig lo:3 192.0.2.102/32 netmask 255.255.255.255 up\n'},
+     [('lo:1', '192.0.2.100/0'), ('lo:2', '192.0.2.101/24'), ('lo:3', '192.0.2.102/0')]),
 ]
 
 
