@@ -96,7 +96,14 @@ def make_parser(prog, description):
 MAX_STATUS = 512
 MAX_LINE = 512
 MAX_OUTPUT = 4096
-_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# Control characters (C0, DEL, C1), the Unicode line and paragraph separators, and bytes that
+# are not UTF-8 (surrogate escapes): none of them may reach a line of output as it is.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def unprintable(text):
+    """Whether ``text`` holds a character that printable() would escape."""
+    return bool(_UNPRINTABLE.search(text))
 
 
 def printable(text, limit=MAX_LINE):
@@ -104,6 +111,8 @@ def printable(text, limit=MAX_LINE):
     from names the kernel or a remote host gave) shown as \\xNN, cut to ``limit``."""
     def escape(match):
         code = ord(match.group())
+        if 0x2028 <= code <= 0x2029:
+            return "\\u{:04x}".format(code)
         return "\\x{:02x}".format(code - 0xdc00 if code >= 0xdc00 else code)
     line = _UNPRINTABLE.sub(escape, str(text))
     return line if len(line) <= limit else line[:limit - 3] + "..."
@@ -113,12 +122,12 @@ def bounded_output(text):
     """The plugin's output, every line printable: the status text cut to MAX_STATUS (its
     perfdata kept), each line to MAX_LINE, and the long output to what fits in MAX_OUTPUT
     bytes, ending with how many lines were left out. Perfdata lines are always kept."""
-    lines = text.splitlines() or [""]
+    lines = text.split("\n") or [""]
     status, bar, perfdata = lines[0].partition(" | ")
     first = printable(status, MAX_STATUS) + (" | " + printable(perfdata, MAX_OUTPUT)
                                                if bar else "")
     perf = [printable(line, MAX_OUTPUT) for line in lines[1:] if line.startswith("| ")]
-    rest = [printable(line) for line in lines[1:] if not line.startswith("| ")]
+    rest = [printable(line) for line in lines[1:] if line and not line.startswith("| ")]
     budget = MAX_OUTPUT - len(first) - sum(len(line) + 1 for line in perf) - 60
     kept = []
     for line in rest:
@@ -129,6 +138,41 @@ def bounded_output(text):
     if len(kept) < len(rest):
         kept.append("... {} more lines (bounded output)".format(len(rest) - len(kept)))
     return "".join(line + "\n" for line in [first] + kept + perf)
+
+
+class OneLineSummary(nagiosplugin.Summary):
+    """Every text a check's Summary gives, one line each: a finding that carries a newline or
+    another control character (from the command line, a remote host, a file) is escaped
+    here, before nagiosplugin joins the lines, so that it can never print a line of its own."""
+
+    def __init__(self, summary):
+        self.summary = summary
+
+    @staticmethod
+    def _one_line(text):
+        return printable(text, limit=MAX_OUTPUT) if text else text
+
+    def ok(self, results):
+        return self._one_line(self.summary.ok(results))
+
+    def problem(self, results):
+        return self._one_line(self.summary.problem(results))
+
+    def empty(self):
+        return self._one_line(self.summary.empty())
+
+    def verbose(self, results):
+        lines = self.summary.verbose(results)
+        if isinstance(lines, str):
+            lines = [lines]
+        return [self._one_line(line) for line in lines or []]
+
+
+class _OneLineFormatter(logging.Formatter):
+    """-vv and -vvv log records, one line each."""
+
+    def format(self, record):
+        return printable(super().format(record), limit=MAX_OUTPUT)
 
 
 def print_unknown(name, message):
@@ -167,8 +211,15 @@ def run(name, parser, build_check, argv=None):
         try:
             runtime = nagiosplugin.Runtime()
             runtime.verbose = verbose
+            runtime.logchan.setFormatter(_OneLineFormatter("%(message)s"))
+            # Records below -v's level are not even made (a probe of 20,000 VIPs would format
+            # tens of thousands of lines nobody sees).
+            logging.getLogger(logger("").name.rstrip(".")).setLevel(
+                logging.DEBUG if verbose >= 3 else logging.INFO if verbose == 2
+                else logging.WARNING)
             check = build_check(args)
             check.name = name
+            check.summary = OneLineSummary(check.summary)
             runtime.check = check
             runtime.run(check)
         finally:

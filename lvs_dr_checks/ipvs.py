@@ -15,6 +15,17 @@ DIRECT_ROUTING = "Route"
 Service = collections.namedtuple("Service", "protocol vip port realservers")
 Service.__doc__ = "A virtual service; realservers: [(ip, port, forwarding method)]."
 
+# The kernel keeps a service's and a real server's port in 16 bits; 0 is a service of every port.
+MAX_PORT = 65535
+
+
+def checked_port(number):
+    """``number`` if IPVS can hold it as a port, else ValueError naming it."""
+    if not 0 <= number <= MAX_PORT:
+        raise ValueError("port {} is not a port (0-{})".format(number, MAX_PORT))
+    return number
+
+
 _SERVICE = re.compile(r"^(?P<proto>TCP|UDP|SCTP)\s+(?P<addr>\S+)\s+\S+")
 _REALSERVER = re.compile(r"^\s+->\s+(?P<addr>\S+)\s+(?P<forward>[A-Za-z]+)\s+-?\d+")
 
@@ -26,12 +37,14 @@ def _endpoint(text):
     else:
         host, _, port = text.rpartition(":")
     if re.fullmatch(r"[0-9A-Fa-f]{8}", host) and re.fullmatch(r"[0-9A-Fa-f]{4}", port):
-        return ipaddress.ip_address(int(host, 16)), int(port, 16)
+        return ipaddress.ip_address(int(host, 16)), checked_port(int(port, 16))
     ip = ipaddress.ip_address(host)
     if ip.version == 6 and re.fullmatch(r"[0-9A-Fa-f]{4}", port) and ":" in host \
             and len(host.split(":")) == 8 and all(len(g) == 4 for g in host.split(":")):
-        return ip, int(port, 16)  # /proc writes IPv6 as eight 4-digit groups, port in hex
-    return ip, int(port)
+        return ip, checked_port(int(port, 16))  # /proc: IPv6 as eight 4-digit groups, hex port
+    if not port.isdigit():
+        raise ValueError("{!r} is not a port".format(port))
+    return ip, checked_port(int(port))
 
 
 def parse(text):
@@ -51,8 +64,9 @@ def parse(text):
                 current.realservers.append((ip, port, realserver.group("forward")))
             elif line.startswith("FWM"):
                 current = None
-        except ValueError:
-            raise PluginError("IPVS table line {}: cannot read {!r}".format(number, line.strip()[:60]))
+        except ValueError as exc:
+            raise PluginError("IPVS table line {}: cannot read {!r}: {}".format(
+                number, line.strip()[:60], exc))
     return services
 
 

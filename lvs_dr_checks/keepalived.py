@@ -204,7 +204,15 @@ def _service(block):
 
 
 def _port(word):
-    return int(word) if word.isdigit() else 0
+    """A port of virtual_server or real_server: keepalived takes digits only; a number IPVS
+    cannot hold cannot come from a working keepalived."""
+    if not word.isdigit():
+        return 0
+    try:
+        return ipvs.checked_port(int(word))
+    except ValueError as exc:
+        raise PluginError("keepalived.conf: {} (virtual_server or real_server); fix the "
+                          "file".format(exc))
 
 
 def build(blocks):

@@ -9,8 +9,10 @@ import ipaddress
 import re
 
 from lvs_dr_checks import kernel
-from lvs_dr_checks.cli import PluginError
+from lvs_dr_checks.cli import PluginError, logger
 from lvs_dr_checks.source import json_output
+
+log = logger("links")
 
 SYS_NET = "/sys/class/net"
 IP_COMMANDS = ("/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip")
@@ -187,21 +189,50 @@ def read_mac(source, name):
     return source.read_text("{}/{}/address".format(SYS_NET, name)).strip().lower()
 
 
-def route_interface(source, address):
-    """The interface of the route to ``address`` (``ip -j route get``), or None."""
-    routes = _ip_json(source, ["route", "get", str(address)])
-    return routes[0].get("dev") if routes else None
+def route_interfaces(source, addresses):
+    """{address: the interface of the kernel's route to it, or None}: one ``ip -j -force
+    -batch -`` of ``route get`` lines for those not asked before in this run (policy routing
+    included), however many; an address without a route is left out by ip: None."""
+    wanted = [a for a in dict.fromkeys(addresses) if a not in source.routes]
+    if wanted:
+        source.routes.update(_route_lookups(source, wanted))
+    return {address: source.routes[address] for address in addresses}
+
+
+def _route_lookups(source, addresses):
+    found = dict.fromkeys(addresses)
+    batch = "".join("route get {}\n".format(address) for address in addresses)
+    try:  # ip exits 1 when a lookup failed (no route); the others are printed all the same
+        output = source.run([ip_command(source), "-j", "-force", "-batch", "-"], stdin=batch,
+                            statuses=(0, 1))
+    except PluginError as exc:
+        log.info("route lookups failed: %s", exc)
+        return found
+    for line in output.splitlines():
+        try:
+            routes = json_output(line, "ip -j route get")
+        except PluginError:
+            continue
+        for route in routes if isinstance(routes, list) else []:
+            try:
+                address = ipaddress.ip_address(str(route.get("dst")))
+            except (ValueError, AttributeError):
+                continue
+            if address in found and route.get("dev"):
+                found[address] = str(route["dev"])
+    return found
 
 
 def off_segment(source, iface, addresses, targets):
     """The targets that are not on ``iface``'s segment: neither held on it, nor inside one of
-    its subnets, nor routed through it (one route lookup only for the few left)."""
+    its subnets, nor routed through it (route lookups, in one batch, only for those left)."""
     networks = [a.network for a in addresses if a.interface == iface]
     held = {a.address for a in addresses if a.interface == iface}
-    return [target for target in targets
+    left = [target for target in targets
             if target not in held
-            and not any(target.version == n.version and target in n for n in networks)
-            and route_interface(source, target) != iface]
+            and not any(target.version == n.version and target in n for n in networks)]
+    routes = route_interfaces(source, left)
+    return [target for target in left if routes[target] != iface]
 
 
 # Neighbour states in which the kernel holds a link-layer address it has heard from.

@@ -61,6 +61,7 @@ class Source:
         self._listings = {}
         self._texts = {}
         self._outputs = {}
+        self.routes = {}  # the kernel's route of each address asked (links.route_interfaces)
 
     def with_root(self, root):
         """The same host, files under another root."""
@@ -100,13 +101,14 @@ class Source:
         status = os.lstat(host_path)
         return status.st_uid, status.st_mode
 
-    def run(self, argv):
-        """Run a fixed command (full path, no shell) and return its stdout as text; each
-        command once a run (its failure too)."""
-        key = tuple(argv)
+    def run(self, argv, stdin=None, statuses=(0,)):
+        """Run a fixed command (full path, no shell), ``stdin`` (text) on its standard input,
+        and return its stdout as text when it exits with one of ``statuses``; each command once
+        a run (its failure too)."""
+        key = (tuple(argv), stdin, statuses)
         if key not in self._outputs:
             try:
-                self._outputs[key] = (self._run(argv), None)
+                self._outputs[key] = (self._run(argv, stdin, statuses), None)
             except PluginError as exc:
                 self._outputs[key] = (None, exc)
         output, error = self._outputs[key]
@@ -114,13 +116,15 @@ class Source:
             raise error
         return output
 
-    def _run(self, argv):
+    def _run(self, argv, stdin=None, statuses=(0,)):
         log.info("running %s", " ".join(argv))
         try:
-            done = subprocess.run(argv, capture_output=True, timeout=COMMAND_TIMEOUT, check=False)
+            done = subprocess.run(argv, capture_output=True, timeout=COMMAND_TIMEOUT, check=False,
+                                  input=None if stdin is None else stdin.encode())
         except OSError as exc:
             raise PluginError("cannot run {}: {}".format(argv[0], exc.strerror or exc))
-        return command_output(argv, done.returncode, done.stdout, done.stderr)
+        return command_output(argv, done.returncode, done.stdout, done.stderr,
+                              statuses=statuses)
 
     # The public reads, in terms of the primitives.
     def _confined(self, path, follow=True):
@@ -265,12 +269,12 @@ def decode_text(data):
     return data.decode("utf-8", "replace")
 
 
-def command_output(argv, status, stdout, stderr, where=""):
+def command_output(argv, status, stdout, stderr, where="", statuses=(0,)):
     """A fixed command's stdout as text (names that are not UTF-8 kept as surrogate escapes,
     as os.listdir gives them), or the error: a failure, or output over the read limit, which
     is never judged in part."""
     command = " ".join(argv)
-    if status != 0:
+    if status not in statuses:
         error = stderr.decode("utf-8", "replace").strip().splitlines()
         raise PluginError("{}{} failed (exit {}): {}".format(
             where, command, status, error[0] if error else "no message"))

@@ -748,18 +748,18 @@ class SSHSource(Source):
         except PluginError as exc:
             raise PluginError("{}: {}".format(self.host, exc))
 
-    def _run(self, argv):
+    def _run(self, argv, stdin=None, statuses=(0,)):
         """Run a fixed command, or collect the one prefetch() started. Commands prefetch()
         left running are read to the end first, so that a server allowing few sessions at
         once (MaxSessions) still runs this one."""
-        finish = self._started.pop(tuple(argv), None)
+        finish = self._started.pop(tuple(argv), None) if stdin is None else None
         if finish is None:
             for key, started in list(self._started.items()):
                 self._started[key] = _settled(started)
-            finish = self._start(argv)
-        return finish()
+            finish = self._start(argv, stdin)
+        return finish(statuses)
 
-    def _start(self, argv):
+    def _start(self, argv, stdin=None):
         """Start a fixed command (each word quoted, nothing from input interpreted by a
         shell); returns what reads its output to the end."""
         command = " ".join(shlex.quote(word) for word in argv)
@@ -769,11 +769,14 @@ class SSHSource(Source):
             return PluginError("{}: running {} failed: {}: {}".format(
                 self.host, argv[0], type(exc).__name__, exc))
         try:
-            _, stdout, stderr = self.client.exec_command(command, timeout=COMMAND_TIMEOUT)
+            given, stdout, stderr = self.client.exec_command(command, timeout=COMMAND_TIMEOUT)
+            if stdin is not None:
+                given.write(stdin.encode())
+                given.channel.shutdown_write()
         except Exception as exc:
             raise failed(exc)
 
-        def finish():
+        def finish(statuses=(0,)):
             try:
                 output = stdout.read(MAX_FILE_BYTES + 1)
                 status, error = 0, b""
@@ -784,7 +787,8 @@ class SSHSource(Source):
                     error = stderr.read(4096)
             except Exception as exc:
                 raise failed(exc)
-            return command_output(argv, status, output, error, where=self.host + ": ")
+            return command_output(argv, status, output, error, where=self.host + ": ",
+                                  statuses=statuses)
         return finish
 
 
@@ -805,10 +809,10 @@ def _settled(finish):
     except PluginError as exc:
         error = exc
 
-        def fail():
+        def fail(statuses=(0,)):
             raise error
         return fail
-    return lambda: output
+    return lambda statuses=(0,): output
 
 
 def _offset(number):

@@ -60,6 +60,9 @@ def parse_name(text):
     mac, sep, label = text.partition("=")
     if not sep or not label.strip():
         raise cli.argparse.ArgumentTypeError("expected MAC=LABEL: {!r}".format(text))
+    if cli.unprintable(label):
+        raise cli.argparse.ArgumentTypeError("the label holds control characters (a newline, "
+                                             "a tab...): {!r}".format(text))
     return parse_mac(mac), label.strip()
 
 
@@ -154,10 +157,13 @@ class VipArpOwner(nagiosplugin.Resource):
             if not chosen:
                 networks = [(a.network, a.interface) for a in addresses
                             if present.get(a.interface) and present[a.interface].arp_facing]
+                inside = {vip: {name for network, name in networks
+                                if network.version == vip.version and vip in network}
+                          for vip in self.vips}
+                routed = links.route_interfaces(self.source,
+                                                [vip for vip in self.vips if not inside[vip]])
                 for vip in self.vips:
-                    inside = {name for network, name in networks
-                              if network.version == vip.version and vip in network}
-                    chosen |= inside or {links.route_interface(self.source, vip)}
+                    chosen |= inside[vip] or {routed[vip]}
                 chosen.discard(None)
         lowers = {links.lower_device(self.source, name) for name in chosen}
         if len(lowers) != 1:

@@ -83,6 +83,15 @@ CASES = [
     (OWNER, ["--vip", "192.0.2.100", "-I", "nosuchif0"], "no interface nosuchif0 here"),
     (OWNER, ["--vip", "192.0.2.100"], "cannot tell which interface to probe"),
     (OWNER, ["--vip", "192.0.2.100", "-I", "lo"], "does not do ARP (loopback or NOARP)"),
+    # Output injection: a label holding a line break.
+    (OWNER, ["--vip", "192.0.2.100", "--name", "02:00:5e:00:00:01=evil\nOK: all fine"],
+     "the label holds control characters"),
+    (CACHE, ROUTER + OWNED + ["--name", "02:00:5e:00:00:01=a\rb"],
+     "the label holds control characters"),
+    # Ports that no IPVS table can hold.
+    (OWNER, ["--from-ipvs", "SERVICE_PORT_TOO_LARGE"], "IPVS table line 4: cannot read"),
+    (SWEEP, ["--from-ipvs", "SERVICE_PORT_TOO_LARGE"], "port 99999 is not a port (0-65535)"),
+    (SWEEP, ["--from-ipvs", "REALSERVER_PORT_TOO_LARGE"], "port 4294967296 is not a port"),
     # The sweep.
     (SWEEP, ["--from-ipvs", "/nonexistent/ip_vs"], "/nonexistent/ip_vs: not found"),
     (SWEEP, ["--from-ipvs", "/dev/zero"], "/dev/zero: not a regular file"),
@@ -138,8 +147,17 @@ def bare():
         private = os.path.join(home, "community")
         with open(os.open(private, os.O_WRONLY | os.O_CREAT, 0o600), "w") as handle:
             handle.write("community\n")
+        tables = {}
+        for name, service, realserver in (("SERVICE_PORT_TOO_LARGE", 99999, 80),
+                                          ("REALSERVER_PORT_TOO_LARGE", 80, 2 ** 32)):
+            tables[name] = os.path.join(home, name)
+            with open(tables[name], "w") as handle:
+                handle.write(lab_module.ipvsadm_text("192.0.2.100", ["192.0.2.11"], service)
+                             .replace("192.0.2.11:{}".format(service),
+                                      "192.0.2.11:{}".format(realserver)))
+            os.chmod(tables[name], 0o644)
         try:
-            yield ns, {"WORLD_READABLE": readable, "PRIVATE": private}
+            yield ns, dict(tables, WORLD_READABLE=readable, PRIVATE=private)
         finally:
             subprocess.run([lab_module.IP, "netns", "del", ns], capture_output=True)
 

@@ -116,7 +116,7 @@ def test_json_nested_too_deeply_is_named(parse, what):
 
 def test_an_nft_ruleset_nested_too_deeply_is_unread_not_a_crash():
     class NestedNft(MemorySource):
-        def _run(self, argv):
+        def _run(self, argv, stdin=None, statuses=(0,)):
             return NESTED
 
     source = NestedNft({"/usr/sbin/nft": "", "/usr/bin/sudo": ""})
@@ -322,3 +322,28 @@ def test_heavy_modules_stay_off_the_real_server_paths():
     done = __import__("subprocess").run([sys.executable, "-c", code], capture_output=True,
                                         text=True)
     assert done.stdout.strip() == "[]", done.stderr
+
+
+def test_a_finding_with_line_breaks_stays_one_line(capsys):
+    """Whatever a finding carries (a label, a remote host's text, a file's line: \\n, \\r,
+    U+2028, NEL), it is printed on one line, escaped; nothing can print a line of its own."""
+    import nagiosplugin
+    from nagiosplugin.state import Critical
+
+    from lvs_dr_checks import cli
+
+    class Found(nagiosplugin.Resource):
+        def probe(self):
+            return [nagiosplugin.Metric("x", 1, context="x")]
+
+    class Judged(nagiosplugin.Context):
+        def evaluate(self, metric, resource):
+            return self.result_cls(Critical, "evil\nOK: all fine\r\u2028\x85end", metric)
+
+    with pytest.raises(SystemExit) as ended:
+        cli.run("T", cli.make_parser("t", "t"),
+                lambda args: nagiosplugin.Check(Found(), Judged("x")), ["-v"])
+    lines = capsys.readouterr().out.splitlines()
+    escaped = "evil\\x0aOK: all fine\\x0d\\u2028\\x85end"
+    assert ended.value.code == 2
+    assert lines == ["T CRITICAL - " + escaped, "critical: " + escaped], lines
