@@ -241,6 +241,31 @@ def runnable_venv():
     return _runnable["prefix"]
 
 
+def readable(path):
+    """``path`` (a directory of the checkout), or a copy of it that the lab's unprivileged
+    users and daemons (nobody, nagios) may read, made once a process and removed at exit."""
+    if reachable_by_others(path):
+        return path
+    if path not in _runnable:
+        parent = tempfile.mkdtemp(prefix="lvs-dr-copy-")
+        atexit.register(shutil.rmtree, parent, True)
+        os.chmod(parent, 0o755)
+        _runnable[path] = os.path.join(parent, os.path.basename(path))
+        shutil.copytree(path, _runnable[path])
+        _open_to_others(_runnable[path])
+    return _runnable[path]
+
+
+def _open_to_others(top):
+    """Others may read the copy ``top`` and enter its directories."""
+    for directory, directories, files in os.walk(top):
+        for name in directories + files:
+            full = os.path.join(directory, name)
+            if not os.path.islink(full):
+                mode = os.stat(full).st_mode
+                os.chmod(full, mode | stat.S_IROTH | (stat.S_IXOTH if mode & 0o111 else 0))
+
+
 def _copy_venv():
     parent = tempfile.mkdtemp(prefix="lvs-dr-venv-")
     atexit.register(shutil.rmtree, parent, True)
@@ -248,12 +273,7 @@ def _copy_venv():
     copy = os.path.join(parent, "venv")
     shutil.copytree(sys.prefix, copy, symlinks=True)
     old, new = ("#!" + sys.prefix + "/").encode(), ("#!" + copy + "/").encode()
-    for top, directories, files in os.walk(copy):
-        for name in directories + files:
-            full = os.path.join(top, name)
-            if not os.path.islink(full):
-                mode = os.stat(full).st_mode
-                os.chmod(full, mode | stat.S_IROTH | (stat.S_IXOTH if mode & 0o111 else 0))
+    _open_to_others(copy)
     bin_dir = os.path.join(copy, "bin")
     for name in os.listdir(bin_dir):
         script = os.path.join(bin_dir, name)

@@ -18,7 +18,8 @@ from conftest import REPO, Outcome, unavailable
 
 from lvs_dr_checks.entry import PLUGINS
 
-CONF = os.path.join(REPO, "icinga-conf")
+# The shipped configuration, where NRPE and Icinga 2 (running as nagios) may read it.
+CONF = lab_module.readable(os.path.join(REPO, "icinga-conf"))
 PLUGIN_DIR = "/usr/lib/nagios/plugins"
 SUDOERS = "/etc/sudoers.d/lvs-dr-checks"
 USER = "nagios"
