@@ -222,16 +222,6 @@ class ArpSysctl(nagiosplugin.Resource):
                 unpersisted += setting.verdict != kernel.OK
                 yield nagiosplugin.Metric("{}_{}_boot".format(self.labels[scope], key), setting,
                                           context="boot")
-        if not self.director:  # what interfaces created after the boot start with
-            rules = self.rules[self.checked[0]]
-            for key in (kernel.ARP_IGNORE, kernel.ARP_ANNOUNCE):
-                every, new = boot.value("all", key), boot.value(NEW_INTERFACES, key)
-                setting = Setting(NEW_INTERFACES, key, every.value, new.value, rules[key],
-                                  "{}; {}".format(_said("all", every),
-                                                  _said(NEW_INTERFACES, new)), None, None)
-                unpersisted += setting.verdict != kernel.OK
-                yield nagiosplugin.Metric("new_interfaces_{}_boot".format(key), setting,
-                                          context="boot")
         yield nagiosplugin.Metric("unpersisted_settings", unpersisted, min=0,
                                   context="unpersisted_settings")
 
@@ -307,8 +297,6 @@ class BootContext(nagiosplugin.Context):
         setting = metric.value
         value = setting.effective
         scope = setting.scope
-        if scope == NEW_INTERFACES:
-            scope = "interfaces created later (VLANs, bonds, containers)"
         if setting.verdict == kernel.OK:
             return self.result_cls(Ok, "{} {} {} after reboot ({})".format(
                 scope, setting.key, value, setting.origin), metric)
