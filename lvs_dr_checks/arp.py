@@ -15,7 +15,6 @@ import). scapy stays the reference the tests hold these frames against.
 
 import collections
 import ipaddress
-import logging
 import select
 import socket
 import struct
@@ -240,13 +239,12 @@ class Probe:
         log.info("%d probes sent on %s from %s in %.3fs; %d packets heard from the targets, "
                  "%d VRRP advertisements", self.sent, self.iface, self.own_mac, self.duration,
                  len(self.heard), len(self.adverts))
-        if log.isEnabledFor(logging.INFO):  # -vv: tens of thousands of lines are formatted
-            for heard in self.heard:        # only when they are printed
-                log.info("%7.3fs %s %s is at %s (Ethernet source %s)", heard.at, heard.kind,
-                         heard.ip, heard.arp_mac, heard.eth_mac)
-            for advert in self.adverts:
-                log.info("%7.3fs VRRP VRID %d advertised by %s (%s), priority %d", advert.at,
-                         advert.vrid, advert.sender, advert.eth_mac, advert.priority)
+        for heard in self.heard:
+            log.info("%7.3fs %s %s is at %s (Ethernet source %s)", heard.at, heard.kind,
+                     heard.ip, heard.arp_mac, heard.eth_mac)
+        for advert in self.adverts:
+            log.info("%7.3fs VRRP VRID %d advertised by %s (%s), priority %d", advert.at,
+                     advert.vrid, advert.sender, advert.eth_mac, advert.priority)
         return self
 
     def _send(self, sock, frame):

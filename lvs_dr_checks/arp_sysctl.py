@@ -296,12 +296,11 @@ class BootContext(nagiosplugin.Context):
     def evaluate(self, metric, resource):
         setting = metric.value
         value = setting.effective
-        scope = setting.scope
         if setting.verdict == kernel.OK:
             return self.result_cls(Ok, "{} {} {} after reboot ({})".format(
-                scope, setting.key, value, setting.origin), metric)
+                setting.scope, setting.key, value, setting.origin), metric)
         return self.result_cls(Warn, "{} {} would be {} after reboot ({}): {}".format(
-            scope, setting.key, value, setting.origin, self.advice(setting)), metric)
+            setting.scope, setting.key, value, setting.origin, self.advice(setting)), metric)
 
     @staticmethod
     def advice(setting):

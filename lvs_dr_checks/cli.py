@@ -18,9 +18,13 @@ from lvs_dr_checks import __version__
 UNKNOWN = 3
 
 
+# Below nagiosplugin's logger, whose records it prints; its level follows -v (run).
+LOGGER = "nagiosplugin.lvs_dr"
+
+
 def logger(name):
     """A logger whose records nagiosplugin prints: -vv shows info, -vvv debug."""
-    return logging.getLogger("nagiosplugin.lvs_dr." + name)
+    return logging.getLogger(LOGGER + "." + name)
 
 
 class PluginError(Exception):
@@ -122,7 +126,7 @@ def bounded_output(text):
     """The plugin's output, every line printable: the status text cut to MAX_STATUS (its
     perfdata kept), each line to MAX_LINE, and the long output to what fits in MAX_OUTPUT
     bytes, ending with how many lines were left out. Perfdata lines are always kept."""
-    lines = text.split("\n") or [""]
+    lines = text.split("\n")
     status, bar, perfdata = lines[0].partition(" | ")
     first = printable(status, MAX_STATUS) + (" | " + printable(perfdata, MAX_OUTPUT)
                                                if bar else "")
@@ -214,7 +218,7 @@ def run(name, parser, build_check, argv=None):
             runtime.logchan.setFormatter(_OneLineFormatter("%(message)s"))
             # Records below -v's level are not even made (a probe of 20,000 VIPs would format
             # tens of thousands of lines nobody sees).
-            logging.getLogger(logger("").name.rstrip(".")).setLevel(
+            logging.getLogger(LOGGER).setLevel(
                 logging.DEBUG if verbose >= 3 else logging.INFO if verbose == 2
                 else logging.WARNING)
             check = build_check(args)

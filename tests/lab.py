@@ -223,37 +223,28 @@ def reachable_by_others(path):
     return bool(os.stat(path).st_mode & stat.S_IROTH)
 
 
-_runnable = {}
+_copies = {}  # a directory of the checkout: itself, or the copy others may read
 
 
-def runnable_venv():
-    """The venv the plugins run from, one that the lab's unprivileged users may read: this
-    venv where they reach it, else (a checkout under /root, a 0750 home) a copy of it in a
-    temporary directory, made once a process and removed at exit. Nothing of the user's own
-    directories changes its permissions."""
-    if "prefix" not in _runnable:
-        inside = [os.path.join(sys.prefix, "pyvenv.cfg"),
-                  os.path.dirname(lvs_dr_checks.__file__)]
-        if all(reachable_by_others(path) for path in inside):
-            _runnable["prefix"] = sys.prefix
-        else:
-            _runnable["prefix"] = _copy_venv()
-    return _runnable["prefix"]
-
-
-def readable(path):
+def readable(path, inside=(), then=None):
     """``path`` (a directory of the checkout), or a copy of it that the lab's unprivileged
-    users and daemons (nobody, nagios) may read, made once a process and removed at exit."""
-    if reachable_by_others(path):
-        return path
-    if path not in _runnable:
-        parent = tempfile.mkdtemp(prefix="lvs-dr-copy-")
-        atexit.register(shutil.rmtree, parent, True)
-        os.chmod(parent, 0o755)
-        _runnable[path] = os.path.join(parent, os.path.basename(path))
-        shutil.copytree(path, _runnable[path])
-        _open_to_others(_runnable[path])
-    return _runnable[path]
+    users and daemons (nobody, nagios) may read: made once a process in a temporary
+    directory, ``then(copy)`` run on it, removed at exit. ``inside``: paths below it that
+    must be readable too. Nothing of the user's own directories changes its permissions."""
+    if path not in _copies:
+        if all(reachable_by_others(p) for p in [path] + list(inside)):
+            _copies[path] = path
+        else:
+            parent = tempfile.mkdtemp(prefix="lvs-dr-copy-")
+            atexit.register(shutil.rmtree, parent, True)
+            os.chmod(parent, 0o755)
+            copy = os.path.join(parent, os.path.basename(path))
+            shutil.copytree(path, copy, symlinks=True)
+            _open_to_others(copy)
+            if then:
+                then(copy)
+            _copies[path] = copy
+    return _copies[path]
 
 
 def _open_to_others(top):
@@ -266,14 +257,18 @@ def _open_to_others(top):
                 os.chmod(full, mode | stat.S_IROTH | (stat.S_IXOTH if mode & 0o111 else 0))
 
 
-def _copy_venv():
-    parent = tempfile.mkdtemp(prefix="lvs-dr-venv-")
-    atexit.register(shutil.rmtree, parent, True)
-    os.chmod(parent, 0o755)
-    copy = os.path.join(parent, "venv")
-    shutil.copytree(sys.prefix, copy, symlinks=True)
+def runnable_venv():
+    """The venv the plugins run from, one that the lab's unprivileged users may read: this
+    venv where they reach it, else (a checkout under /root, a 0750 home) a copy whose
+    console scripts name the copy's Python."""
+    return readable(sys.prefix, inside=[os.path.join(sys.prefix, "pyvenv.cfg"),
+                                        os.path.dirname(lvs_dr_checks.__file__)],
+                    then=_scripts_to)
+
+
+def _scripts_to(copy):
+    """The console scripts of the venv copy ``copy`` run its own Python."""
     old, new = ("#!" + sys.prefix + "/").encode(), ("#!" + copy + "/").encode()
-    _open_to_others(copy)
     bin_dir = os.path.join(copy, "bin")
     for name in os.listdir(bin_dir):
         script = os.path.join(bin_dir, name)
@@ -284,7 +279,6 @@ def _copy_venv():
         if text.startswith(old):
             with open(script, "wb") as handle:
                 handle.write(new + text[len(old):])
-    return copy
 
 
 def plugin(name):

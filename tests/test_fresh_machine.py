@@ -14,8 +14,8 @@ import sys
 import tempfile
 
 import pytest
-from conftest import REPO, unavailable
-from oracles.namespace import UNSHARE
+from conftest import REPO
+from oracles.namespace import UNSHARE, need_root
 
 DEBOOTSTRAP = "/usr/sbin/debootstrap"
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "oracles")
@@ -52,11 +52,7 @@ def mirror():
 
 @pytest.fixture(scope="module")
 def fresh_root():
-    if os.geteuid() != 0:
-        unavailable("the fresh Debian root needs root (debootstrap, chroot, namespaces)")
-    for program in (DEBOOTSTRAP, UNSHARE):
-        if not os.access(program, os.X_OK):
-            unavailable("{} is missing (Debian: debootstrap, util-linux)".format(program))
+    need_root("fresh Debian root", [(DEBOOTSTRAP, "debootstrap")])
     parent = tempfile.mkdtemp(prefix="lvs-dr-fresh-", dir="/var/tmp")
     root = os.path.join(parent, "root")
     try:

@@ -12,8 +12,7 @@ import re
 
 import lab as lab_module
 import pytest
-from conftest import unavailable
-from oracles.namespace import UNSHARE, booted
+from oracles.namespace import booted, need_root
 
 from lvs_dr_checks.source import Source
 from lvs_dr_checks.sysctl import boot_model
@@ -27,11 +26,7 @@ RANDOM_TREES = int(os.environ.get("LVS_DR_TREES", "800"))
 
 @pytest.fixture(scope="module")
 def oracle():
-    if os.geteuid() != 0:
-        unavailable("the systemd-sysctl oracle needs root (namespaces)")
-    for program in (SYSTEMD_SYSCTL, UNSHARE):
-        if not os.access(program, os.X_OK):
-            unavailable("{} is missing (Debian: systemd, util-linux)".format(program))
+    need_root("systemd-sysctl", [(SYSTEMD_SYSCTL, "systemd")])
 
     def boot(files, run=(), tool="systemd"):
         case = {"files": files, "boot": BOOT, "later": LATER, "run": list(run), "tool": tool}

@@ -12,11 +12,13 @@ UNSHARE = "/usr/bin/unshare"
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def need_root(what):
+def need_root(what, programs=()):
+    """Root, unshare and ``programs`` ((path, Debian package) pairs), or the test cannot run."""
     if os.geteuid() != 0:
         unavailable("the {} oracle needs root (namespaces)".format(what))
-    if not os.access(UNSHARE, os.X_OK):
-        unavailable("{} is missing (Debian: util-linux)".format(UNSHARE))
+    for program, package in ((UNSHARE, "util-linux"),) + tuple(programs):
+        if not os.access(program, os.X_OK):
+            unavailable("{} is missing (Debian: {})".format(program, package))
 
 
 VIP = "192.0.2.100"
