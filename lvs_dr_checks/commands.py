@@ -118,9 +118,10 @@ def _ip_address_add(rest):
 
 
 def _ifconfig(rest):
-    """net-tools ifconfig: ``ADDRESS/LEN`` sets the mask of LEN modulo 32 (so /32 is /0, the
-    whole IPv4 space local) and wins over ``netmask`` (proven with net-tools 2.10 against the
-    kernel); without LEN, ``netmask`` or the class mask."""
+    """net-tools ifconfig: ``ADDRESS/LEN`` reads LEN as strtol(LEN, &end, 0) must read all of
+    it, and sets the mask of LEN modulo 32 (so /32 is /0, the whole IPv4 space local; /0x10
+    is /16, an empty LEN /0, -1 /31), winning over ``netmask`` (proven with net-tools 2.10
+    against the kernel); without LEN, ``netmask`` or the class mask."""
     if len(rest) < 2:
         return None
     device, words = rest[0], list(rest[1:])
@@ -139,9 +140,10 @@ def _ifconfig(rest):
     ip, prefixlen = parsed
     try:
         if slash and ip.version == 4:
-            if not length.isdigit() or int(length) > 64:
-                return None
-            prefixlen = int(length) % 32
+            number = _strtol(length)
+            if number is None:
+                return None  # ifconfig fails: it reads no prefix there
+            prefixlen = number % 32  # a shift of the 32-bit mask by LEN: LEN & 31
         elif slash:
             prefixlen = prefixlen_of(ip, length)
         elif netmask:
@@ -149,6 +151,22 @@ def _ifconfig(rest):
     except ValueError:
         return None
     return AddedAddress(ip, prefixlen, device)
+
+
+_C_LONG = re.compile(r"([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)?")
+C_LONG_MAX = 2 ** 63 - 1
+
+
+def _strtol(text):
+    """The number strtol(text, &end, 0) reads where it reads all of ``text`` (an empty text
+    is 0, a sign alone is nothing; C long's bounds clamp), else None."""
+    match = _C_LONG.fullmatch(text)
+    if not match or (match.group(1) and not match.group(2)):
+        return None
+    digits = match.group(2) or "0"
+    number = int(digits, 16 if digits[:2].lower() == "0x" else 8 if digits[0] == "0" else 10)
+    number = -number if match.group(1) == "-" else number
+    return max(-C_LONG_MAX - 1, min(C_LONG_MAX, number))
 
 
 def runs(line, variables, attempt):

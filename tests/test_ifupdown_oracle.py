@@ -340,6 +340,16 @@ CASES = [
                                  ' up ifconfig lo:2 192.0.2.101/24 up\n'
                                  ' up ifconfig lo:3 192.0.2.102/32 netmask 255.255.255.255 up\n'},
      [('lo:1', '192.0.2.100/0'), ('lo:2', '192.0.2.101/24'), ('lo:3', '192.0.2.102/0')]),
+    ('net-tools ifconfig: LEN as strtol reads it, modulo 32',
+     {'/etc/network/interfaces': 'auto lo\n'
+                                 'iface lo inet loopback\n'
+                                 ' up ifconfig lo:1 192.0.2.100/0x10 up\n'
+                                 ' up ifconfig lo:2 192.0.2.101/ up\n'
+                                 ' up ifconfig lo:3 192.0.2.102/-1 up\n'
+                                 ' up ifconfig lo:4 192.0.2.103/100 up\n'
+                                 ' up ifconfig lo:5 192.0.2.104/99999999999 up\n'},
+     [('lo:1', '192.0.2.100/16'), ('lo:2', '192.0.2.101/0'), ('lo:3', '192.0.2.102/31'),
+      ('lo:4', '192.0.2.103/4'), ('lo:5', '192.0.2.104/31')]),
 ]
 
 
