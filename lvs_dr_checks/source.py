@@ -139,7 +139,7 @@ class Source:
         return self._host_path(posixpath.join(self.resolve(parent), name))
 
     def read_text(self, path):
-        """The file's text; non-UTF-8 bytes are replaced, files over 4 MiB refused. Each file
+        """The file's text (decode_text); files over 4 MiB refused. Each file
         is read once a run (both real-server checks of the sweep read the same ones)."""
         if path not in self._texts:
             self._texts[path] = self._read_text(path)
@@ -265,8 +265,10 @@ def absolute(path):
 
 
 def decode_text(data):
-    """A file's text as the checks read it: bytes that are not UTF-8 replaced."""
-    return data.decode("utf-8", "replace")
+    """A file's text as the checks read it: bytes that are not UTF-8 kept as surrogate escapes
+    (U+DC80-U+DCFF), so that the models see the bytes the real tools see (the kernel takes a
+    lone 0xA0 for a space); printing escapes them (cli.printable)."""
+    return data.decode("utf-8", "surrogateescape")
 
 
 def command_output(argv, status, stdout, stderr, where="", statuses=(0,)):

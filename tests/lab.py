@@ -414,11 +414,12 @@ def ipvsadm_text(vip, servers, port=80):
 
 
 def write_config(root, files):
-    """Write {relative path: text} into the demo's configuration tree, readable by all."""
+    """Write {relative path: text} into the demo's configuration tree, readable by all; bytes
+    that are not UTF-8 given as surrogate escapes."""
     for path, text in files.items():
         full = os.path.join(root, path)
         os.makedirs(os.path.dirname(full), mode=0o755, exist_ok=True)
-        with open(full, "w") as handle:
+        with open(full, "w", encoding="utf-8", errors="surrogateescape") as handle:
             handle.write(text)
         os.chmod(full, 0o644)
 
