@@ -13,7 +13,7 @@ default propagation (lvs_dr_checks.sysctl).
 
 States: CRITICAL, an interface answers or announces what it must not now. WARNING, proxy ARP,
 arp_ignore 8 (answers nothing at all), interfaces created later unprotected, or a reboot would
-bring a setting back that is not accepted. UNKNOWN, a setup error.
+bring a setting back that is not accepted (interfaces created after it included). UNKNOWN, a setup error.
 
 Perfdata: <if>_arp_ignore, <if>_arp_announce, <if>_proxy_arp (each with its accepted range),
 exposed_interfaces (interfaces with a CRITICAL setting; critical above 0),
@@ -37,6 +37,7 @@ from lvs_dr_checks.summary import unique_labels
 NAME = "ARP_SYSCTL"
 log = cli.logger("arp_sysctl")
 NEW_INTERFACES = "default"
+NEW_INTERFACES_SAID = "interfaces created later (VLANs, bonds, containers)"
 STATES = {kernel.OK: Ok, kernel.WARNING: Warn, kernel.CRITICAL: Critical}
 # The keys that get perfdata: the three that decide a real server's exposure; per-interface
 # values for at most this many interfaces (all of them up to it, else those with a finding),
@@ -222,6 +223,16 @@ class ArpSysctl(nagiosplugin.Resource):
                 unpersisted += setting.verdict != kernel.OK
                 yield nagiosplugin.Metric("{}_{}_boot".format(self.labels[scope], key), setting,
                                           context="boot")
+        if not self.director:  # what interfaces created after the boot start with
+            rules = self.rules[self.checked[0]]
+            for key in (kernel.ARP_IGNORE, kernel.ARP_ANNOUNCE):
+                every, new = boot.value("all", key), boot.value(NEW_INTERFACES, key)
+                setting = Setting(NEW_INTERFACES, key, every.value, new.value, rules[key],
+                                  "{}; {}".format(_said("all", every),
+                                                  _said(NEW_INTERFACES, new)), None, None)
+                unpersisted += setting.verdict != kernel.OK
+                yield nagiosplugin.Metric("new_interfaces_{}_boot".format(key), setting,
+                                          context="boot")
         yield nagiosplugin.Metric("unpersisted_settings", unpersisted, min=0,
                                   context="unpersisted_settings")
 
@@ -256,8 +267,7 @@ class SettingContext(nagiosplugin.Context):
         state = STATES[setting.verdict]
         subject = "{} {} {}".format(setting.scope, setting.key, value)
         if setting.scope == NEW_INTERFACES:
-            subject = "interfaces created later (VLANs, bonds, containers) get {} {}".format(
-                setting.key, value)
+            subject = "{} get {} {}".format(NEW_INTERFACES_SAID, setting.key, value)
             state = Ok if state == Ok else Warn
         text = "{} ({}): {}".format(subject, setting.origin, setting.rule.meaning(value))
         if setting.shield and setting.key == kernel.ARP_IGNORE:
@@ -296,11 +306,12 @@ class BootContext(nagiosplugin.Context):
     def evaluate(self, metric, resource):
         setting = metric.value
         value = setting.effective
+        scope = NEW_INTERFACES_SAID if setting.scope == NEW_INTERFACES else setting.scope
         if setting.verdict == kernel.OK:
             return self.result_cls(Ok, "{} {} {} after reboot ({})".format(
-                setting.scope, setting.key, value, setting.origin), metric)
+                scope, setting.key, value, setting.origin), metric)
         return self.result_cls(Warn, "{} {} would be {} after reboot ({}): {}".format(
-            setting.scope, setting.key, value, setting.origin, self.advice(setting)), metric)
+            scope, setting.key, value, setting.origin, self.advice(setting)), metric)
 
     @staticmethod
     def advice(setting):

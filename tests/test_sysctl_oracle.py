@@ -236,15 +236,30 @@ def test_seeded_random_trees_agree(oracle, tmp_path_factory, tool):
 
 
 CHECK = [lab_module.plugin("check_arp_sysctl"), "-i", "eth0", "-i", "eth1", "-v"]
-_SAID = re.compile(r"^(OK|WARNING|CRITICAL): (eth[01]) ({}) (?:would be )?(-?\d+)"
-                   r"(?: after reboot)?".format("|".join(KEYS)), re.M)
+NEW = "interfaces created later (VLANs, bonds, containers)"
+_SAID = re.compile(r"^(OK|WARNING|CRITICAL): (eth[01]|{}(?: get)?) ({}) (?:would be )?(-?\d+)"
+                   r"(?: after reboot)?".format(re.escape(NEW), "|".join(KEYS)), re.M)
 
 
 def judged(output, boot):
-    """{(interface, key): (state, value)} from -v lines, boot lines or runtime lines."""
-    return {(m.group(2), m.group(3)): (m.group(1), int(m.group(4)))
+    """{(interface, key): (state, value)} from -v lines, boot lines or runtime lines; the
+    interfaces created later are 'new'."""
+    return {(m.group(2) if m.group(2).startswith("eth") else "new", m.group(3)):
+            (m.group(1), int(m.group(4)))
             for m in _SAID.finditer(output)
             if ("after reboot" in output[m.start():output.find("\n", m.start())]) == boot}
+
+
+def verdicts_after_boot(oracle, files, tool, check):
+    """(the boot verdicts check_arp_sysctl predicts, the live verdicts on what the real boot
+    left, capped at WARNING as a boot verdict is), with the two outputs for a message."""
+    _, (before, after) = oracle(files, run=[check + ["--boot", tool],
+                                            check + ["--no-persistence"]], tool=tool)
+    predicted_now, runtime = judged(before, boot=True), judged(after, boot=False)
+    assert predicted_now and runtime, (before, after)
+    capped = {k: ("WARNING" if state == "CRITICAL" else state, value)
+              for k, (state, value) in runtime.items()}
+    return predicted_now, capped, "boot verdicts:\n{}\nafter the boot:\n{}".format(before, after)
 
 
 @pytest.mark.parametrize("tool, role", [("systemd", "realserver"), ("procps", "realserver"),
@@ -252,21 +267,33 @@ def judged(output, boot):
 def test_the_boot_verdict_is_the_verdict_after_the_real_boot(oracle, tool, role):
     """check_arp_sysctl predicts a reboot; the real systemd-sysctl (or procps' `sysctl
     --system`) then boots the same tree and the same check judges what it left: value for
-    value, state for state (the boot verdict capped at WARNING); for a real server and, with
-    its own keys, for a director."""
+    value, state for state (the boot verdict capped at WARNING), interfaces created later
+    included; for a real server and, with its own keys, for a director."""
     chance = random.Random(SEED + 1)
     # A director has five keys an interface, each said now and after reboot: one interface
     # keeps every line within the plugin's 4 KiB output bound.
     check = (CHECK if role == "realserver" else CHECK[:3] + ["-v"]) + ["--role", role]
     for number in range(int(os.environ.get("LVS_DR_BOOTS", "40"))):
         files = random_tree(chance, junk=0.25 if number % 2 else 0.0)
-        _, (before, after) = oracle(files, run=[check + ["--boot", tool],
-                                                check + ["--no-persistence"]], tool=tool)
-        predicted_now, runtime = judged(before, boot=True), judged(after, boot=False)
-        assert predicted_now and runtime, (before, after)
+        predicted_now, capped, said = verdicts_after_boot(oracle, files, tool, check)
         if role == "director":
             assert {"proxy_arp_pvlan", "arp_filter"} <= {key for _, key in predicted_now}
-        capped = {k: ("WARNING" if state == "CRITICAL" else state, value)
-                  for k, (state, value) in runtime.items()}
-        assert predicted_now == capped, "tree {}:\n{}\nboot verdicts:\n{}\nafter the boot:\n{}"\
-            .format(number, json.dumps(files, indent=1), before, after)
+        else:
+            assert ("new", "arp_ignore") in predicted_now, said
+        assert predicted_now == capped, "tree {}:\n{}\n{}".format(
+            number, json.dumps(files, indent=1), said)
+
+
+@pytest.mark.parametrize("tool", ["systemd", "procps"])
+def test_default_above_all_leaves_new_interfaces_answering_after_the_boot(oracle, tool):
+    """Every interface present is fixed, but `default` above `all` (among junk lines) gives
+    the interfaces created after the boot arp_ignore 4: they answer for the VIPs. The boot
+    verdict says so, as the live check says it after the real boot."""
+    files = {E + "a.conf": "[lvs]\nnet.ipv4.conf.all.arp_ignore = 1\n= 1\n"
+                           "net.ipv4.conf.all.arp_announce = 2\n"
+                           "net.ipv4.conf.default.arp_ignore = 4\n"
+                           "net.ipv4.conf.eth0.arp_ignore = 1\nnet.ipv4.conf.eth1.arp_ignore = 1\n"}
+    predicted_now, capped, said = verdicts_after_boot(oracle, files, tool, CHECK)
+    assert predicted_now[("new", "arp_ignore")] == ("WARNING", 4), said
+    assert predicted_now[("eth0", "arp_ignore")] == ("OK", 1), said
+    assert predicted_now == capped, said
