@@ -413,6 +413,39 @@ def ipvsadm_text(vip, servers, port=80):
                 server, port) for server in servers))
 
 
+def ipvsadm_vips_text(vips, port=80):
+    """`ipvsadm -Ln` of one TCP service for each of ``vips`` (IPv6 ones in brackets), no real
+    servers: a saved table for the probe (argv cannot carry tens of thousands of --vip)."""
+    return ("IP Virtual Server version 1.2.1 (size=4096)\n"
+            "Prot LocalAddress:Port Scheduler Flags\n"
+            + "".join("TCP  {}:{} wlc\n".format("[{}]".format(v) if ":" in v else v, port)
+                      for v in vips))
+
+
+ROUTED_PREFIX = "2001:db8:6::/64"
+
+
+def routed_vips(lab, count):
+    """``count`` IPv6 VIPs of ROUTED_PREFIX that the director answers for; the client reaches
+    the prefix by a route on its segment, outside its own subnet (2001:db8:5::/64), and rs1's
+    2001:db8:5::11 is a witness. The director answers by proxy neighbour discovery (no
+    delay): adding 20,000 IPv6 addresses to an interface takes the kernel two minutes, proxy
+    entries three seconds. Returns (the VIPs, the witness)."""
+    director, client, rs1 = lab.director, lab.client, lab.realservers[0]
+    director.enable_ipv6("2001:db8:5::1/64")
+    client.enable_ipv6("2001:db8:5::200/64")
+    rs1.enable_ipv6("2001:db8:5::11/64")
+    for path in ("conf/all/forwarding", "conf/{}/proxy_ndp".format(director.iface)):
+        director.run(["/usr/bin/tee", "/proc/sys/net/ipv6/" + path], input="1", check=True)
+    director.run(["/usr/bin/tee", "/proc/sys/net/ipv6/neigh/{}/proxy_delay".format(
+        director.iface)], input="0", check=True)
+    vips = ["2001:db8:6::{:x}".format(n) for n in range(1, count + 1)]
+    _sh([IP, "-n", director.ns, "-batch", "-"],
+        input="".join("neigh add proxy {} dev {}\n".format(v, director.iface) for v in vips))
+    client.iproute("-6", "route", "add", ROUTED_PREFIX, "dev", client.iface)
+    return vips, "2001:db8:5::11"
+
+
 def write_config(root, files):
     """Write {relative path: text} into the demo's configuration tree, readable by all; bytes
     that are not UTF-8 given as surrogate escapes."""

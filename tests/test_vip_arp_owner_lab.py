@@ -257,27 +257,14 @@ def test_concurrent_probes_share_one_host_wide_rate(cluster):
 def test_twenty_thousand_vips_on_a_routed_prefix_within_the_timeout():
     """A client probing 20,000 VIPs of a prefix routed on its segment (not inside its own
     subnet): the routes are looked up in one `ip -batch`, not one `ip route get` each (55 s,
-    ended by -t 30, before); the director holds them all and answers each."""
-    count = 20000
+    ended by -t 30, before); the director answers for each (lab.routed_vips)."""
     with lab_module.Lab(realservers=1, vips=()) as lab:
-        director, client, rs1 = lab.director, lab.client, lab.realservers[0]
-        director.enable_ipv6("2001:db8:5::1/64")
-        client.enable_ipv6("2001:db8:5::200/64")
-        rs1.enable_ipv6("2001:db8:5::11/64")
-        vips = ["2001:db8:6::{:x}".format(n) for n in range(1, count + 1)]
-        subprocess.run([lab_module.IP, "-n", director.ns, "-batch", "-"], check=True, text=True,
-                       input="".join("addr add {}/128 dev {} nodad\n".format(v, director.iface)
-                                     for v in vips))
-        client.iproute("-6", "route", "add", "2001:db8:6::/64", "dev", client.iface)
+        vips, witness = lab_module.routed_vips(lab, 20000)
         with lab_module.readable_tempdir("lvs-dr-20k-") as home:
-            table = os.path.join(home, "ipvsadm")  # argv cannot carry 20,000 --vip
-            with open(table, "w") as handle:
-                handle.write("IP Virtual Server version 1.2.1 (size=4096)\n"
-                             "Prot LocalAddress:Port Scheduler Flags\n")
-                handle.writelines("TCP  [{}]:80 wlc\n".format(v) for v in vips)
-            os.chmod(table, 0o644)
-            outcome = owner(client, "--from-ipvs", table, "--expect-mac", director.mac,
-                            "--witness", "2001:db8:5::11", "-t", "30")
+            table = os.path.join(home, "ipvsadm")
+            lab_module.write_config(home, {"ipvsadm": lab_module.ipvsadm_vips_text(vips)})
+            outcome = owner(lab.client, "--from-ipvs", table, "--expect-mac", lab.director.mac,
+                            "--witness", witness, "-t", "30")
     assert outcome.code == 0, outcome
     assert outcome.status.startswith("VIP_ARP_OWNER OK - 20000 VIPs probed on eth0: each owned "
                                      "by one allowed owner"), outcome
