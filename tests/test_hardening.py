@@ -3,6 +3,7 @@ own error, the plugins end with exit 0-3 and one status line, and named bad inpu
 UNKNOWN line that names the cause."""
 
 import errno
+import logging
 import os
 import sys
 import time
@@ -12,8 +13,9 @@ import pytest
 from conftest import run_plugin
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from nagiosplugin.state import Critical
 
-from lvs_dr_checks import arpfilter, ipvs, links, neighbours, netconfig, vip_on_lo
+from lvs_dr_checks import arpfilter, cli, ipvs, links, neighbours, netconfig, vip_on_lo
 from lvs_dr_checks.arp import Arp, NeighborDiscovery
 from lvs_dr_checks.cli import PluginError
 from lvs_dr_checks.source import MAX_FILE_BYTES, Source
@@ -327,11 +329,6 @@ def test_heavy_modules_stay_off_the_real_server_paths():
 def test_a_finding_with_line_breaks_stays_one_line(capsys):
     """Whatever a finding carries (a label, a remote host's text, a file's line: \\n, \\r,
     U+2028, NEL), it is printed on one line, escaped; nothing can print a line of its own."""
-    import nagiosplugin
-    from nagiosplugin.state import Critical
-
-    from lvs_dr_checks import cli
-
     class Found(nagiosplugin.Resource):
         def probe(self):
             return [nagiosplugin.Metric("x", 1, context="x")]
@@ -340,9 +337,13 @@ def test_a_finding_with_line_breaks_stays_one_line(capsys):
         def evaluate(self, metric, resource):
             return self.result_cls(Critical, "evil\nOK: all fine\r\u2028\x85end", metric)
 
-    with pytest.raises(SystemExit) as ended:
-        cli.run("T", cli.make_parser("t", "t"),
-                lambda args: nagiosplugin.Check(Found(), Judged("x")), ["-v"])
+    nagiosplugin.Runtime.instance = None  # a fresh output for this run
+    try:
+        with pytest.raises(SystemExit) as ended:
+            cli.run("T", cli.make_parser("t", "t"),
+                    lambda args: nagiosplugin.Check(Found(), Judged("x")), ["-v"])
+    finally:
+        logging.getLogger(cli.LOGGER).setLevel(logging.NOTSET)  # as it was before the run
     lines = capsys.readouterr().out.splitlines()
     escaped = "evil\\x0aOK: all fine\\x0d\\u2028\\x85end"
     assert ended.value.code == 2

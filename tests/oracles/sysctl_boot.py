@@ -17,7 +17,8 @@ all/default are not reset by writing them: a write marks a key as written, and a
 interface copies that mark from default (it would then never follow default again). A new
 namespace inherits them from the initial one; they must be 0 there, as at boot.
 
-Only net.ipv4.conf keys may be in the tree: every other key would reach the machine itself.
+Only net.ipv4 keys (this network namespace's own) may be in the tree: every other key would
+reach the machine itself (refuse_foreign_keys).
 """
 
 import glob
@@ -64,7 +65,7 @@ def refuse_foreign_keys(files):
             if not parts or _nowhere(parts):
                 continue  # nothing is written
             if parts[:2] != ["net", "ipv4"]:  # net.ipv4 is this network namespace's own
-                sys.exit("refusing {}: {!r} is not a key of net.ipv4.conf".format(path, key))
+                sys.exit("refusing {}: {!r} is not a key of net.ipv4".format(path, key))
 
 
 def _nowhere(parts):
