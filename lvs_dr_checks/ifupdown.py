@@ -24,6 +24,7 @@ import re
 import shlex
 
 from lvs_dr_checks import commands
+from lvs_dr_checks.ctext import C_ISSPACE, c_split
 from lvs_dr_checks.source import glob_paths
 
 MAIN = "/etc/network/interfaces"
@@ -81,7 +82,7 @@ def _logical_lines(text):
         raw.pop()
     index = 0
     while index < len(raw):
-        number, line = index + 1, raw[index].lstrip()
+        number, line = index + 1, raw[index].lstrip(C_ISSPACE)
         index += 1
         if line.startswith("#"):
             continue
@@ -90,7 +91,7 @@ def _logical_lines(text):
             index += 1
         if line.endswith("\\"):
             line = line[:-1]
-        yield number, line.rstrip()
+        yield number, line.rstrip(C_ISSPACE)
 
 
 def _wordexp(pattern):
@@ -114,10 +115,10 @@ def _read(source, path, config):
     stanza = None
     mapping = False
     for number, line in _logical_lines(text):
-        words = line.split()
+        words = c_split(line)
         if not words:
             continue
-        keyword, rest = words[0], line[len(words[0]):].strip()
+        keyword, rest = words[0], line[len(words[0]):].strip(C_ISSPACE)
         error = None
         if keyword == "mapping":
             stanza, mapping = None, True
@@ -211,8 +212,8 @@ def _method_address(stanza):
     address, slash, length = value.partition("/")
     if stanza.family == "inet" and slash:
         length = re.match(r"\d*", length).group()
-    if (netmask and netmask.split() != [netmask]) or address.split() != [address] or (
-            length and length.split() != [length]):
+    if (netmask and c_split(netmask) != [netmask]) or c_split(address) != [address] or (
+            length and c_split(length) != [length]):
         return None
     parsed = commands.interface_address(address, commands.classful_prefixlen)
     if parsed is None or (parsed[0].version == 6) != (stanza.family == "inet6"):

@@ -8,6 +8,7 @@ import re
 
 from lvs_dr_checks import kernel
 from lvs_dr_checks.cli import PluginError, logger
+from lvs_dr_checks.ctext import C_ISSPACE, SYSTEMD_WHITESPACE, systemd_lines
 from lvs_dr_checks.source import conf_files, name_matches
 
 log = logger("sysctl")
@@ -41,36 +42,6 @@ def read_runtime(source, scopes, keys=kernel.KEYS):
             except ValueError:
                 raise PluginError("{}: not a number: {!r}".format(path, text[:40]))
     return values
-
-
-# systemd's strstrip() and read_line(): only these four are whitespace, and a line ends at
-# \n, \r or NUL (a run holding each at most once, ending after a NUL, is one line end).
-# Python's str.strip() and splitlines() know many more (NBSP, form feed, U+2028...).
-SYSTEMD_WHITESPACE = " \t\n\r"
-SYSTEMD_LINE_MAX = 1024 * 1024  # LONG_LINE_MAX: a line this long ends the reading of its file
-_SYSTEMD_EOL = re.compile(r"[\n\r\0]")
-
-
-def systemd_lines(text):
-    """The lines of ``text`` as systemd's read_line() cuts them, numbered; systemd-sysctl
-    stops reading a file at a line of LONG_LINE_MAX bytes or more, and so does this."""
-    position, number = 0, 0
-    while position < len(text):
-        found = _SYSTEMD_EOL.search(text, position)
-        end = found.start() if found else len(text)
-        line = text[position:end]
-        if len(line.encode("utf-8", "surrogateescape")) >= SYSTEMD_LINE_MAX:
-            log.info("a line of %d characters or more: systemd-sysctl stops reading the file "
-                     "there", SYSTEMD_LINE_MAX)
-            return
-        number += 1
-        yield number, line
-        seen = ""
-        while end < len(text) and text[end] in "\n\r\0" and text[end] not in seen \
-                and "\0" not in seen:
-            seen += text[end]
-            end += 1
-        position = end
 
 
 def normalize_key(key):
@@ -259,7 +230,6 @@ def _starts_with(path, prefix):
 
 # procps' `sysctl --system` reads the same directories in the same order, then this file.
 PROCPS_LAST = "/etc/sysctl.conf"
-C_ISSPACE = " \t\n\v\f\r"  # isspace() in the C locale: what procps strips around lines and keys
 INIT = "/sbin/init"
 
 

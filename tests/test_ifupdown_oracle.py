@@ -340,6 +340,25 @@ CASES = [
                                  ' up ifconfig lo:2 192.0.2.101/24 up\n'
                                  ' up ifconfig lo:3 192.0.2.102/32 netmask 255.255.255.255 up\n'},
      [('lo:1', '192.0.2.100/0'), ('lo:2', '192.0.2.101/24'), ('lo:3', '192.0.2.102/0')]),
+    # What ifup (C, the C locale) takes for whitespace, and Python's str.split() takes more.
+    ('a no-break space separates no words: the option is unknown, ifup reads nothing',
+     {'/etc/network/interfaces': 'auto lo:1\niface lo:1 inet static\n address\u00a0192.0.2.100/32\n'},
+     []),
+    ('a no-break space after a name in auto makes another name',
+     {'/etc/network/interfaces': 'auto lo:1\u00a0\niface lo:1 inet static\n address 192.0.2.100/32\n'},
+     []),
+    ('an information separator (0x1c) separates no words',
+     {'/etc/network/interfaces': 'auto lo:1\niface lo:1 inet static\n address\x1c192.0.2.100/32\n'},
+     []),
+    ('form feed, vertical tab and CR are whitespace to ifup',
+     {'/etc/network/interfaces': 'auto lo:1\r\niface lo:1 inet static\r\n\x0baddress\x0c192.0.2.100/32\r\n'},
+     [('lo:1', '192.0.2.100/32')]),
+    ('a no-break space after the prefix: atoi stops before it',
+     {'/etc/network/interfaces': 'auto lo:1\niface lo:1 inet static\n address 192.0.2.100/32\u00a0\n'},
+     [('lo:1', '192.0.2.100/32')]),
+    ('U+2028 breaks no line',
+     {'/etc/network/interfaces': 'auto lo:1\niface lo:1 inet static\u2028 address 192.0.2.100/32\n'},
+     []),
     ('net-tools ifconfig: LEN as strtol reads it, modulo 32',
      {'/etc/network/interfaces': 'auto lo\n'
                                  'iface lo inet loopback\n'
@@ -392,6 +411,8 @@ VERDICT_CASES = [
     ("netmask wins", "auto lo:1\niface lo:1 inet static\n address 192.0.2.100/32\n"
                      " netmask 255.255.255.0\n"),
     ("never auto", "iface lo:1 inet static\n address 192.0.2.100/32\n"),
+    ("a no-break space for a blank", "auto lo:1\niface lo:1 inet static\n"
+                                     " address\u00a0192.0.2.100/32\n"),
     ("two prefixes", "auto lo:1 lo:2\niface lo:1 inet static\n address 192.0.2.100/32\n"
                      "iface lo:2 inet static\n address 192.0.2.100/24\n"),
     ("on the NIC", "auto eth0\niface eth0 inet manual\n up ip addr add 192.0.2.100/32 dev $IFACE\n"),
