@@ -32,13 +32,14 @@ def classful_prefixlen(ip):
 
 
 def prefixlen_of(ip, prefix):
-    """A prefix length from '24' or '255.255.255.0' (ValueError otherwise)."""
-    prefix = str(prefix).strip()
+    """A prefix length from '24' or '255.255.255.0' (ValueError otherwise): ASCII digits only,
+    nothing around them (the tools' own parsers take no blank, NBSP or other digits there)."""
+    prefix = str(prefix)
     if "." in prefix:
         if ip.version != 4:
             raise ValueError(prefix)
         return ipaddress.ip_network("0.0.0.0/" + prefix).prefixlen
-    if not prefix.isdigit() or not 0 <= int(prefix) <= ip.max_prefixlen:
+    if not (prefix.isascii() and prefix.isdigit()) or not 0 <= int(prefix) <= ip.max_prefixlen:
         raise ValueError(prefix)
     return int(prefix)
 

@@ -22,8 +22,14 @@ def c_split(text):
 # \n, \r or NUL (a run holding each at most once, ending after a NUL, is one line end).
 # Python's str.strip() and splitlines() know many more (NBSP, form feed, U+2028...).
 SYSTEMD_WHITESPACE = " \t\n\r"
+_SYSTEMD_WORD = re.compile("[^ \t\n\r]+")
 SYSTEMD_LINE_MAX = 1024 * 1024  # LONG_LINE_MAX: a line this long ends the reading of its file
 _SYSTEMD_EOL = re.compile(r"[\n\r\0]")
+
+
+def systemd_split(text):
+    """The words of ``text`` between runs of systemd's whitespace."""
+    return _SYSTEMD_WORD.findall(text)
 
 
 def systemd_lines(text):

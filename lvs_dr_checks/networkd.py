@@ -19,6 +19,7 @@ import collections
 import posixpath
 
 from lvs_dr_checks import commands
+from lvs_dr_checks.ctext import SYSTEMD_WHITESPACE, systemd_lines, systemd_split
 from lvs_dr_checks.source import conf_files, name_matches
 
 DIRECTORIES = ("/etc/systemd/network", "/run/systemd/network", "/usr/local/lib/systemd/network",
@@ -33,16 +34,17 @@ Entry = collections.namedtuple("Entry", "section key value file line")
 
 
 def unit_entries(text, path):
-    """Entries of a systemd unit-style file: comments (#, ;) and blank lines skipped, a
-    trailing backslash joining the next line, keys and values stripped."""
+    """Entries of a systemd unit-style file, as systemd's config parser reads it: lines as
+    read_line() cuts them (\\n, \\r, NUL), comments (#, ;) and blank lines skipped, a trailing
+    backslash joining the next line, keys and values stripped of systemd's whitespace only."""
     section = None
-    lines = text.split("\n")
+    lines = [line for _, line in systemd_lines(text)]
     index = 0
     while index < len(lines):
-        number, line = index + 1, lines[index].strip()
+        number, line = index + 1, lines[index].strip(SYSTEMD_WHITESPACE)
         index += 1
         while line.endswith("\\") and index < len(lines):
-            line = line[:-1] + " " + lines[index].strip()
+            line = line[:-1] + " " + lines[index].strip(SYSTEMD_WHITESPACE)
             index += 1
         if not line or line[0] in "#;":
             continue
@@ -51,11 +53,12 @@ def unit_entries(text, path):
             continue
         key, sep, value = line.partition("=")
         if sep:
-            yield Entry(section, key.strip(), value.strip(), path, number)
+            yield Entry(section, key.strip(SYSTEMD_WHITESPACE), value.strip(SYSTEMD_WHITESPACE),
+                        path, number)
 
 
 def parse_boolean(value):
-    return _BOOLEANS.get(value.strip().lower())
+    return _BOOLEANS.get(value.strip(SYSTEMD_WHITESPACE).lower())
 
 
 def drop_ins(source, directories, name, suffix=".conf"):
@@ -78,7 +81,8 @@ class NetworkFile:
         for entry in entries:
             if entry.section == "Match" and entry.value:
                 negated = entry.value.startswith("!")
-                self.matches[entry.key].append((negated, entry.value.lstrip("!").split()))
+                self.matches[entry.key].append((negated,
+                                                systemd_split(entry.value.lstrip("!"))))
             elif entry.section == "Match":
                 self.matches[entry.key] = []
 

@@ -18,8 +18,29 @@ NETWORKD = "/lib/systemd/systemd-networkd"
 LIBRARY_DIRECTORY = "{}-linux-gnu".format(os.uname().machine)
 PRESENT = ["lo", "eth0"]
 
+LO_NETWORK = "/etc/systemd/network/50-lo.network"
 # (what the case shows, the tree, what the real daemon configured: (interface, address/prefix))
 CASES = [
+    # Bytes as networkd's config parser reads them: lines end at \n, \r and NUL, only space,
+    # tab, CR and LF are blanks (Python's str methods know many more).
+    ('a no-break space after a Match name: no link matches',
+     {LO_NETWORK: '[Match]\nName=lo\u00a0\n[Network]\nAddress=192.0.2.100/32\n'}, []),
+    ('a vertical tab before a Match name: no link matches',
+     {LO_NETWORK: '[Match]\nName=\x0blo\n[Network]\nAddress=192.0.2.100/32\n'}, []),
+    ('a no-break space after an address: not an address',
+     {LO_NETWORK: '[Match]\nName=lo\n[Network]\nAddress=192.0.2.100/32\u00a0\n'}, []),
+    ('a form feed in a key: an unknown key',
+     {LO_NETWORK: '[Match]\nName=lo\n[Network]\nAddress\x0c=192.0.2.100/32\n'}, []),
+    ('a no-break space before a section: no section',
+     {LO_NETWORK: '\u00a0[Match]\nName=lo\n[Network]\nAddress=192.0.2.100/32\n'}, []),
+    ('CR alone ends a line',
+     {LO_NETWORK: '[Match]\rName=lo\r[Network]\rAddress=192.0.2.100/32\r'},
+     [('lo', '192.0.2.100/32')]),
+    ('NUL ends a line',
+     {LO_NETWORK: '[Match]\nName=lo\n[Network]\nAddress=192.0.2.100/32\x00Address=192.0.2.101/32\n'},
+     [('lo', '192.0.2.100/32'), ('lo', '192.0.2.101/32')]),
+    ('U+2028 ends no line',
+     {LO_NETWORK: '[Match]\nName=lo\n[Network]\u2028Address=192.0.2.100/32\n'}, []),
     ('no prefix',
      {'/etc/systemd/network/50-lo.network': '[Match]\n'
                                             'Name=lo\n'
@@ -604,6 +625,8 @@ def test_the_real_netplan_and_networkd_did_what_the_case_says(oracle, netplan_ge
 
 
 VERDICT_CASES = [
+    ("networkd: a no-break space after the address", {
+        LO_NETWORK: "[Match]\nName=lo\n[Network]\nAddress=192.0.2.100/32\u00a0\n"}, False),
     ("networkd: restored", {"/etc/systemd/network/50-lo.network":
                             "[Match]\nName=lo\n[Network]\nAddress=192.0.2.100/32\n"}, False),
     ("networkd: no prefix", {"/etc/systemd/network/50-lo.network":
