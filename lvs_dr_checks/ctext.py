@@ -13,6 +13,10 @@ C_ISSPACE = " \t\n\v\f\r"  # isspace() in the C locale
 _C_WORD = re.compile("[^ \t\n\v\f\r]+")
 
 
+# g_ascii_isspace(): GLib's blanks in a key file (the vertical tab is none of them).
+GLIB_SPACE = " \t\n\f\r"
+
+
 def c_split(text):
     """The words of ``text`` between runs of C-locale whitespace (str.split() splits at more)."""
     return _C_WORD.findall(text)

@@ -23,6 +23,7 @@ import re
 import stat
 
 from lvs_dr_checks import commands
+from lvs_dr_checks.ctext import GLIB_SPACE
 from lvs_dr_checks.source import name_matches
 
 ETC = "/etc/NetworkManager/system-connections"
@@ -36,10 +37,11 @@ Profile = collections.namedtuple("Profile", "path entries uuid")
 
 
 def _keyfile(text, path):
-    """[(group, key, value, line)] of a GKeyFile, or None when GLib would refuse it."""
+    """[(group, key, value, line)] of a GKeyFile, or None when GLib would refuse it: lines cut
+    at \\n, each a C string (a NUL ends it), stripped of GLib's blanks only."""
     entries, group = [], None
     for number, raw in enumerate(text.split("\n"), 1):
-        line = raw.strip()
+        line = raw.split("\0")[0].strip(GLIB_SPACE)
         if not line or line.startswith("#"):
             continue
         if line.startswith("[") and line.endswith("]"):
@@ -48,7 +50,7 @@ def _keyfile(text, path):
         key, sep, value = line.partition("=")
         if not sep or group is None:
             return None
-        entries.append((group, key.strip(), value.strip(), number))
+        entries.append((group, key.strip(GLIB_SPACE), value.strip(GLIB_SPACE), number))
     return entries
 
 

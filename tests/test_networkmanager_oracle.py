@@ -44,6 +44,21 @@ def etc_and_run(etc_uuid, run_uuid):
 
 # (what the case shows, the tree, modes or "owner" (not root's), what the real daemon did)
 CASES = [
+    # Bytes as GLib's key file parser reads them: a NUL ends the line; only space, tab, LF,
+    # form feed and CR are blanks (g_ascii_isspace; not the vertical tab, not a no-break space).
+    ("a form feed before '=' is a blank", {C + "lo.nmconnection": profile(
+        ipv4="method=manual\naddress1\x0c=192.0.2.100/32\n")}, None, [("lo", "192.0.2.100/32")]),
+    ("CRLF line ends", {C + "lo.nmconnection": profile(
+        ipv4="method=manual\naddress1=192.0.2.100/32\r\n")}, None, [("lo", "192.0.2.100/32")]),
+    ("a NUL ends the line", {C + "lo.nmconnection": profile(
+        ipv4="method=manual\naddress1=192.0.2.100/32\x00junk\n")}, None,
+     [("lo", "192.0.2.100/32")]),
+    ("a vertical tab is no blank: an unknown key", {C + "lo.nmconnection": profile(
+        ipv4="method=manual\n\x0baddress1=192.0.2.100/32\n")}, None, []),
+    ("a CR alone ends no line", {C + "lo.nmconnection": profile(
+        ipv4="method=manual\raddress1=192.0.2.100/32\n")}, None, []),
+    ("a no-break space after the interface name: another name",
+     {C + "lo.nmconnection": profile(name="lo\u00a0")}, None, []),
     ("loopback profile", {C + "lo.nmconnection": profile()}, None, [("lo", "192.0.2.100/32")]),
     (
         "no prefix",
@@ -287,6 +302,7 @@ VERDICT_CASES = [
     ("type=ethernet on lo (netplan's NetworkManager renderer)", profile(kind="ethernet")),
     ("no prefix", profile("method=manual\naddress1=192.0.2.100\n")),
     ("autoconnect=false", profile(connection="autoconnect=false\n")),
+    ("a no-break space after the interface name", profile(name="lo\u00a0")),
 ]
 
 
