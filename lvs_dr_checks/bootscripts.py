@@ -124,9 +124,8 @@ def rc_local(source):
         return [], None
     text = source.read_text(RC_LOCAL)
     found = []
-    for number, line in enumerate(text.splitlines(), 1):
-        words = line.split()
-        if words and words[0] == "exit" and not line[0].isspace():
+    for number, line in enumerate(text.split("\n"), 1):  # sh's lines: a CR ends none
+        if line.startswith("exit") and line[4:5] in ("",) + tuple(commands.SHELL_BLANKS):
             break
         found.extend((added, number) for added in commands.addresses_added(line))
     if not source.executable(RC_LOCAL):
@@ -135,6 +134,11 @@ def rc_local(source):
     if not text.startswith("#!"):
         return found, "{} has no '#!' line, so it cannot run: start it with '#!/bin/sh'".format(
             RC_LOCAL)
+    # The kernel ends the interpreter's name at a blank or the newline: a CR stays in it.
+    interpreter = (text[2:].split("\n", 1)[0].strip(" \t").split(" ")[0].split("\t")[0])
+    if "\r" in interpreter:
+        return found, "{}'s '#!' line ends in a carriage return (CRLF line ends), so no " \
+                      "interpreter runs it: convert it to LF line ends".format(RC_LOCAL)
     return found, None
 
 

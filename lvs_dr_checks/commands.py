@@ -7,9 +7,13 @@ import posixpath
 import re
 import shlex
 
+from lvs_dr_checks.ctext import C_ISSPACE
+
 AddedAddress = collections.namedtuple("AddedAddress", "address prefixlen device")
 
 _SEPARATORS = (";", "&&", "||", "|", "&")
+# What separates words for sh: blanks and newline; a CR (a CRLF file) is part of a word.
+SHELL_BLANKS = " \t\n"
 _SHELLS = ("sh", "bash", "dash")
 _VARIABLE = re.compile(r"\$(\w+)|\$\{(\w+)\}")
 _ASSIGNMENT = re.compile(r"^\w+=")
@@ -113,9 +117,15 @@ def _ip_address_add(rest):
         elif word not in _IP_FLAGS and address is None:
             address = word
     parsed = interface_address(address) if address else None
-    if not parsed or not device:
+    if not parsed or not _interface_name(device) or (label and not _interface_name(label)):
         return None
     return AddedAddress(parsed[0], parsed[1], label or device)
+
+
+def _interface_name(name):
+    """Whether ``name`` can name an interface: the kernel refuses blanks in one (dev_valid_name,
+    isspace), so `dev lo<CR>` from a CRLF script adds nothing."""
+    return bool(name) and not any(c in C_ISSPACE for c in name)
 
 
 def _ifconfig(rest):
@@ -136,7 +146,8 @@ def _ifconfig(rest):
     netmask = words[words.index("netmask") + 1] if "netmask" in words[:-1] else None
     address, slash, length = words[0].partition("/")
     parsed = interface_address(address, classful_prefixlen)
-    if not parsed or (family == "inet6") != (parsed[0].version == 6):
+    if not parsed or (family == "inet6") != (parsed[0].version == 6) \
+            or not _interface_name(device):
         return None
     ip, prefixlen = parsed
     try:
@@ -185,6 +196,7 @@ def _command_list(line):
     try:
         lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|")
         lexer.whitespace_split = True
+        lexer.whitespace = SHELL_BLANKS
         lexer.commenters = "#"
         words = list(lexer)
     except ValueError:

@@ -32,6 +32,14 @@ RC_CASES = [
      "700", [("lo:1", "192.0.2.100/24")]),
     ("sh -c and a label", "#!/bin/sh\n/bin/sh -c 'ip -4 address add 192.0.2.100/32 dev lo "
                           "label lo:vip'\n", "755", [("lo:vip", "192.0.2.100/32")]),
+    ("CRLF line ends: '#!/bin/sh<CR>' names no interpreter",
+     "#!/bin/sh\r\nip addr add 192.0.2.100/32 dev lo\r\n", "755", []),
+    ("a CR ends no word: the device is 'lo<CR>'",
+     "#!/bin/bash\nip addr add 192.0.2.100/32 dev lo\r\nip addr add 192.0.2.101/32 dev lo\n",
+     "755", [("lo", "192.0.2.101/32")]),
+    ("a no-break space is no blank to the shell",
+     "#!/bin/sh\nip addr add 192.0.2.100/32\u00a0dev lo\nip addr add 192.0.2.101/32 dev lo\n",
+     "755", [("lo", "192.0.2.101/32")]),
 ]
 
 
