@@ -3,7 +3,7 @@
 PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
 VENV := .venv
 BIN := $(VENV)/bin
-SOURCES := setup.cfg pyproject.toml $(wildcard lvs_dr_checks/*.py)
+SOURCES := setup.cfg pyproject.toml $(wildcard lvs_dr_checks/*.py lvs_dr_checks/*/*.py)
 
 .PHONY: setup demo test lint bench clean install deb
 # make test TESTS='tests/test_x.py -k y': a part of the suite (the fresh-machine test uses it).

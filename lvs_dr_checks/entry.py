@@ -25,7 +25,7 @@ def _broken(name, message):
 def run(plugin):
     module_name, name = PLUGINS[plugin]
     try:
-        module = importlib.import_module("lvs_dr_checks." + module_name)
+        module = importlib.import_module("lvs_dr_checks.checks." + module_name)
     except ImportError as exc:
         missing = (getattr(exc, "name", None) or "").split(".")[0]
         if missing in DEBIAN_PACKAGES:

@@ -333,7 +333,7 @@ def main():
     reason = lab_module.lab_unavailable_reason() or sshlab.unavailable_reason()
     if reason:
         sys.exit("make bench needs the lab: " + reason)
-    from lvs_dr_checks.channels import Pacer
+    from lvs_dr_checks.wire.channels import Pacer
     pacing_existed = os.path.exists(Pacer.PATH)
     machine = "{} {}, {} CPUs, Linux {}, Python {}".format(
         platform.machine(), platform.processor() or "", os.cpu_count(), platform.release(),

@@ -126,7 +126,7 @@ def write_tree(root, files):
 def leave_no_pacing_file():
     """The probe keeps its host-wide pacing reservation in a small file under /run; a test
     session that created it removes it, so that nothing is left on the machine."""
-    from lvs_dr_checks.channels import Pacer
+    from lvs_dr_checks.wire.channels import Pacer
 
     existed = os.path.exists(Pacer.PATH)
     yield

@@ -329,7 +329,7 @@ def demo():
             print("\n$ " + " ".join(os.path.basename(a) for a in argv), flush=True)
             subprocess.run(argv)
         return 1
-    from lvs_dr_checks.channels import Pacer
+    from lvs_dr_checks.wire.channels import Pacer
 
     pacing = Pacer.PATH  # the probe's host-wide reservation
     existed = os.path.exists(pacing)

@@ -21,8 +21,8 @@ import fakessh
 import paramiko
 
 from lvs_dr_checks.cli import PluginError
-from lvs_dr_checks.source import Source
-from lvs_dr_checks.ssh import SSHSource
+from lvs_dr_checks.source.local import Source
+from lvs_dr_checks.source.ssh import SSHSource
 
 READ_SIZE = 32768
 

@@ -10,8 +10,8 @@ import pytest
 from conftest import unavailable, write_tree
 from oracles.namespace import booted, need_root
 
-from lvs_dr_checks import bootscripts, netconfig
-from lvs_dr_checks.source import Source
+from lvs_dr_checks.boot import bootscripts, netconfig
+from lvs_dr_checks.source.local import Source
 
 RC = "/etc/rc.local"
 SYSTEM = "/etc/systemd/system/"

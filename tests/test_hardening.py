@@ -15,11 +15,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nagiosplugin.state import Critical
 
-from lvs_dr_checks import arpfilter, cli, ipvs, links, neighbours, netconfig, vip_on_lo
-from lvs_dr_checks.arp import Arp, NeighborDiscovery
+from lvs_dr_checks import cli
+from lvs_dr_checks.boot import netconfig
+from lvs_dr_checks.checks import vip_on_lo
 from lvs_dr_checks.cli import PluginError
-from lvs_dr_checks.source import MAX_FILE_BYTES, Source
-from lvs_dr_checks.sysctl import BootSysctl, normalize_key, read_runtime
+from lvs_dr_checks.host import arpfilter, ipvs, links
+from lvs_dr_checks.host.sysctl import BootSysctl, normalize_key, read_runtime
+from lvs_dr_checks.router import neighbours
+from lvs_dr_checks.source.local import MAX_FILE_BYTES, Source
+from lvs_dr_checks.wire.arp import Arp, NeighborDiscovery
 
 FUZZ = settings(max_examples=150, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
@@ -319,7 +323,8 @@ def test_a_timeout_too_small_to_finish_is_unknown():
 
 def test_heavy_modules_stay_off_the_real_server_paths():
     """scapy and paramiko are imported only by the probe and by -H."""
-    code = ("import sys, lvs_dr_checks.arp_sysctl, lvs_dr_checks.vip_on_lo, lvs_dr_checks.realservers; "
+    code = ("import sys, lvs_dr_checks.checks.arp_sysctl, lvs_dr_checks.checks.vip_on_lo, "
+            "lvs_dr_checks.checks.realservers; "
             "print(sorted(m for m in ('scapy', 'paramiko') if m in sys.modules))")
     done = __import__("subprocess").run([sys.executable, "-c", code], capture_output=True,
                                         text=True)

@@ -12,8 +12,8 @@ from conftest import unavailable, write_tree
 from oracles.extracted import extracted
 from oracles.namespace import VIP, assert_boot_verdict_holds, booted, need_root, vip_on_lo_check
 
-from lvs_dr_checks import ifupdown
-from lvs_dr_checks.source import Source
+from lvs_dr_checks.boot import ifupdown
+from lvs_dr_checks.source.local import Source
 
 PRESENT = ["lo", "eth0"]
 

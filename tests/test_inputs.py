@@ -5,7 +5,10 @@ import pytest
 import sshlab
 from nagiosplugin.state import Critical, Ok, Unknown, Warn
 
-from lvs_dr_checks import cli, links, realservers, ssh
+from lvs_dr_checks import cli
+from lvs_dr_checks.checks import realservers
+from lvs_dr_checks.host import links
+from lvs_dr_checks.source import ssh
 from lvs_dr_checks.summary import unique_labels
 
 
@@ -90,8 +93,9 @@ def test_hundreds_of_interfaces_keep_the_output_within_its_bound(tmp_path, capsy
                                                                   verbose):
     import nagiosplugin
 
-    from lvs_dr_checks import arp_sysctl, target
-    from lvs_dr_checks.source import Source
+    from lvs_dr_checks.checks import arp_sysctl
+    from lvs_dr_checks.source import target
+    from lvs_dr_checks.source.local import Source
 
     _interfaces_tree(str(tmp_path), 300)
     monkeypatch.setattr(target, "sources", lambda args: (Source(str(tmp_path)),

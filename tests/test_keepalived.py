@@ -6,10 +6,10 @@ import os
 
 import pytest
 
-from lvs_dr_checks import ipvs, keepalived
+from lvs_dr_checks.checks.vip_arp_owner import Ownership, Responder, masters_at_once
 from lvs_dr_checks.cli import PluginError
-from lvs_dr_checks.source import Source
-from lvs_dr_checks.vip_arp_owner import Ownership, Responder, masters_at_once
+from lvs_dr_checks.host import ipvs, keepalived
+from lvs_dr_checks.source.local import Source
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 CONF = os.path.join(FIXTURES, "keepalived", "keepalived.conf")
@@ -93,7 +93,7 @@ def test_vrrp_masters_at_once_or_one_after_the_other():
      "virtual_ipaddress {\n192.0.2.100/32\n}\n}\n", "192.0.2.100 (in /etc/keepalived/keepalived.conf)"),
 ])
 def test_check_vip_on_lo_refuses_to_advise_a_director(tmp_path, where, text, found):
-    from lvs_dr_checks import vip_on_lo
+    from lvs_dr_checks.checks import vip_on_lo
 
     path = tmp_path / where
     path.parent.mkdir(parents=True)
@@ -110,7 +110,7 @@ def test_check_arp_sysctl_judges_a_keepalived_host_as_a_director(tmp_path):
     """Captured /proc and /sys of a host whose interface answers for everything: as a real
     server that is CRITICAL (a VIP on lo would be answered); with a keepalived.conf holding
     VIPs the host is a director, and an interface without vmacs may answer for its own."""
-    from lvs_dr_checks import arp_sysctl
+    from lvs_dr_checks.checks import arp_sysctl
 
     capture = Source(os.path.join(FIXTURES, "realserver-only-lo"))
     path = tmp_path / "etc" / "keepalived" / "keepalived.conf"
@@ -127,7 +127,7 @@ def test_check_arp_sysctl_judges_a_keepalived_host_as_a_director(tmp_path):
 
 
 def test_nftables_rules_that_certainly_drop_requests_for_the_vips():
-    from lvs_dr_checks import arpfilter
+    from lvs_dr_checks.host import arpfilter
 
     def rule(chain, *expr):
         return {"rule": {"family": "arp", "table": "t", "chain": chain, "expr": list(expr)}}

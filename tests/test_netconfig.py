@@ -5,8 +5,8 @@ import ipaddress
 import pytest
 from conftest import write_tree
 
-from lvs_dr_checks import netconfig
-from lvs_dr_checks.source import Source
+from lvs_dr_checks.boot import netconfig
+from lvs_dr_checks.source.local import Source
 
 VIP = ipaddress.ip_address("192.0.2.100")
 VIP6 = ipaddress.ip_address("2001:db8::100")

@@ -11,8 +11,8 @@ from conftest import unavailable, write_tree
 from oracles.extracted import extracted
 from oracles.namespace import VIP, assert_boot_verdict_holds, booted, need_root, vip_on_lo_check
 
-from lvs_dr_checks import netconfig
-from lvs_dr_checks.source import Source
+from lvs_dr_checks.boot import netconfig
+from lvs_dr_checks.source.local import Source
 
 NETWORKD = "/lib/systemd/systemd-networkd"
 LIBRARY_DIRECTORY = "{}-linux-gnu".format(os.uname().machine)

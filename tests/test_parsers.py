@@ -6,8 +6,9 @@ import os
 import pytest
 from conftest import run_plugin
 
-from lvs_dr_checks import __version__, ipvs, links
-from lvs_dr_checks.arp import Probe
+from lvs_dr_checks import __version__
+from lvs_dr_checks.host import ipvs, links
+from lvs_dr_checks.wire.arp import Probe
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 
@@ -84,7 +85,7 @@ def test_unknown_option_is_unknown(plugin, name):
 def test_arp_frames_are_sorted_into_replies_and_claims():
     from scapy.layers.l2 import ARP, Ether
 
-    from lvs_dr_checks.arp import Arp, Heard
+    from lvs_dr_checks.wire.arp import Arp, Heard
 
     dissect = Arp().dissect
 
@@ -114,7 +115,7 @@ def test_neighbor_discovery_frames():
     )
     from scapy.layers.l2 import Ether
 
-    from lvs_dr_checks.arp import Heard, NeighborDiscovery
+    from lvs_dr_checks.wire.arp import Heard, NeighborDiscovery
 
     nd = NeighborDiscovery()
     own, rs1, vip = "02:00:5e:00:00:01", "02:00:5e:00:00:0b", "2001:db8::100"
@@ -136,8 +137,8 @@ def test_check_arp_sysctl_on_a_captured_real_server():
     mistake), read through a Source rooted at the capture."""
     from nagiosplugin.state import Critical
 
-    from lvs_dr_checks.arp_sysctl import make_check
-    from lvs_dr_checks.source import Source
+    from lvs_dr_checks.checks.arp_sysctl import make_check
+    from lvs_dr_checks.source.local import Source
 
     capture = Source(os.path.join(FIXTURES, "realserver-only-lo"))
     check = make_check(capture, capture, persistence=False)
@@ -159,7 +160,7 @@ def test_hand_built_probes_are_the_frames_scapy_builds():
     from scapy.layers.inet6 import ICMPv6ND_NS, IPv6, in6_getnsma, in6_getnsmac
     from scapy.layers.l2 import ARP, Ether
 
-    from lvs_dr_checks.arp import Arp, NeighborDiscovery
+    from lvs_dr_checks.wire.arp import Arp, NeighborDiscovery
 
     chance = random.Random(20261126)
     own = "02:00:5e:00:00:01"

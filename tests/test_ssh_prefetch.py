@@ -178,7 +178,7 @@ def test_prefetch_over_a_dropped_connection_names_the_host_and_the_read(tmp_path
 def test_handles_are_closed_with_the_session_or_in_one_batch(tmp_path, monkeypatch):
     """A handle read to the end costs no CLOSE of its own: they go out together (in one
     write) once MAX_OPEN_HANDLES are open, and the rest with the session."""
-    from lvs_dr_checks import ssh
+    from lvs_dr_checks.source import ssh
 
     directory = tmp_path / "fs" / "etc" / "many"
     directory.mkdir(parents=True)

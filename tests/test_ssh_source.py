@@ -9,8 +9,8 @@ import socket
 import paramiko
 import pytest
 
-from lvs_dr_checks import ssh
-from lvs_dr_checks.ssh import SSHSource
+from lvs_dr_checks.source import ssh
+from lvs_dr_checks.source.ssh import SSHSource
 
 
 class Asked:

@@ -10,7 +10,8 @@ import time
 
 from nagiosplugin.state import Critical, Ok, Unknown
 
-from lvs_dr_checks import cli, realservers
+from lvs_dr_checks import cli
+from lvs_dr_checks.checks import realservers
 
 
 class Target:

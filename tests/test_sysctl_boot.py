@@ -3,8 +3,8 @@
 import pytest
 from conftest import write_tree
 
-from lvs_dr_checks.source import Source
-from lvs_dr_checks.sysctl import BootSysctl, normalize_key
+from lvs_dr_checks.host.sysctl import BootSysctl, normalize_key
+from lvs_dr_checks.source.local import Source
 
 
 def tree(root, files):

@@ -14,8 +14,8 @@ import lab as lab_module
 import pytest
 from oracles.namespace import booted, need_root
 
-from lvs_dr_checks.source import Source
-from lvs_dr_checks.sysctl import boot_model
+from lvs_dr_checks.host.sysctl import boot_model
+from lvs_dr_checks.source.local import Source
 
 SYSTEMD_SYSCTL = "/lib/systemd/systemd-sysctl"
 BOOT, LATER = ["eth0", "eth1"], ["vlan5"]

@@ -10,8 +10,9 @@ import random
 import nagiosplugin
 import pytest
 
-from lvs_dr_checks import neighbours, snmp, vip_arp_cache
+from lvs_dr_checks.checks import vip_arp_cache
 from lvs_dr_checks.cli import PluginError
+from lvs_dr_checks.router import neighbours, snmp
 
 ROUTER = "192.0.2.254"
 DIRECTOR_MAC = "02:00:5e:00:00:01"

@@ -275,7 +275,7 @@ def test_the_ssh_source_reads_a_linux_routers_table(clean, router):
 def test_a_table_larger_than_max_entries_is_not_judged(clean, router):
     """More interfaces x VIPs than the direct reads cover: one walk of the table, refused past
     its cap (never a verdict from part of it)."""
-    from lvs_dr_checks.neighbours import MAX_TARGETED_ROWS
+    from lvs_dr_checks.router.neighbours import MAX_TARGETED_ROWS
 
     hosts = {host.ip for host in clean.hosts}
     vips = [vip for vip in ("{}.{}".format(net, n) for net in ("192.0.2", "198.51.100",

@@ -94,7 +94,7 @@ def arguments(prefix, parser):
 def command(plugin, module):
     """The CheckCommand of a plugin, named lvs_<its module>."""
     name = "lvs_" + module
-    parser = importlib.import_module("lvs_dr_checks." + module).build_parser()
+    parser = importlib.import_module("lvs_dr_checks.checks." + module).build_parser()
     lines = ["object CheckCommand {} {{".format(_quote(name)),
              "  command = [ PluginContribDir + \"/{}\" ]".format(plugin), "",
              "  arguments = {"]

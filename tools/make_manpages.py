@@ -23,7 +23,7 @@ def roff(text):
 
 
 def page(name, module):
-    parser = importlib.import_module("lvs_dr_checks." + module).build_parser()
+    parser = importlib.import_module("lvs_dr_checks.checks." + module).build_parser()
     parser.prog = name
     summary = " ".join((parser.description or "").strip().split("\n\n")[0].split())
     summary = summary.split(": ", 1)[-1]
@@ -46,7 +46,7 @@ def readme_reference():
     """The README's reference: each plugin's --help, verbatim."""
     parts = [README_BEGIN, "## Reference (each plugin's --help)"]
     for name, (module, _) in PLUGINS.items():
-        parser = importlib.import_module("lvs_dr_checks." + module).build_parser()
+        parser = importlib.import_module("lvs_dr_checks.checks." + module).build_parser()
         parser.prog = name
         parts += ["### " + name, "```", parser.format_help().rstrip(), "```"]
     return "\n".join(parts + [README_END]) + "\n"

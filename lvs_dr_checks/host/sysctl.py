@@ -7,9 +7,9 @@ import collections
 import re
 
 from lvs_dr_checks import kernel
+from lvs_dr_checks.boot.ctext import C_ISSPACE, SYSTEMD_WHITESPACE, systemd_lines
 from lvs_dr_checks.cli import PluginError, logger
-from lvs_dr_checks.ctext import C_ISSPACE, SYSTEMD_WHITESPACE, systemd_lines
-from lvs_dr_checks.source import conf_files, name_matches
+from lvs_dr_checks.source.local import conf_files, name_matches
 
 log = logger("sysctl")
 PROC_CONF = "/proc/sys/net/ipv4/conf"

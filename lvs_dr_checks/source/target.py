@@ -2,7 +2,7 @@
 boot-time configuration lives (--root). Shared by check_arp_sysctl and check_vip_on_lo."""
 
 from lvs_dr_checks import cli
-from lvs_dr_checks.source import Source
+from lvs_dr_checks.source.local import Source
 
 
 def add_options(parser):
@@ -39,7 +39,7 @@ CONNECT_SHARE = 0.6
 
 
 def remote_target(args, host=None, connect_timeout=None):
-    from lvs_dr_checks.ssh import Target
+    from lvs_dr_checks.source.ssh import Target
     return Target(args.host if host is None else host, args.ssh_port, args.ssh_user,
                   args.ssh_key, args.known_hosts, args.ssh_password_file,
                   timeout=connect_timeout or args.timeout * CONNECT_SHARE)
@@ -47,7 +47,7 @@ def remote_target(args, host=None, connect_timeout=None):
 
 def remote_source(args):
     """The host of -H, read over a connection made with the --ssh-* options."""
-    from lvs_dr_checks.ssh import SSHSource
+    from lvs_dr_checks.source.ssh import SSHSource
     source = SSHSource(remote_target(args).connect(), args.host)
     source.learn_top_level()
     return source

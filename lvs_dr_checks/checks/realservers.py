@@ -28,7 +28,10 @@ import time
 import nagiosplugin
 from nagiosplugin.state import Critical, Ok, Unknown, Warn
 
-from lvs_dr_checks import arp_sysctl, cli, ipvs, links, target, vip_on_lo
+from lvs_dr_checks import cli
+from lvs_dr_checks.checks import arp_sysctl, vip_on_lo
+from lvs_dr_checks.host import ipvs, links
+from lvs_dr_checks.source import target
 from lvs_dr_checks.summary import ItemSummary, plural
 
 NAME = "LVS_REALSERVERS"
@@ -53,7 +56,7 @@ def _run_check(name, check):
 def check_server(ip, vips, make_target, persistence):
     """Both real-server checks on one server over one SSH connection. Every exception ends
     as this server's error."""
-    from lvs_dr_checks.ssh import SSHSource
+    from lvs_dr_checks.source.ssh import SSHSource
 
     try:
         client = make_target(str(ip)).connect()
@@ -201,7 +204,7 @@ class _Capture(logging.Handler):
 
 # Imported before the first fork, once, instead of by each server's process: SSH (paramiko
 # and its cryptography, the codec of host names) and the netplan model's YAML parser.
-PRELOADED = ("paramiko", "lvs_dr_checks.ssh", "encodings.idna", "yaml")
+PRELOADED = ("paramiko", "lvs_dr_checks.source.ssh", "encodings.idna", "yaml")
 
 
 def _preload():
@@ -411,7 +414,7 @@ def build_parser():
 
 
 def build_check(args):
-    from lvs_dr_checks.source import Source
+    from lvs_dr_checks.source.local import Source
 
     if not 1 <= args.parallel <= 256:
         raise cli.PluginError("--parallel {} must be between 1 and 256".format(args.parallel))

@@ -13,7 +13,7 @@ import socket
 import time
 
 from lvs_dr_checks.cli import PluginError, logger
-from lvs_dr_checks.ssh import read_local_file
+from lvs_dr_checks.source.ssh import read_local_file
 
 log = logger("snmp")
 MAX_SECRET_FILE_BYTES = 4096

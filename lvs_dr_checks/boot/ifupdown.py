@@ -23,9 +23,9 @@ import posixpath
 import re
 import shlex
 
-from lvs_dr_checks import commands
-from lvs_dr_checks.ctext import C_ISSPACE, c_split
-from lvs_dr_checks.source import glob_paths
+from lvs_dr_checks.boot import commands
+from lvs_dr_checks.boot.ctext import C_ISSPACE, c_split
+from lvs_dr_checks.source.local import glob_paths
 
 MAIN = "/etc/network/interfaces"
 _HOOKS = {"pre-up": "pre-up", "up": "up", "post-up": "up"}

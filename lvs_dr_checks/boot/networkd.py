@@ -18,9 +18,9 @@ The rules (each proven against the real daemon by tests/test_networkd_oracle.py)
 import collections
 import posixpath
 
-from lvs_dr_checks import commands
-from lvs_dr_checks.ctext import SYSTEMD_WHITESPACE, systemd_lines, systemd_split
-from lvs_dr_checks.source import conf_files, name_matches
+from lvs_dr_checks.boot import commands
+from lvs_dr_checks.boot.ctext import SYSTEMD_WHITESPACE, systemd_lines, systemd_split
+from lvs_dr_checks.source.local import conf_files, name_matches
 
 DIRECTORIES = ("/etc/systemd/network", "/run/systemd/network", "/usr/local/lib/systemd/network",
                "/usr/lib/systemd/network", "/lib/systemd/network")

@@ -9,9 +9,9 @@ import collections
 import ipaddress
 import posixpath
 
-from lvs_dr_checks import ipvs
 from lvs_dr_checks.cli import PluginError
-from lvs_dr_checks.source import glob_paths
+from lvs_dr_checks.host import ipvs
+from lvs_dr_checks.source.local import glob_paths
 
 DEFAULT_PATH = "/etc/keepalived/keepalived.conf"
 MAX_INCLUDE_DEPTH = 8

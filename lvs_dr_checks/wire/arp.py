@@ -20,8 +20,8 @@ import socket
 import struct
 import time
 
-from lvs_dr_checks.channels import MAX_BATCH, MAX_RATE, bind_socket
 from lvs_dr_checks.cli import PluginError, logger
+from lvs_dr_checks.wire.channels import MAX_BATCH, MAX_RATE, bind_socket
 
 log = logger("arp")
 PACKET_OUTGOING = 4

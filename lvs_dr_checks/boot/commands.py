@@ -7,7 +7,7 @@ import posixpath
 import re
 import shlex
 
-from lvs_dr_checks.ctext import C_ISSPACE
+from lvs_dr_checks.boot.ctext import C_ISSPACE
 
 AddedAddress = collections.namedtuple("AddedAddress", "address prefixlen device")
 

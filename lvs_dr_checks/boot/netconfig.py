@@ -9,7 +9,7 @@ import ipaddress
 import posixpath
 import re
 
-from lvs_dr_checks import bootscripts, commands, ifupdown, netplan, networkd, networkmanager
+from lvs_dr_checks.boot import bootscripts, commands, ifupdown, netplan, networkd, networkmanager
 from lvs_dr_checks.cli import PluginError, logger
 
 log = logger("netconfig")

@@ -1,6 +1,6 @@
 """What the probe needs privileges for, taken before anything else: the packet socket
 (CAP_NET_RAW) and the host-wide pacing file under /run. A run through sudo takes these, then
-drops to the invoking user (lvs_dr_checks.privilege) before it reads any file named on the
+drops to the invoking user (lvs_dr_checks.wire.privilege) before it reads any file named on the
 command line."""
 
 import ctypes

@@ -1,4 +1,4 @@
-"""The same reads as lvs_dr_checks.source, over SSH: files through SFTP, fixed commands through exec.
+"""The same reads as lvs_dr_checks.source.local, over SSH: files through SFTP, fixed commands through exec.
 
 Host keys are verified strictly against known_hosts (no automatic trust); authentication is by
 key (or a password read from a file or the environment, never from the command line).
@@ -22,7 +22,7 @@ import stat
 import time
 
 from lvs_dr_checks.cli import PluginError, logger
-from lvs_dr_checks.source import (
+from lvs_dr_checks.source.local import (
     MAX_FILE_BYTES,
     MAX_SYMLINKS,
     Source,

@@ -22,9 +22,9 @@ and flow style included); it is imported only when a netplan file exists.
 
 import posixpath
 
-from lvs_dr_checks import commands
+from lvs_dr_checks.boot import commands
+from lvs_dr_checks.boot.networkd import Entry
 from lvs_dr_checks.cli import PluginError
-from lvs_dr_checks.networkd import Entry
 
 DIRECTORIES = ("/lib/netplan", "/usr/lib/netplan", "/etc/netplan", "/run/netplan")
 DEVICE_TYPES = ("ethernets", "wifis", "bridges", "bonds", "vlans", "tunnels", "vrfs",

@@ -33,10 +33,12 @@ import sys
 import nagiosplugin
 from nagiosplugin.state import Critical, Ok, Unknown, Warn
 
-from lvs_dr_checks import cli, ipvs, keepalived, links, privilege
-from lvs_dr_checks.channels import MAX_FRAMES, Channels
-from lvs_dr_checks.source import Source
+from lvs_dr_checks import cli
+from lvs_dr_checks.host import ipvs, keepalived, links
+from lvs_dr_checks.source.local import Source
 from lvs_dr_checks.summary import ItemSummary, plural
+from lvs_dr_checks.wire import privilege
+from lvs_dr_checks.wire.channels import MAX_FRAMES, Channels
 
 NAME = "VIP_ARP_OWNER"
 log = cli.logger("vip_arp_owner")

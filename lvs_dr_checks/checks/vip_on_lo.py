@@ -20,7 +20,10 @@ import collections
 import nagiosplugin
 from nagiosplugin.state import Critical, Ok, Warn
 
-from lvs_dr_checks import cli, links, netconfig, role, target
+from lvs_dr_checks import cli
+from lvs_dr_checks.boot import netconfig
+from lvs_dr_checks.host import links, role
+from lvs_dr_checks.source import target
 from lvs_dr_checks.summary import ItemSummary, plural
 
 NAME = "VIP_ON_LO"

@@ -10,7 +10,7 @@ import re
 
 from lvs_dr_checks import kernel
 from lvs_dr_checks.cli import PluginError, logger
-from lvs_dr_checks.source import json_output
+from lvs_dr_checks.source.local import json_output
 
 log = logger("links")
 

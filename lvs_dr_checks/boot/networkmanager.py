@@ -22,9 +22,9 @@ import posixpath
 import re
 import stat
 
-from lvs_dr_checks import commands
-from lvs_dr_checks.ctext import GLIB_SPACE
-from lvs_dr_checks.source import name_matches
+from lvs_dr_checks.boot import commands
+from lvs_dr_checks.boot.ctext import GLIB_SPACE
+from lvs_dr_checks.source.local import name_matches
 
 ETC = "/etc/NetworkManager/system-connections"
 DIRECTORIES = ("/run/NetworkManager/system-connections", ETC,

@@ -9,7 +9,7 @@ a director (VIPs in its IPVS table or keepalived.conf, or --role director): ever
 reported. Effective values follow the kernel (max or OR of all and the interface); the
 boot-time values are what systemd-sysctl and udev (or, on a system whose /sbin/init is not
 systemd, procps' `sysctl --system`) would leave after a reboot, replayed with the kernel's
-default propagation (lvs_dr_checks.sysctl).
+default propagation (lvs_dr_checks.host.sysctl).
 
 States: CRITICAL, an interface answers or announces what it must not now. WARNING, proxy ARP,
 arp_ignore 8 (answers nothing at all), interfaces created later unprotected, or a reboot would
@@ -31,7 +31,10 @@ import collections
 import nagiosplugin
 from nagiosplugin.state import Critical, Ok, Warn
 
-from lvs_dr_checks import arpfilter, cli, kernel, links, netconfig, role, sysctl, target
+from lvs_dr_checks import cli, kernel
+from lvs_dr_checks.boot import netconfig
+from lvs_dr_checks.host import arpfilter, links, role, sysctl
+from lvs_dr_checks.source import target
 from lvs_dr_checks.summary import unique_labels
 
 NAME = "ARP_SYSCTL"

@@ -33,10 +33,12 @@ import time
 import nagiosplugin
 from nagiosplugin.state import Critical, Ok, Warn
 
-from lvs_dr_checks import cli, ipvs, keepalived, links, target
-from lvs_dr_checks.source import Source
+from lvs_dr_checks import cli
+from lvs_dr_checks.checks.vip_arp_owner import VRRP_MAC, parse_mac, parse_name
+from lvs_dr_checks.host import ipvs, keepalived, links
+from lvs_dr_checks.source import target
+from lvs_dr_checks.source.local import Source
 from lvs_dr_checks.summary import ItemSummary, plural
-from lvs_dr_checks.vip_arp_owner import VRRP_MAC, parse_mac, parse_name
 
 NAME = "VIP_ARP_CACHE"
 DEFAULT_MAX_ENTRIES = 100000
@@ -241,7 +243,7 @@ def _expectations(args, config):
 
 def _reader(args, deadline):
     """A function: addresses -> (entries, what was read), for the source chosen."""
-    from lvs_dr_checks import neighbours
+    from lvs_dr_checks.router import neighbours
 
     if args.source == "local":
         return lambda addresses: (neighbours.read_ip_neigh(Source("/")), "ip neigh of this host")
@@ -253,7 +255,8 @@ def _reader(args, deadline):
             return (neighbours.read_ip_neigh(target.remote_source(args)),
                     "ip neigh of {} over SSH".format(args.host))
         return over_ssh
-    from lvs_dr_checks import snmp, ssh
+    from lvs_dr_checks.router import snmp
+    from lvs_dr_checks.source import ssh
     ssh.valid_host(args.host)
     if bool(args.snmp_community_file) == bool(args.snmp_v3_file):
         raise cli.PluginError("give one of --snmp-community-file (v2c) and --snmp-v3-file (v3)")

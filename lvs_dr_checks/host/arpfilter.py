@@ -13,7 +13,7 @@ import collections
 import ipaddress
 
 from lvs_dr_checks.cli import PluginError, logger
-from lvs_dr_checks.source import json_output
+from lvs_dr_checks.source.local import json_output
 
 log = logger("arpfilter")
 NFT = "/usr/sbin/nft"

@@ -1,0 +1,1 @@
+"""What a reboot brings back: the boot tools' models (addresses, sysctl files)."""

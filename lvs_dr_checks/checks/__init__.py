@@ -1,0 +1,2 @@
+"""One module per plugin: acquisition (Resource), evaluation (Contexts), presentation
+(Summary), parser. No check imports another check."""

@@ -1,0 +1,1 @@
+"""This host now: links, runtime sysctl, ARP filters, IPVS, keepalived, role."""

@@ -1,0 +1,1 @@
+"""The router's table: neighbour entries over SSH (ip neigh) or SNMP."""
