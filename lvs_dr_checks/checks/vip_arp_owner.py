@@ -523,8 +523,14 @@ def build_parser():
 
 
 def build_check(args):
-    # Privileged work first and only: the sockets and the pacing file; then the invoking
+    # The arguments' own bounds first (a bad one is named whoever runs it); then the
+    # privileged work and only that: the sockets and the pacing file; then the invoking
     # user's identity for everything the command line names.
+    if args.timeout > MAX_PROBE_TIMEOUT:
+        raise cli.PluginError("-t {:g} is more than the probe allows ({}s)".format(
+            args.timeout, MAX_PROBE_TIMEOUT))
+    if not 1 <= args.count <= MAX_COUNT:
+        raise cli.PluginError("--count {} must be between 1 and {}".format(args.count, MAX_COUNT))
     channels = Channels()
     try:
         privilege.drop_privileges()
@@ -546,11 +552,6 @@ def _read_named(option, path, reader):
 
 
 def _build_check(args, channels):
-    if args.timeout > MAX_PROBE_TIMEOUT:
-        raise cli.PluginError("-t {:g} is more than the probe allows ({}s)".format(
-            args.timeout, MAX_PROBE_TIMEOUT))
-    if not 1 <= args.count <= MAX_COUNT:
-        raise cli.PluginError("--count {} must be between 1 and {}".format(args.count, MAX_COUNT))
     config = keepalived.from_options(args.from_keepalived, args.from_ipvs, _read_named)
     vips = links.parse_vips(cli.flatten(args.vip) + [str(v) for v in config.vips()])
     given = frozenset(args.allow_mac + args.expect_mac)
