@@ -523,9 +523,13 @@ def build_parser():
 
 
 def build_check(args):
-    # The arguments' own bounds first (a bad one is named whoever runs it); then the
+    # The arguments themselves first (a bad one is named whoever runs it); then the
     # privileged work and only that: the sockets and the pacing file; then the invoking
-    # user's identity for everything the command line names.
+    # user's identity for everything the command line names (the files).
+    for text in cli.flatten(args.vip) + cli.flatten(args.witness):
+        links.vip_address(text)
+    if not cli.flatten(args.vip) and args.from_keepalived is None and args.from_ipvs is None:
+        raise cli.PluginError(links.NO_VIP_GIVEN)
     if args.timeout > MAX_PROBE_TIMEOUT:
         raise cli.PluginError("-t {:g} is more than the probe allows ({}s)".format(
             args.timeout, MAX_PROBE_TIMEOUT))

@@ -101,12 +101,15 @@ def vip_address(text):
     return vip
 
 
+NO_VIP_GIVEN = "no VIP given: name at least one with --vip ADDRESS"
+
+
 def parse_vips(values):
     """VIP addresses from repeatable options that also take comma lists, in order, without
     duplicates (linear: thousands of VIPs are common on kube-proxy nodes)."""
     vips = list(dict.fromkeys(vip_address(text) for text in values))
     if not vips:
-        raise PluginError("no VIP given: name at least one with --vip ADDRESS")
+        raise PluginError(NO_VIP_GIVEN)
     return vips
 
 
