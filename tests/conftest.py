@@ -3,14 +3,20 @@
 import os
 import subprocess
 import sys
+import types
 
+import nagiosplugin
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import lab as lab_module  # noqa: E402
 
+from lvs_dr_checks.source.local import Source  # noqa: E402
+
 REPO = lab_module.REPO
+TESTS = os.path.join(REPO, "tests")
+FIXTURES = os.path.join(TESTS, "fixtures")
 
 # .ci/run sets this: a lab or daemon test that cannot run is then a failure, not a skip.
 NO_SKIP = "LVS_DR_NO_SKIP"
@@ -58,6 +64,19 @@ def run_plugin(name, *args, env=None):
     done = subprocess.run([plugin(name)] + list(args), capture_output=True, text=True,
                           env=env, timeout=60)
     return Outcome(done)
+
+
+@pytest.fixture
+def in_process(capsys):
+    """Run a plugin's main(argv) here, as Icinga would see it: its Outcome."""
+    def run(main, argv):
+        nagiosplugin.Runtime.instance = None  # a fresh output per run
+        with pytest.raises(SystemExit) as ended:
+            main(argv)
+        said = capsys.readouterr()
+        return Outcome(types.SimpleNamespace(returncode=ended.value.code, stdout=said.out,
+                                             stderr=said.err))
+    return run
 
 
 def run_in(host, name, *args, user=None):
@@ -120,6 +139,20 @@ def write_tree(root, files):
             with open(full, "w") as handle:
                 handle.write(text)
             os.chmod(full, 0o644)
+
+
+class CapturedTree(Source):
+    """A tree captured from a host, as that host's root saw it: what the test wrote is root's
+    (uid 0), and ``owners`` ({path: uid}) names the files of other owners. The unprivileged
+    tests read ownership rules (NetworkManager's) from it without chown."""
+
+    def __init__(self, root, owners=None):
+        super().__init__(root)
+        self.owners = owners or {}
+
+    def owner_and_mode(self, path):
+        owner, mode = super().owner_and_mode(path)
+        return self.owners.get(path, 0 if owner == os.getuid() else owner), mode
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -17,7 +17,7 @@ import subprocess
 import fakessh
 import paramiko
 import pytest
-from conftest import unavailable
+from conftest import TESTS, unavailable
 from paramiko import sftp as protocol
 from paramiko import sftp_client
 from sftp_pair import Link, differences
@@ -25,7 +25,6 @@ from sftp_pair import Link, differences
 from lvs_dr_checks.cli import PluginError
 
 DEBIAN_PYTHON = "/usr/bin/python3"
-TESTS = os.path.dirname(os.path.abspath(__file__))
 
 
 class Traffic:

@@ -4,13 +4,11 @@ import ipaddress
 import os
 
 import pytest
-from conftest import run_plugin
+from conftest import FIXTURES, run_plugin
 
 from lvs_dr_checks import __version__
 from lvs_dr_checks.host import ipvs, links
 from lvs_dr_checks.wire.arp import Probe
-
-FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 
 
 def fixture(name):

@@ -14,7 +14,7 @@ import time
 
 import lab as lab_module
 import pytest
-from conftest import REPO, Outcome, unavailable
+from conftest import REPO, TESTS, Outcome, unavailable
 
 from lvs_dr_checks.entry import PLUGINS
 
@@ -26,7 +26,7 @@ USER = "nagios"
 PROGRAMS = ("/usr/sbin/nrpe", PLUGIN_DIR + "/check_nrpe", "/usr/sbin/icinga2", "/usr/bin/sudo",
             "/usr/bin/openssl")
 INSTALL_PREFIX = "lvs-dr-install-"
-API_HELPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "icinga_api.py")
+API_HELPER = os.path.join(TESTS, "icinga_api.py")
 PROTECT = {"all.arp_ignore": 1, "all.arp_announce": 2}
 # The top of every cluster node's icinga2.conf: the plugin directory, the ITL, and the
 # CheckCommands as the package installs them on every node (plugins-contrib includes them).

@@ -15,18 +15,19 @@ import tempfile
 
 import pytest
 from conftest import REPO
+
 from oracles.namespace import UNSHARE, need_root
 
 DEBOOTSTRAP = "/usr/sbin/debootstrap"
-HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "oracles")
+HERE = os.path.dirname(os.path.abspath(__file__))
 CHECKOUT = "/root/src/lvs-dr-checks"
 # The part of make test run there: the lab as nobody, a boot oracle, NRPE's real daemon and
 # the NetworkManager oracle on its private bus, each needing packages that only make test's
 # own set-up installs.
 PART = " ".join([
-    "tests/test_vip_on_lo_lab.py", "tests/test_arp_sysctl_boot_lab.py",
-    "tests/test_monitoring_daemons.py::test_check_nrpe_returns_the_plugins_line_and_exit_code",
-    "tests/test_networkmanager_oracle.py::test_the_real_networkmanager_did_what_the_case_says"])
+    "tests/lab/test_vip_on_lo_lab.py", "tests/lab/test_arp_sysctl_boot_lab.py",
+    "tests/daemons/test_monitoring_daemons.py::test_check_nrpe_returns_the_plugins_line_and_exit_code",
+    "tests/oracles/test_networkmanager_oracle.py::test_the_real_networkmanager_did_what_the_case_says"])
 
 
 def prerequisites():

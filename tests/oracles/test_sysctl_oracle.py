@@ -12,10 +12,10 @@ import re
 
 import lab as lab_module
 import pytest
-from oracles.namespace import booted, need_root
 
 from lvs_dr_checks.host.sysctl import boot_model
 from lvs_dr_checks.source.local import Source
+from oracles.namespace import booted, need_root
 
 SYSTEMD_SYSCTL = "/lib/systemd/systemd-sysctl"
 BOOT, LATER = ["eth0", "eth1"], ["vlan5"]

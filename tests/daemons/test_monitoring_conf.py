@@ -6,11 +6,10 @@ import subprocess
 import sys
 
 import pytest
-from conftest import unavailable
+from conftest import REPO, unavailable
 
 from lvs_dr_checks.entry import PLUGINS
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONF = os.path.join(REPO, "icinga-conf")
 ICINGA2 = "/usr/sbin/icinga2"
 NAGIOS4 = "/usr/sbin/nagios4"

@@ -6,10 +6,9 @@ import time
 
 import lab as lab_module
 import pytest
-from conftest import run_in
+from conftest import FIXTURES, TESTS, run_in
 
 VIP = lab_module.VIP
-FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 PROTECT = {"all.arp_ignore": 1, "all.arp_announce": 2}
 EXPOSE = {"all.arp_ignore": 0, "all.arp_announce": 0}
 
@@ -217,7 +216,7 @@ def test_ipv6_vip_on_lo_is_not_answered_on_the_interface_it_is(cluster):
         director.run(["/usr/sbin/ip", "addr", "del", VIP6 + "/128", "dev", director.iface])
 
 
-ORACLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "arp_oracle.py")
+ORACLE = os.path.join(TESTS, "arp_oracle.py")
 
 
 def test_concurrent_probes_share_one_host_wide_rate(cluster):

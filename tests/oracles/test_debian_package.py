@@ -15,12 +15,12 @@ import tarfile
 
 import pytest
 from conftest import unavailable
-from oracles.namespace import booted, need_root
 
 from lvs_dr_checks.entry import PLUGINS
+from oracles.namespace import booted, need_root
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
+REPO = os.path.dirname(os.path.dirname(HERE))
 DEBIAN_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 CONFFILES = ["/etc/nagios/nrpe.d/lvs-dr-checks.cfg",
              "/etc/nagios-plugins/config/lvs-dr-checks.cfg", "/etc/sudoers.d/lvs-dr-checks"]

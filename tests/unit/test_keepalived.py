@@ -5,13 +5,13 @@ import ipaddress
 import os
 
 import pytest
+from conftest import FIXTURES
 
 from lvs_dr_checks.checks.vip_arp_owner import Ownership, Responder, masters_at_once
 from lvs_dr_checks.cli import PluginError
 from lvs_dr_checks.host import ipvs, keepalived
 from lvs_dr_checks.source.local import Source
 
-FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 CONF = os.path.join(FIXTURES, "keepalived", "keepalived.conf")
 ip = ipaddress.ip_address
 

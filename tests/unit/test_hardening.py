@@ -10,7 +10,7 @@ import time
 
 import nagiosplugin
 import pytest
-from conftest import run_plugin
+from conftest import FIXTURES, run_plugin
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nagiosplugin.state import Critical
@@ -137,7 +137,7 @@ def test_a_netplan_file_nested_too_deeply_is_named():
 
 
 def _capture(name):
-    with open(os.path.join(os.path.dirname(__file__), "fixtures", name)) as handle:
+    with open(os.path.join(FIXTURES, name)) as handle:
         return handle.read()
 
 
@@ -220,18 +220,6 @@ def test_frames_from_the_wire_never_raise(frame):
     NeighborDiscovery().dissect(frame, {"2001:db8::100"}, "02:00:5e:00:00:01")
 
 
-@pytest.fixture
-def in_process(capsys):
-    """Run a plugin's main() here, as Icinga would see it: (exit code, stdout lines)."""
-    def run(main, argv):
-        nagiosplugin.Runtime.instance = None  # a fresh output per run
-        with pytest.raises(SystemExit) as ended:
-            main(argv)
-        out = capsys.readouterr().out
-        return ended.value.code, out.splitlines()
-    return run
-
-
 @FUZZ
 @given(argv=st.lists(st.one_of(st.sampled_from(["--vip", "-t", "--root", "-v", "--no-persistence",
                                                  "192.0.2.100", "::1", "-H", "--bogus", "0",
@@ -240,7 +228,8 @@ def in_process(capsys):
 def test_cli_on_random_arguments_ends_with_one_status_line(in_process, argv):
     if "-H" in argv or "-h" in argv or "--help" in argv or "-V" in argv:
         return  # remote mode and the informational options are covered elsewhere
-    code, lines = in_process(vip_on_lo.main, ["--no-persistence"] + argv)
+    ran = in_process(vip_on_lo.main, ["--no-persistence"] + argv)
+    code, lines = ran.code, ran.lines
     assert code in (0, 1, 2, 3)
     assert lines and lines[0].startswith("VIP_ON_LO ")
     assert "Traceback" not in "\n".join(lines)
@@ -257,7 +246,8 @@ def test_cli_on_random_configuration_ends_with_one_status_line(in_process, tmp_p
         with open(os.path.join(str(root), path), "w", encoding="utf-8",
                   errors="surrogateescape") as handle:
             handle.write(text)
-    code, lines = in_process(vip_on_lo.main, ["--vip", "192.0.2.100", "--root", str(root)])
+    ran = in_process(vip_on_lo.main, ["--vip", "192.0.2.100", "--root", str(root)])
+    code, lines = ran.code, ran.lines
     assert code in (0, 1, 2, 3)
     assert len(lines) == 1 and lines[0].startswith("VIP_ON_LO ")
 
