@@ -14,21 +14,9 @@ import traceback
 import nagiosplugin
 
 from lvs_dr_checks import __version__
+from lvs_dr_checks.errors import LOGGER, PluginError, logger  # noqa: F401 - the checks' words
 
 UNKNOWN = 3
-
-
-# Below nagiosplugin's logger, whose records it prints; its level follows -v (run).
-LOGGER = "nagiosplugin.lvs_dr"
-
-
-def logger(name):
-    """A logger whose records nagiosplugin prints: -vv shows info, -vvv debug."""
-    return logging.getLogger(LOGGER + "." + name)
-
-
-class PluginError(Exception):
-    """A failure the operator can cause; the message names the cause and the fix."""
 
 
 class _Deadline(BaseException):

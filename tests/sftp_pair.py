@@ -22,7 +22,7 @@ import paramiko
 
 from lvs_dr_checks.cli import PluginError
 from lvs_dr_checks.source.local import Source
-from lvs_dr_checks.source.ssh import SSHSource
+from lvs_dr_checks.source.ssh.sftp import SSHSource
 
 READ_SIZE = 32768
 

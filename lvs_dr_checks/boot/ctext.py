@@ -5,7 +5,7 @@ read a line, a word or a value the real tool never reads."""
 
 import re
 
-from lvs_dr_checks.cli import logger
+from lvs_dr_checks.errors import logger
 
 log = logger("ctext")
 

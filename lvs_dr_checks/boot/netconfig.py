@@ -10,7 +10,7 @@ import posixpath
 import re
 
 from lvs_dr_checks.boot import bootscripts, commands, ifupdown, netplan, networkd, networkmanager
-from lvs_dr_checks.cli import PluginError, logger
+from lvs_dr_checks.errors import PluginError, logger
 
 log = logger("netconfig")
 

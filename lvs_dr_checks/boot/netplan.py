@@ -24,7 +24,7 @@ import posixpath
 
 from lvs_dr_checks.boot import commands
 from lvs_dr_checks.boot.networkd import Entry
-from lvs_dr_checks.cli import PluginError
+from lvs_dr_checks.errors import PluginError
 
 DIRECTORIES = ("/lib/netplan", "/usr/lib/netplan", "/etc/netplan", "/run/netplan")
 DEVICE_TYPES = ("ethernets", "wifis", "bridges", "bonds", "vlans", "tunnels", "vrfs",

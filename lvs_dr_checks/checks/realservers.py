@@ -56,7 +56,7 @@ def _run_check(name, check):
 def check_server(ip, vips, make_target, persistence):
     """Both real-server checks on one server over one SSH connection. Every exception ends
     as this server's error."""
-    from lvs_dr_checks.source.ssh import SSHSource
+    from lvs_dr_checks.source.ssh.sftp import SSHSource
 
     try:
         client = make_target(str(ip)).connect()
@@ -204,7 +204,7 @@ class _Capture(logging.Handler):
 
 # Imported before the first fork, once, instead of by each server's process: SSH (paramiko
 # and its cryptography, the codec of host names) and the netplan model's YAML parser.
-PRELOADED = ("paramiko", "lvs_dr_checks.source.ssh", "encodings.idna", "yaml")
+PRELOADED = ("paramiko", "lvs_dr_checks.source.ssh.connect", "lvs_dr_checks.source.ssh.sftp", "encodings.idna", "yaml")
 
 
 def _preload():

@@ -256,8 +256,8 @@ def _reader(args, deadline):
                     "ip neigh of {} over SSH".format(args.host))
         return over_ssh
     from lvs_dr_checks.router import snmp
-    from lvs_dr_checks.source import ssh
-    ssh.valid_host(args.host)
+    from lvs_dr_checks.source.ssh.config import valid_host
+    valid_host(args.host)
     if bool(args.snmp_community_file) == bool(args.snmp_v3_file):
         raise cli.PluginError("give one of --snmp-community-file (v2c) and --snmp-v3-file (v3)")
     credentials = (snmp.read_community(args.snmp_community_file) if args.snmp_community_file

@@ -12,12 +12,11 @@ rule shipped for exactly ``nft -j list ruleset``.
 import collections
 import ipaddress
 
-from lvs_dr_checks.cli import PluginError, logger
-from lvs_dr_checks.source.local import json_output
+from lvs_dr_checks.errors import PluginError, logger
+from lvs_dr_checks.source.local import SUDO, json_output
 
 log = logger("arpfilter")
 NFT = "/usr/sbin/nft"
-SUDO = "/usr/bin/sudo"
 LIST = [NFT, "-j", "list", "ruleset"]
 # Said where arp_ignore exposes a VIP and the rules that could drop its requests are unread.
 HINT = "nftables arp rules unreadable: run as root or use the shipped sudo rule for nft"

@@ -7,7 +7,7 @@ import collections
 import ipaddress
 import re
 
-from lvs_dr_checks.cli import PluginError
+from lvs_dr_checks.errors import PluginError
 
 PROC_IP_VS = "/proc/net/ip_vs"
 DIRECT_ROUTING = "Route"

@@ -9,7 +9,7 @@ import collections
 import ipaddress
 import posixpath
 
-from lvs_dr_checks.cli import PluginError
+from lvs_dr_checks.errors import PluginError
 from lvs_dr_checks.host import ipvs
 from lvs_dr_checks.source.local import glob_paths
 

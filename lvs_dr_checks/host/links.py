@@ -9,7 +9,7 @@ import ipaddress
 import re
 
 from lvs_dr_checks import kernel
-from lvs_dr_checks.cli import PluginError, logger
+from lvs_dr_checks.errors import PluginError, logger
 from lvs_dr_checks.source.local import json_output
 
 log = logger("links")

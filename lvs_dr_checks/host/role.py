@@ -1,7 +1,7 @@
 """Is this host a director? Its IPVS table and its keepalived.conf say so: the real-server
 checks judge a director by a director's rules (and never advise moving its VIPs to lo)."""
 
-from lvs_dr_checks.cli import PluginError
+from lvs_dr_checks.errors import PluginError
 from lvs_dr_checks.host import ipvs, keepalived
 
 

@@ -8,7 +8,7 @@ import re
 
 from lvs_dr_checks import kernel
 from lvs_dr_checks.boot.ctext import C_ISSPACE, SYSTEMD_WHITESPACE, systemd_lines
-from lvs_dr_checks.cli import PluginError, logger
+from lvs_dr_checks.errors import PluginError, logger
 from lvs_dr_checks.source.local import conf_files, name_matches
 
 log = logger("sysctl")

@@ -10,7 +10,7 @@ import ipaddress
 import json
 import re
 
-from lvs_dr_checks.cli import PluginError
+from lvs_dr_checks.errors import PluginError
 from lvs_dr_checks.host import links
 from lvs_dr_checks.router.snmp import NO_OBJECT, TooManyRows
 from lvs_dr_checks.source.local import json_output

@@ -12,8 +12,8 @@ import collections
 import socket
 import time
 
-from lvs_dr_checks.cli import PluginError, logger
-from lvs_dr_checks.source.ssh import read_local_file
+from lvs_dr_checks.errors import PluginError, logger
+from lvs_dr_checks.source.localfiles import read_local_file
 
 log = logger("snmp")
 MAX_SECRET_FILE_BYTES = 4096

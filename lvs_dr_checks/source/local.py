@@ -12,7 +12,7 @@ import posixpath
 import stat
 import subprocess
 
-from lvs_dr_checks.cli import PluginError, logger
+from lvs_dr_checks.errors import PluginError, logger
 
 log = logger("source")
 
@@ -20,6 +20,8 @@ MAX_FILE_BYTES = 4 * 1024 * 1024
 READ_CHUNK = 64 * 1024
 MAX_SYMLINKS = 40
 COMMAND_TIMEOUT = 30
+# The one sudo: the probe's run through the shipped rule, nft's ruleset read by an agent.
+SUDO = "/usr/bin/sudo"
 
 
 def _describe_os_error(path, exc):

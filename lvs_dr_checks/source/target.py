@@ -39,7 +39,7 @@ CONNECT_SHARE = 0.6
 
 
 def remote_target(args, host=None, connect_timeout=None):
-    from lvs_dr_checks.source.ssh import Target
+    from lvs_dr_checks.source.ssh.connect import Target
     return Target(args.host if host is None else host, args.ssh_port, args.ssh_user,
                   args.ssh_key, args.known_hosts, args.ssh_password_file,
                   timeout=connect_timeout or args.timeout * CONNECT_SHARE)
@@ -47,7 +47,7 @@ def remote_target(args, host=None, connect_timeout=None):
 
 def remote_source(args):
     """The host of -H, read over a connection made with the --ssh-* options."""
-    from lvs_dr_checks.source.ssh import SSHSource
+    from lvs_dr_checks.source.ssh.sftp import SSHSource
     source = SSHSource(remote_target(args).connect(), args.host)
     source.learn_top_level()
     return source

@@ -20,7 +20,7 @@ import socket
 import struct
 import time
 
-from lvs_dr_checks.cli import PluginError, logger
+from lvs_dr_checks.errors import PluginError, logger
 from lvs_dr_checks.wire.channels import MAX_BATCH, MAX_RATE, bind_socket
 
 log = logger("arp")

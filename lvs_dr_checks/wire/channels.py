@@ -10,7 +10,7 @@ import socket
 import struct
 import time
 
-from lvs_dr_checks.cli import PluginError, logger
+from lvs_dr_checks.errors import PluginError, logger
 
 log = logger("channels")
 # Pacing: at most this many requests per second on the whole host, however many runs at

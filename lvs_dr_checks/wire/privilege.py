@@ -11,9 +11,9 @@ import subprocess
 import sys
 
 from lvs_dr_checks.cli import MAX_TIMEOUT, PluginError, emit, logger, print_unknown
+from lvs_dr_checks.source.local import SUDO
 
 log = logger("privilege")
-SUDO = "/usr/bin/sudo"
 SUDO_OPTION = "--sudo"
 SUDOERS_HINT = ("install the rule shipped in icinga-conf/sudoers.d/lvs-dr-checks "
                 "(visudo -cf FILE && install -m 0440 FILE /etc/sudoers.d/)")

@@ -8,7 +8,9 @@ from nagiosplugin.state import Critical, Ok, Unknown, Warn
 from lvs_dr_checks import cli
 from lvs_dr_checks.checks import realservers
 from lvs_dr_checks.host import links
-from lvs_dr_checks.source import ssh
+from lvs_dr_checks.source.ssh import config as ssh_config
+from lvs_dr_checks.source.ssh import known_hosts
+from lvs_dr_checks.source.ssh.connect import Target
 from lvs_dr_checks.summary import unique_labels
 
 
@@ -45,17 +47,17 @@ def test_ssh_config_reader_reads_four_keywords_and_acts_on_nothing_else():
             "Host web* !web9\n  HostName 192.0.2.11\n  Port=2222\n  ProxyCommand nc %h %p\n"
             "  IdentityFile ~/.ssh/a\nHost *\n  User monitor\n  HostName ignored\n"
             "  IdentityFile ~/.ssh/b\n  LocalCommand id\n")
-    config, ignored = ssh.parse_ssh_config(text, "web1")
+    config, ignored = ssh_config.parse_ssh_config(text, "web1")
     assert config == {"hostname": "192.0.2.11", "port": "2222", "user": "monitor",
                       "identityfile": ["~/.ssh/a", "~/.ssh/b"]}
     assert ignored == ["LocalCommand", "Match", "ProxyCommand"]
-    assert ssh.parse_ssh_config(text, "web9")[0]["hostname"] == "ignored"
+    assert ssh_config.parse_ssh_config(text, "web9")[0]["hostname"] == "ignored"
 
 
 @pytest.mark.parametrize("host", ["", "a b", "x;id", "-oProxyCommand=x", "x" * 254, "a/b"])
 def test_hosts_that_are_no_host_names_are_refused(host):
     with pytest.raises(cli.PluginError, match="not a host name or IP address"):
-        ssh.valid_host(host)
+        ssh_config.valid_host(host)
 
 
 def test_a_critical_server_outranks_one_that_could_not_be_checked():
@@ -127,9 +129,9 @@ def test_known_hosts_markers_and_bad_lines_are_read_around(tmp_path):
                      "192.0.2.11 {0}\nnot a line\n192.0.2.13 ssh-ed25519 !!!notbase64\n"
                      "@bogus x y z\n@bogus 192.0.2.11 {1} {2}\n".format(
                          line, other.get_name(), other.get_base64()))
-    target = ssh.Target("192.0.2.11", known_hosts=str(known))
+    target = Target("192.0.2.11", known_hosts=str(known))
     client = paramiko.SSHClient()
-    revoked = target._host_keys(paramiko, client, "192.0.2.11", 22)
+    revoked = known_hosts.load(paramiko, client, target.known_hosts, "192.0.2.11", 22)
     assert revoked == {key.asbytes()}
     assert client.get_host_keys().lookup("192.0.2.11") == {key.get_name(): key}
     assert client.get_host_keys().lookup("192.0.2.13") is None
@@ -156,28 +158,28 @@ def test_known_hosts_of_a_fleet_is_scanned_and_only_the_hosts_lines_parsed(tmp_p
     entry = "{} {} {}\n".format
     lines = [entry("198.51.100.{}".format(n % 250) if n < 250 else "web{}.example.net".format(n),
                    fleet.get_name(), fleet.get_base64()) for n in range(20000)]
-    lines[7000:7000] = ["192.0.2.11 " + "x" * (ssh.MAX_KNOWN_HOSTS_LINE * 2) + "\n",
+    lines[7000:7000] = ["192.0.2.11 " + "x" * (known_hosts.MAX_KNOWN_HOSTS_LINE * 2) + "\n",
                         entry("[192.0.2.11]:2222", on_2222.get_name(), on_2222.get_base64()),
                         entry(paramiko.HostKeys.hash_host("192.0.2.11"), hashed.get_name(),
                               hashed.get_base64())]
     lines.append(entry("192.0.2.10,192.0.2.11", plain.get_name(), plain.get_base64()))
     known = tmp_path / "known_hosts"
     known.write_text("".join(lines))
-    assert known.stat().st_size > ssh.MAX_CONFIG_BYTES * 7
+    assert known.stat().st_size > ssh_config.MAX_CONFIG_BYTES * 7
     parsed = []
     from_line = paramiko.hostkeys.HostKeyEntry.from_line
     monkeypatch.setattr(paramiko.hostkeys.HostKeyEntry, "from_line",
                         lambda line, number=None: parsed.append(number) or from_line(line, number))
-    target = ssh.Target("192.0.2.11", known_hosts=str(known))
+    target = Target("192.0.2.11", known_hosts=str(known))
     for port, found in ((22, {hashed.get_name(): hashed, plain.get_name(): plain}),
                         (2222, {on_2222.get_name(): on_2222})):
         client = paramiko.SSHClient()
-        assert target._host_keys(paramiko, client, "192.0.2.11", port) == set()
-        assert client.get_host_keys().lookup(ssh._known_hosts_name("192.0.2.11", port)) == found
+        assert known_hosts.load(paramiko, client, target.known_hosts, "192.0.2.11", port) == set()
+        assert client.get_host_keys().lookup(known_hosts.known_hosts_name("192.0.2.11", port)) == found
     assert parsed == [7003, 20004, 7002]  # the lines naming the host, nothing else
-    monkeypatch.setattr(ssh, "MAX_KNOWN_HOSTS_BYTES", 1024 * 1024)
+    monkeypatch.setattr(known_hosts, "MAX_KNOWN_HOSTS_BYTES", 1024 * 1024)
     with pytest.raises(cli.PluginError, match=r"^known_hosts .*: larger than 1 MiB, not such"):
-        target._host_keys(paramiko, paramiko.SSHClient(), "192.0.2.11", 22)
+        known_hosts.load(paramiko, paramiko.SSHClient(), target.known_hosts, "192.0.2.11", 22)
 
 
 def test_a_uid_without_a_user_name_is_named_before_any_connection(monkeypatch, tmp_path):
@@ -193,8 +195,8 @@ def test_a_uid_without_a_user_name_is_named_before_any_connection(monkeypatch, t
     with pytest.raises(cli.PluginError, match=r"^uid \d+ has no user name \(no passwd entry, no "
                                               r"\$USER\): give --ssh-user$"):
         # 127.0.0.1: should the name ever be found, nothing leaves this host.
-        ssh.Target("127.0.0.1", 9, None, None, None, None, timeout=1).connect()
-    assert ssh._expand("%r@%h", "192.0.2.11", "monitor") == "monitor@192.0.2.11"
+        Target("127.0.0.1", 9, None, None, None, None, timeout=1).connect()
+    assert ssh_config.expand("%r@%h", "192.0.2.11", "monitor") == "monitor@192.0.2.11"
 
 
 def test_with_stdout_closed_the_exit_code_still_says_unknown(monkeypatch):

@@ -177,11 +177,11 @@ def test_prefetch_over_a_dropped_connection_names_the_host_and_the_read(tmp_path
 def test_handles_are_closed_with_the_session_or_in_one_batch(tmp_path, monkeypatch):
     """A handle read to the end costs no CLOSE of its own: they go out together (in one
     write) once MAX_OPEN_HANDLES are open, and the rest with the session."""
-    from lvs_dr_checks.source import ssh
+    from lvs_dr_checks.source.ssh import sftp
 
     directory = tmp_path / "fs" / "etc" / "many"
     directory.mkdir(parents=True)
-    count = ssh.MAX_OPEN_HANDLES + 40
+    count = sftp.MAX_OPEN_HANDLES + 40
     for number in range(count):
         (directory / "{}.conf".format(number)).write_text("n = {}\n".format(number))
     files = ["/etc/many/{}.conf".format(n) for n in range(count)]
@@ -190,12 +190,12 @@ def test_handles_are_closed_with_the_session_or_in_one_batch(tmp_path, monkeypat
         source = link.source()
         traffic = Traffic(monkeypatch)
         source.prefetch(directories=["/etc/many"], files=files)
-        assert traffic.sent(protocol.CMD_CLOSE) == [protocol.CMD_CLOSE] * ssh.MAX_OPEN_HANDLES
+        assert traffic.sent(protocol.CMD_CLOSE) == [protocol.CMD_CLOSE] * sftp.MAX_OPEN_HANDLES
         closes = [n for n, event in enumerate(traffic.events)
                   if event == ("send", protocol.CMD_CLOSE)]
         assert traffic.events[closes[-1] + 1] == ("write", None)
         assert ("write", None) not in traffic.events[closes[0]:closes[-1]]
-        assert len(source._open_handles) == count + 1 - ssh.MAX_OPEN_HANDLES
+        assert len(source._open_handles) == count + 1 - sftp.MAX_OPEN_HANDLES
         assert [source.read_text(f) for f in files] == ["n = {}\n".format(n)
                                                         for n in range(count)]
     finally:

@@ -9,8 +9,8 @@ import socket
 import paramiko
 import pytest
 
-from lvs_dr_checks.source import ssh
-from lvs_dr_checks.source.ssh import SSHSource
+from lvs_dr_checks.source.ssh import connect
+from lvs_dr_checks.source.ssh.sftp import SSHSource
 
 
 class Asked:
@@ -83,7 +83,7 @@ def test_the_connection_sends_at_once_and_acks_each_read_at_once():
     sockets = [listener]
     try:
         for make, nodelay, quickack in (
-                (lambda: ssh._connection(paramiko, "127.0.0.1", port, 5), 1, 1),
+                (lambda: connect._connection(paramiko, "127.0.0.1", port, 5), 1, 1),
                 (lambda: socket.create_connection(("127.0.0.1", port)), 0, 0)):
             sock = make()
             peer, _ = listener.accept()
@@ -103,6 +103,6 @@ def test_a_refused_connection_names_each_address_tried():
     port = closed.getsockname()[1]
     closed.close()  # bound once, nothing listens on it now
     with pytest.raises(paramiko.ssh_exception.NoValidConnectionsError) as refused:
-        ssh._connection(paramiko, "127.0.0.1", port, 5)
+        connect._connection(paramiko, "127.0.0.1", port, 5)
     assert list(refused.value.errors) == [("127.0.0.1", port)]
     assert isinstance(refused.value.errors[("127.0.0.1", port)], ConnectionRefusedError)
