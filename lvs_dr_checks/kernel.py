@@ -5,6 +5,7 @@ key and kind of interface decides the state, the counts and the perfdata alike.
 """
 
 import collections
+import re
 
 # Interface flags from /sys/class/net/<if>/flags (include/uapi/linux/if.h).
 IFF_UP = 0x1
@@ -171,3 +172,24 @@ def fixes(key, scope, all_value, iface_value, target, acceptable):
 def sysctl_line(scope, key, value):
     """A sysctl.d assignment; a dot in an interface name (VLAN) is written as '/'."""
     return "net.ipv4.conf.{}.{} = {}".format(scope.replace(".", "/"), key, value)
+
+
+# proc_dointvec skips the kernel's isspace() before the number (tab to CR, space, and the
+# byte 0xA0: Latin-1 NBSP, here as its surrogate escape) and wants " \t\n" or the end after.
+_INTEGER = re.compile("[\t\n\x0b\x0c\r \udca0]*(-?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)"
+                      "(?=[ \t\n]|$)")
+INT_MAX = 2 ** 31 - 1
+
+
+def kernel_int(text):
+    """The int the kernel stores when ``text`` is written to a net.ipv4.conf file
+    (proc_dointvec: leading blanks, one optional '-', C base prefixes, a blank or the end after
+    the number, the rest ignored), or None when the kernel refuses it."""
+    match = _INTEGER.match(text)
+    if not match:
+        return None
+    digits = match.group(2)
+    number = int(digits, 16 if digits[:2].lower() == "0x" else 8 if digits[0] == "0" else 10)
+    if match.group(1):
+        return -number if number <= INT_MAX + 1 else None
+    return number if number <= INT_MAX else None

@@ -17,8 +17,7 @@ import re
 import shlex
 
 from lvs_dr_checks.boot import commands
-from lvs_dr_checks.boot.networkd import drop_ins, unit_entries
-from lvs_dr_checks.source.local import MASKED
+from lvs_dr_checks.boot.systemd import MASKED, drop_ins, unit_entries
 
 UNIT_DIRECTORIES = ("/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system",
                     "/usr/lib/systemd/system", "/lib/systemd/system")

@@ -9,7 +9,7 @@ import ipaddress
 import posixpath
 import re
 
-from lvs_dr_checks.boot import bootscripts, commands, ifupdown, netplan, networkd, networkmanager
+from lvs_dr_checks.boot import bootscripts, commands, ifupdown, netplan, networkd, networkmanager, systemd
 from lvs_dr_checks.errors import PluginError, logger
 
 log = logger("netconfig")
@@ -94,7 +94,7 @@ def networkd_proxy_arp(source, interfaces):
     files = networkd.network_files(source, netplan.generated(source)[0])
     for interface, network in networkd.applied(files, interfaces).items():
         entry = network.last("Network", "IPv4ProxyARP")
-        value = networkd.parse_boolean(entry.value) if entry else None
+        value = systemd.parse_boolean(entry.value) if entry else None
         if value is not None and network.unmanaged is None:
             found[interface] = (int(value), entry.file, entry.line,
                                 "{}={}".format(entry.key, entry.value))

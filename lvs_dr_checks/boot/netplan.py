@@ -23,7 +23,7 @@ and flow style included); it is imported only when a netplan file exists.
 import posixpath
 
 from lvs_dr_checks.boot import commands
-from lvs_dr_checks.boot.networkd import Entry
+from lvs_dr_checks.boot.systemd import Entry
 from lvs_dr_checks.errors import PluginError
 
 DIRECTORIES = ("/lib/netplan", "/usr/lib/netplan", "/etc/netplan", "/run/netplan")

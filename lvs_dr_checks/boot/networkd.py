@@ -19,57 +19,15 @@ import collections
 import posixpath
 
 from lvs_dr_checks.boot import commands
-from lvs_dr_checks.boot.ctext import SYSTEMD_WHITESPACE, systemd_lines, systemd_split
-from lvs_dr_checks.source.local import conf_files, name_matches
+from lvs_dr_checks.boot.ctext import systemd_split
+from lvs_dr_checks.boot.systemd import conf_files, drop_ins, parse_boolean, unit_entries
+from lvs_dr_checks.source.local import name_matches
 
 DIRECTORIES = ("/etc/systemd/network", "/run/systemd/network", "/usr/local/lib/systemd/network",
                "/usr/lib/systemd/network", "/lib/systemd/network")
 GENERATED = "/run/systemd/network"
 _KNOWN_MATCHES = ("Name", "Type")
-_BOOLEANS = {"yes": True, "true": True, "on": True, "1": True, "y": True, "t": True,
-             "no": False, "false": False, "off": False, "0": False, "n": False, "f": False}
 _DOWN_POLICIES = ("down", "always-down")
-
-Entry = collections.namedtuple("Entry", "section key value file line")
-
-
-def unit_entries(text, path):
-    """Entries of a systemd unit-style file, as systemd's config parser reads it: lines as
-    read_line() cuts them (\\n, \\r, NUL), comments (#, ;) and blank lines skipped, a trailing
-    backslash joining the next line, keys and values stripped of systemd's whitespace only."""
-    section = None
-    lines = [line for _, line in systemd_lines(text)]
-    index = 0
-    while index < len(lines):
-        number, line = index + 1, lines[index].strip(SYSTEMD_WHITESPACE)
-        index += 1
-        while line.endswith("\\") and index < len(lines):
-            line = line[:-1] + " " + lines[index].strip(SYSTEMD_WHITESPACE)
-            index += 1
-        if not line or line[0] in "#;":
-            continue
-        if line.startswith("[") and line.endswith("]"):
-            section = line[1:-1]
-            continue
-        key, sep, value = line.partition("=")
-        if sep:
-            yield Entry(section, key.strip(SYSTEMD_WHITESPACE), value.strip(SYSTEMD_WHITESPACE),
-                        path, number)
-
-
-def parse_boolean(value):
-    return _BOOLEANS.get(value.strip(SYSTEMD_WHITESPACE).lower())
-
-
-def drop_ins(source, directories, name, suffix=".conf"):
-    """The entries of a unit's drop-ins (NAME.d/*.conf in every directory, masked by name),
-    in name order."""
-    entries = []
-    for drop_in in conf_files(source, [posixpath.join(d, name + ".d") for d in directories],
-                              (suffix,)):
-        entries.extend(unit_entries(source.read_text(drop_in), drop_in))
-    return entries
-
 
 class NetworkFile:
     """One .network file with its drop-ins."""

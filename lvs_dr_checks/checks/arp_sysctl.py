@@ -33,6 +33,7 @@ from nagiosplugin.state import Critical, Ok, Warn
 
 from lvs_dr_checks import cli, kernel
 from lvs_dr_checks.boot import netconfig
+from lvs_dr_checks.boot import sysctl as boot_sysctl
 from lvs_dr_checks.host import arpfilter, links, role, sysctl
 from lvs_dr_checks.source import target
 from lvs_dr_checks.summary import unique_labels
@@ -207,7 +208,7 @@ class ArpSysctl(nagiosplugin.Resource):
             self.config_source, vips)
 
     def _boot_metrics(self, keys):
-        boot = sysctl.boot_model(self.config_source, self.boot_tool).boot(
+        boot = boot_sysctl.boot_model(self.config_source, self.boot_tool).boot(
             list(dict.fromkeys(["lo"] + self.checked)))
         networkd = netconfig.networkd_proxy_arp(self.config_source, self.checked)
         unpersisted = 0

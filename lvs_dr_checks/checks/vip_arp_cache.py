@@ -34,8 +34,8 @@ import nagiosplugin
 from nagiosplugin.state import Critical, Ok, Warn
 
 from lvs_dr_checks import cli
-from lvs_dr_checks.checks.vip_arp_owner import VRRP_MAC, parse_mac, parse_name
 from lvs_dr_checks.host import ipvs, keepalived, links
+from lvs_dr_checks.options import parse_expectation, parse_name
 from lvs_dr_checks.source import target
 from lvs_dr_checks.source.local import Source
 from lvs_dr_checks.summary import ItemSummary, plural
@@ -108,9 +108,9 @@ class VipArpCache(nagiosplugin.Resource):
         maps to it (with their roles in the IPVS table)."""
         if mac in self.names:
             return "{} ({})".format(mac, self.names[mac])
-        vrrp = VRRP_MAC.match(mac)
+        vrrp = keepalived.vrrp_mac(mac)
         if vrrp:
-            return "{} (VRRP virtual MAC, VRID {})".format(mac, int(vrrp.group(1), 16))
+            return "{} (VRRP virtual MAC, VRID {})".format(mac, vrrp[1])
         hosts = sorted(self.hosts_of.get(mac, []), key=lambda a: (a.version, a))
         if not hosts:
             return mac
@@ -167,17 +167,6 @@ class CacheSummary(ItemSummary):
         if absent:
             text += "; {} not in it (nothing to judge)".format(plural(absent, "VIP"))
         return "{} ({})".format(text, self.resource.where)
-
-
-def parse_expectation(text):
-    """--expect-mac MAC (every VIP) or VIP=MAC (one VIP)."""
-    vip, sep, mac = text.rpartition("=")
-    if not sep:
-        return None, parse_mac(text)
-    try:
-        return links.vip_address(vip.strip()), parse_mac(mac)
-    except cli.PluginError as exc:
-        raise cli.argparse.ArgumentTypeError(str(exc))
 
 
 def build_parser():

@@ -27,7 +27,6 @@ Examples:
 import collections
 import ipaddress
 import os
-import re
 import sys
 
 import nagiosplugin
@@ -35,6 +34,7 @@ from nagiosplugin.state import Critical, Ok, Unknown, Warn
 
 from lvs_dr_checks import cli
 from lvs_dr_checks.host import ipvs, keepalived, links
+from lvs_dr_checks.options import parse_mac, parse_name
 from lvs_dr_checks.source.local import Source
 from lvs_dr_checks.summary import ItemSummary, plural
 from lvs_dr_checks.wire import privilege
@@ -47,25 +47,6 @@ MAX_PROBE_TIMEOUT = 300
 MAX_COUNT = 10
 # Neighbours taken as witnesses at most (the real servers and the next hop come first).
 MAX_NEIGHBOUR_WITNESSES = 16
-_MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
-VRRP_MAC = re.compile(r"^00:00:5e:00:0[12]:([0-9a-f]{2})$")
-
-
-def parse_mac(text):
-    mac = text.strip().lower().replace("-", ":")
-    if not _MAC.match(mac):
-        raise cli.argparse.ArgumentTypeError("not a MAC address (aa:bb:cc:dd:ee:ff): {!r}".format(text))
-    return mac
-
-
-def parse_name(text):
-    mac, sep, label = text.partition("=")
-    if not sep or not label.strip():
-        raise cli.argparse.ArgumentTypeError("expected MAC=LABEL: {!r}".format(text))
-    if cli.unprintable(label):
-        raise cli.argparse.ArgumentTypeError("the label holds control characters (a newline, "
-                                             "a tab...): {!r}".format(text))
-    return parse_mac(mac), label.strip()
 
 
 class Responder(collections.namedtuple("Responder", "mac eth_macs kinds replies first last")):
@@ -302,7 +283,7 @@ class VipArpOwner(nagiosplugin.Resource):
         instance = self.config.instance_of(vip)
         if instance and instance.vrid is not None:
             return instance.vrid
-        vrids = {int(m.group(1), 16) for m in map(VRRP_MAC.match, self.allowed[vip]) if m}
+        vrids = {vrrp[1] for vrrp in map(keepalived.vrrp_mac, self.allowed[vip]) if vrrp}
         return vrids.pop() if len(vrids) == 1 else None
 
     def _learn_labels(self, heard, iface, roles):
@@ -314,10 +295,10 @@ class VipArpOwner(nagiosplugin.Resource):
         for mac, ip in addresses.items():
             self.labels[mac] = ", ".join([ip] + roles_of.get(ip, []))
         for h in heard:
-            vrrp = VRRP_MAC.match(h.arp_mac)
+            vrrp = keepalived.vrrp_mac(h.arp_mac)
             if vrrp:
                 self.labels[h.arp_mac] = "VRRP virtual MAC of an IPv{} instance, VRID {}".format(
-                    4 if h.arp_mac[13] == "1" else 6, int(vrrp.group(1), 16))
+                    *vrrp)
         self.labels.update(self.names)
 
     def describe(self, mac):

@@ -8,6 +8,7 @@ keepalived's syntax: words and braces, comments from '#' or '!' to the end of th
 import collections
 import ipaddress
 import posixpath
+import re
 
 from lvs_dr_checks.errors import PluginError
 from lvs_dr_checks.host import ipvs
@@ -25,6 +26,16 @@ class Block:
     def __init__(self, words, children=None):
         self.words = words
         self.children = children
+
+
+# RFC 5798's virtual router MACs: 00:00:5e:00:01:VRID (IPv4), 00:00:5e:00:02:VRID (IPv6).
+_VRRP_MAC = re.compile(r"^00:00:5e:00:0([12]):([0-9a-f]{2})$")
+
+
+def vrrp_mac(mac):
+    """(IP version, VRID) of a VRRP virtual MAC, None for any other MAC."""
+    found = _VRRP_MAC.match(mac)
+    return (4 if found.group(1) == "1" else 6, int(found.group(2), 16)) if found else None
 
 
 class Instance(collections.namedtuple("Instance", "name interface vrid use_vmac vips")):

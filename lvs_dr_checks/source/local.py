@@ -301,33 +301,6 @@ def json_output(text, what):
             what))
 
 
-MASKED = "/dev/null"
-
-
-def conf_files(source, directories, suffixes):
-    """systemd's configuration-directory rule: a file name in an earlier directory masks the
-    same name in later ones, a link to /dev/null masks it away, and the rest apply in name
-    order across all directories; hidden files are not read, and a link that cannot be
-    followed (a loop) is skipped as the tools skip it. Returns the files' resolved paths."""
-    source.prefetch(directories=directories)
-    chosen = {}
-    for directory in directories:
-        for name in source.listdir(directory):
-            if name.endswith(suffixes) and not name.startswith(".") and name not in chosen:
-                chosen[name] = posixpath.join(directory, name)
-    files = []
-    for name in sorted(chosen):
-        try:
-            target = source.resolve(chosen[name])
-        except PluginError as exc:
-            log.info("skipped, as systemd skips it: %s", exc)
-            continue
-        if target != MASKED and source.kind(target) == "file":
-            files.append(target)
-    source.prefetch(files=files)  # the callers read every one
-    return files
-
-
 _CHARACTER_CLASSES = {"[:digit:]": "0-9", "[:alpha:]": "a-zA-Z", "[:alnum:]": "a-zA-Z0-9",
                       "[:lower:]": "a-z", "[:upper:]": "A-Z", "[:space:]": " \t",
                       "[:xdigit:]": "0-9a-fA-F"}

@@ -13,7 +13,7 @@ import re
 import lab as lab_module
 import pytest
 
-from lvs_dr_checks.host.sysctl import boot_model
+from lvs_dr_checks.boot.sysctl import boot_model
 from lvs_dr_checks.source.local import Source
 from oracles.namespace import booted, need_root
 

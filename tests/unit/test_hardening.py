@@ -17,10 +17,11 @@ from nagiosplugin.state import Critical
 
 from lvs_dr_checks import cli
 from lvs_dr_checks.boot import netconfig
+from lvs_dr_checks.boot.sysctl import BootSysctl, normalize_key
 from lvs_dr_checks.checks import vip_on_lo
 from lvs_dr_checks.cli import PluginError
 from lvs_dr_checks.host import arpfilter, ipvs, links
-from lvs_dr_checks.host.sysctl import BootSysctl, normalize_key, read_runtime
+from lvs_dr_checks.host.sysctl import read_runtime
 from lvs_dr_checks.router import neighbours
 from lvs_dr_checks.source.local import MAX_FILE_BYTES, Source
 from lvs_dr_checks.wire.arp import Arp, NeighborDiscovery

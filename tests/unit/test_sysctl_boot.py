@@ -3,7 +3,7 @@
 import pytest
 from conftest import write_tree
 
-from lvs_dr_checks.host.sysctl import BootSysctl, normalize_key
+from lvs_dr_checks.boot.sysctl import BootSysctl, normalize_key
 from lvs_dr_checks.source.local import Source
 
 
