@@ -5,7 +5,7 @@ missing piece, never a traceback with an empty stdout (which Icinga shows as WAR
 import importlib
 import sys
 
-# plugin -> (module, status name)
+# plugin -> (module of lvs_dr_checks.checks, status name)
 PLUGINS = {
     "check_arp_sysctl": ("arp_sysctl", "ARP_SYSCTL"),
     "check_vip_on_lo": ("vip_on_lo", "VIP_ON_LO"),
@@ -13,6 +13,10 @@ PLUGINS = {
     "check_lvs_realservers": ("realservers", "LVS_REALSERVERS"),
     "check_vip_arp_cache": ("vip_arp_cache", "VIP_ARP_CACHE"),
 }
+# The checks check_lvs_realservers runs on every real server, in this order: each module has
+# NAME and server_check(source, vips, persistence). No check imports another; this is where
+# they meet.
+SERVER_CHECKS = ("arp_sysctl", "vip_on_lo")
 DEBIAN_PACKAGES = {"nagiosplugin": "python3-nagiosplugin", "paramiko": "python3-paramiko"}
 
 
@@ -26,6 +30,10 @@ def run(plugin):
     module_name, name = PLUGINS[plugin]
     try:
         module = importlib.import_module("lvs_dr_checks.checks." + module_name)
+        arguments = {}
+        if plugin == "check_lvs_realservers":
+            arguments["server_checks"] = [importlib.import_module("lvs_dr_checks.checks." + m)
+                                          for m in SERVER_CHECKS]
     except ImportError as exc:
         missing = (getattr(exc, "name", None) or "").split(".")[0]
         if missing in DEBIAN_PACKAGES:
@@ -37,7 +45,7 @@ def run(plugin):
     except Exception as exc:  # a damaged file of the package itself
         _broken(name, "broken install, cannot load {}: {}: {}: reinstall lvs-dr-checks".format(
             module_name, type(exc).__name__, exc))
-    module.main()
+    module.main(**arguments)
 
 
 def check_arp_sysctl():

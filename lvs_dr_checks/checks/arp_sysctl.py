@@ -395,10 +395,15 @@ def build_parser():
     return parser
 
 
+def server_check(source, vips, persistence):
+    """This check on a real server of the director's sweep, read through one source."""
+    return make_check(source, source, persistence=persistence)
+
+
 def make_check(runtime_source, config_source, interfaces=None,
                arp_ignore=kernel.ARP_IGNORE_PROTECTS, persistence=True, role_name="auto",
                boot_tool="auto"):
-    """The nagiosplugin Check, for the command line and for the director's sweep."""
+    """The nagiosplugin Check of the command line (and, through server_check, the sweep)."""
     resource = ArpSysctl(runtime_source, config_source, interfaces, persistence, arp_ignore,
                          role_name, None if boot_tool == "auto" else boot_tool)
     return nagiosplugin.Check(

@@ -17,19 +17,13 @@ Example:
 """
 
 import collections
-import importlib
-import json
-import logging
 import os
-import select
-import signal
-import time
 
 import nagiosplugin
 from nagiosplugin.state import Critical, Ok, Unknown, Warn
 
 from lvs_dr_checks import cli
-from lvs_dr_checks.checks import arp_sysctl, vip_on_lo
+from lvs_dr_checks.checks import sweep as pool
 from lvs_dr_checks.host import ipvs, links
 from lvs_dr_checks.source import target
 from lvs_dr_checks.summary import ItemSummary, plural
@@ -53,9 +47,10 @@ def _run_check(name, check):
                                                   check.summary_str)
 
 
-def check_server(ip, vips, make_target, persistence):
-    """Both real-server checks on one server over one SSH connection. Every exception ends
-    as this server's error."""
+def check_server(ip, vips, make_target, persistence, server_checks=()):
+    """The real-server checks (modules with NAME and server_check(), from the registry in
+    entry.py) on one server over one SSH connection. Every exception ends as this server's
+    error."""
     from lvs_dr_checks.source.ssh.sftp import SSHSource
 
     try:
@@ -66,11 +61,8 @@ def check_server(ip, vips, make_target, persistence):
             source.prefetch(commands=[links.addresses_command(source)])
             source.learn_top_level()
             return ServerReport(ip, vips, [
-                _run_check(arp_sysctl.NAME, arp_sysctl.make_check(source, source,
-                                                                  persistence=persistence)),
-                _run_check(vip_on_lo.NAME, vip_on_lo.make_check(source, source, vips,
-                                                                persistence)),
-            ], None)
+                _run_check(check.NAME, check.server_check(source, vips, persistence))
+                for check in server_checks], None)
         finally:
             client.close()
     except cli.PluginError as exc:
@@ -85,186 +77,26 @@ def _unchecked(job, reason):
     return ServerReport(job[0], job[1], [], reason)
 
 
-class Plan(collections.namedtuple("Plan", "servers parallel budget")):
-    """The sweep's time: ``parallel`` slots, each server ``budget`` seconds from its start,
-    in as many waves as it takes, all within -t."""
-
-    # Share of -t the sweep may plan with: the rest is start-up and output.
-    SHARE = 0.85
-    MIN_BUDGET = 1.0
-
-    @classmethod
-    def make(cls, servers, parallel, timeout):
-        parallel = min(parallel, servers)
-        waves = -(-servers // parallel)
-        budget = timeout * cls.SHARE / waves
-        if budget < cls.MIN_BUDGET:
-            raise cli.PluginError(
-                "{} real servers, {} at a time, leave {:.2f}s each within -t {:g}: raise -t or "
-                "--parallel".format(servers, parallel, budget, timeout))
-        return cls(servers, parallel, budget)
-
-    def __str__(self):
-        return "{} servers, {} at a time, {:.1f}s each".format(self.servers, self.parallel,
-                                                               self.budget)
-
-
 STATES = {int(state): state for state in (Ok, Warn, Critical, Unknown)}
-# What a server's process may hand back (its results and its log records).
-MAX_ANSWER_BYTES = 8 * 1024 * 1024
 
 
-class _Worker:
-    """One server checked in a process of its own: a process, unlike a thread, is stopped
-    for good when its time is up, and no server's work waits for another's share of the
-    interpreter. The answer (results and log records) comes back as JSON through a pipe."""
-
-    def __init__(self, index, job, budget):
-        self.index, self.job = index, job
-        self.deadline = time.monotonic() + budget
-        self.chunks, self.size = [], 0
-        read_end, write_end = os.pipe()
-        try:
-            self.pid = os.fork()
-        except OSError:
-            os.close(read_end)
-            os.close(write_end)
-            raise
-        if self.pid == 0:  # the child: never returns
-            os.close(read_end)
-            _serve(job, budget, write_end)
-        os.close(write_end)
-        self.fd = read_end
-
-    def read(self):
-        """False once the child has closed its end (done, or dead)."""
-        chunk = os.read(self.fd, 65536)
-        self.chunks.append(chunk)
-        self.size += len(chunk)
-        return bool(chunk) and self.size <= MAX_ANSWER_BYTES
-
-    def stop(self):
-        """The child killed (if it still runs) and reaped; its wait status."""
-        os.close(self.fd)
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        return os.waitpid(self.pid, 0)[1]
-
-    def report(self, status):
-        if self.size > MAX_ANSWER_BYTES:
-            return _unchecked(self.job, "check failed: its answer exceeds {} MiB".format(
-                MAX_ANSWER_BYTES >> 20)), []
-        try:
-            answer = json.loads(b"".join(self.chunks).decode("utf-8"))
-            results = [(name, STATES[code], text) for name, code, text in answer["results"]]
-            return ServerReport(self.job[0], self.job[1], results, answer["error"]), answer["log"]
-        except (ValueError, KeyError, TypeError):
-            return _unchecked(self.job, "check failed: its process ended without a result "
-                                        "({})".format(_ended(status))), []
+def _answer(job):
+    """What a server's process sends back: its checks' results, or its error."""
+    report = check_server(*job)
+    return {"results": [(name, int(state), text) for name, state, text in report.results],
+            "error": report.error}
 
 
-def _ended(status):
-    if os.WIFSIGNALED(status):
-        return "killed by signal {}".format(os.WTERMSIG(status))
-    return "exit {}".format(os.WEXITSTATUS(status))
-
-
-def _serve(job, budget, write_end):
-    """The child's whole life: check the server, write the answer, exit. Its own timer ends
-    it should the parent be gone; its log records go back with the answer."""
-    status = 1
-    try:
-        signal.signal(signal.SIGALRM, signal.SIG_DFL)
-        signal.setitimer(signal.ITIMER_REAL, budget + 1)
-        records = []
-        root = logging.getLogger("nagiosplugin")  # what its handlers would show, sent back
-        root.handlers = [_Capture(records, min((h.level for h in root.handlers),
-                                               default=logging.WARNING))]
-        report = check_server(*job)
-        answer = json.dumps({"results": [(name, int(state), text)
-                                         for name, state, text in report.results],
-                             "error": report.error, "log": records}).encode("utf-8")
-        while answer:
-            answer = answer[os.write(write_end, answer):]
-        status = 0
-    finally:
-        os._exit(status)
-
-
-class _Capture(logging.Handler):
-    def __init__(self, records, level):
-        super().__init__(level)
-        self.records = records
-
-    def emit(self, record):
-        self.records.append((record.levelno, record.name, self.format(record)))
-
-
-# Imported before the first fork, once, instead of by each server's process: SSH (paramiko
-# and its cryptography, the codec of host names) and the netplan model's YAML parser.
-PRELOADED = ("paramiko", "lvs_dr_checks.source.ssh.connect", "lvs_dr_checks.source.ssh.sftp", "encodings.idna", "yaml")
-
-
-def _preload():
-    for name in PRELOADED:
-        try:
-            importlib.import_module(name)
-        except ImportError:  # named by the server's own check, where it is needed
-            pass
+def _report(job, answer):
+    return ServerReport(job[0], job[1], [(name, STATES[code], text)
+                                         for name, code, text in answer["results"]],
+                        answer["error"])
 
 
 def sweep(jobs, plan):
-    """check_server(*job) for every job, each in a process of its own, ``plan.parallel`` at
-    once, each killed at its own deadline: a server whose time is up is UNKNOWN, the others
-    go on. The log records of each server are logged here, each distinct line once."""
-    reports = [None] * len(jobs)
-    waiting = collections.deque(range(len(jobs)))
-    running = {}  # fd -> _Worker
-    logged = set()
-    _preload()
-
-    def finish(worker, report, records=()):
-        reports[worker.index] = report
-        for level, name, message in records:
-            if (level, message) not in logged:
-                logged.add((level, message))
-                logging.getLogger(name).log(level, "%s", message)
-
-    try:
-        while waiting or running:
-            while waiting and len(running) < plan.parallel:
-                index = waiting.popleft()
-                try:
-                    worker = _Worker(index, jobs[index], plan.budget)
-                except OSError as exc:
-                    reports[index] = _unchecked(jobs[index], "cannot start its check: {}"
-                                                .format(exc.strerror or exc))
-                    continue
-                running[worker.fd] = worker
-            if not running:
-                continue
-            timeout = min(w.deadline for w in running.values()) - time.monotonic()
-            ready, _, _ = select.select(list(running), [], [], max(timeout, 0))
-            for fd in ready:
-                worker = running[fd]
-                if not worker.read():
-                    del running[fd]
-                    finish(worker, *worker.report(worker.stop()))
-            now = time.monotonic()
-            for fd, worker in list(running.items()):
-                if now >= worker.deadline:
-                    del running[fd]
-                    worker.stop()
-                    finish(worker, _unchecked(worker.job, "no result within {:.1f}s, its share "
-                                                          "of -t ({})".format(plan.budget, plan)))
-    finally:
-        for worker in running.values():
-            worker.stop()
-    return reports
-
-
+    """check_server(*job) for every job, each in a process of its own (checks.sweep): a
+    server whose time is up, or whose process died, is its own UNKNOWN."""
+    return pool.run(jobs, plan, pool.Work(_answer, _report, _unchecked))
 # Per-server perfdata for at most this many servers (see RealServerContext.performance).
 PERFDATA_SERVERS = 32
 
@@ -277,8 +109,10 @@ class RealServers(nagiosplugin.Resource):
 
     name = NAME
 
-    def __init__(self, services, make_target, parallel, persistence, timeout, unreachable_state):
+    def __init__(self, services, make_target, parallel, persistence, timeout, unreachable_state,
+                 server_checks):
         self.services = services
+        self.server_checks = server_checks
         self.make_target = make_target
         self.parallel = parallel
         self.persistence = persistence
@@ -301,14 +135,15 @@ class RealServers(nagiosplugin.Resource):
 
     def probe(self):
         servers = self.servers()
-        self.plan = Plan.make(len(servers), self.parallel, self.timeout)
+        self.plan = pool.Plan.make(len(servers), self.parallel, self.timeout)
         log.info("sweep plan: %s", self.plan)
         connect_timeout = self.plan.budget * target.CONNECT_SHARE
 
         def make_target(host):
             return self.make_target(host, connect_timeout)
 
-        jobs = [(ip, vips, make_target, self.persistence) for ip, vips in servers.items()]
+        jobs = [(ip, vips, make_target, self.persistence, self.server_checks)
+                for ip, vips in servers.items()]
         reports = sweep(jobs, self.plan)
         shown = reports if len(reports) <= PERFDATA_SERVERS else \
             [r for r in reports if self.state_of(r) != Ok]
@@ -413,7 +248,7 @@ def build_parser():
     return parser
 
 
-def build_check(args):
+def build_check(args, server_checks):
     from lvs_dr_checks.source.local import Source
 
     if not 1 <= args.parallel <= 256:
@@ -424,7 +259,7 @@ def build_check(args):
         return target.remote_target(args, host, connect_timeout)
 
     resource = RealServers(services, make_target, args.parallel, not args.no_persistence,
-                           args.timeout, unreachable)
+                           args.timeout, unreachable, server_checks)
     return SweepCheck(
         resource, RealServerContext(),
         nagiosplugin.ScalarContext("servers"),
@@ -432,5 +267,6 @@ def build_check(args):
         RealServersSummary())
 
 
-def main(argv=None):
-    cli.run(NAME, build_parser(), build_check, argv)
+def main(argv=None, server_checks=()):
+    """``server_checks``: the check modules run on every real server (entry.py names them)."""
+    cli.run(NAME, build_parser(), lambda args: build_check(args, server_checks), argv)

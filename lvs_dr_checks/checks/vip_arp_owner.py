@@ -188,7 +188,7 @@ class VipArpOwner(nagiosplugin.Resource):
         return [w for w in found if w not in away]
 
     def probe(self):
-        from lvs_dr_checks import arp  # only on this path, after the privileges are gone
+        from lvs_dr_checks.wire import arp  # only on this path, after the privileges are gone
 
         present = links.read_links(self.source)
         addresses = links.read_addresses(self.source)

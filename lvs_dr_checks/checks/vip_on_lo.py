@@ -198,7 +198,7 @@ def build_parser():
 
 
 def make_check(runtime_source, config_source, vips, persistence=True):
-    """The nagiosplugin Check, for the command line and for the director's sweep."""
+    """The nagiosplugin Check of the command line (and, through server_check, the sweep)."""
     resource = VipOnLo(runtime_source, config_source, vips, persistence)
     return nagiosplugin.Check(
         resource, VipContext(),
@@ -207,6 +207,11 @@ def make_check(runtime_source, config_source, vips, persistence=True):
         nagiosplugin.ScalarContext("misplaced", critical="0"),
         nagiosplugin.ScalarContext("unpersisted", warning="0"),
         VipOnLoSummary())
+
+
+def server_check(source, vips, persistence):
+    """This check on a real server of the director's sweep, read through one source."""
+    return make_check(source, source, vips, persistence)
 
 
 def build_check(args):

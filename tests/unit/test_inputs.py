@@ -6,7 +6,7 @@ import sshlab
 from nagiosplugin.state import Critical, Ok, Unknown, Warn
 
 from lvs_dr_checks import cli
-from lvs_dr_checks.checks import realservers
+from lvs_dr_checks.checks import realservers, sweep
 from lvs_dr_checks.host import links
 from lvs_dr_checks.source.ssh import config as ssh_config
 from lvs_dr_checks.source.ssh import known_hosts
@@ -66,10 +66,10 @@ def test_a_critical_server_outranks_one_that_could_not_be_checked():
 
 
 def test_the_sweep_plans_each_servers_share_of_t():
-    plan = realservers.Plan.make(30, 8, 20.0)
+    plan = sweep.Plan.make(30, 8, 20.0)
     assert (plan.parallel, round(plan.budget, 2)) == (8, 4.25)
     with pytest.raises(cli.PluginError, match="leave 0.27s each within -t 10"):
-        realservers.Plan.make(256, 8, 10.0)
+        sweep.Plan.make(256, 8, 10.0)
 
 
 def _interfaces_tree(root, count):

@@ -11,7 +11,7 @@ import time
 from nagiosplugin.state import Critical, Ok, Unknown
 
 from lvs_dr_checks import cli
-from lvs_dr_checks.checks import realservers
+from lvs_dr_checks.checks import realservers, sweep
 
 
 class Target:
@@ -43,7 +43,7 @@ def jobs(behaviours):
 
 def test_whatever_happens_on_one_server_is_that_servers_line_alone(caplog):
     behaviours = ["plain", "killed", "exits", "hangs", "floods", "bug", "plain"]
-    plan = realservers.Plan(len(behaviours), 4, 1.5)
+    plan = sweep.Plan(len(behaviours), 4, 1.5)
     caplog.set_level(logging.WARNING, logger="nagiosplugin")
     started = time.monotonic()
     reports = realservers.sweep(jobs(behaviours), plan)
@@ -70,7 +70,7 @@ def test_a_servers_states_come_back_as_nagiosplugin_states(monkeypatch):
         return realservers.ServerReport(ip, vips, [("ARP_SYSCTL", Critical, "ARP_SYSCTL CRITICAL "
                                                     "- eth\udcff"), ("VIP_ON_LO", Ok, "ok")], None)
     monkeypatch.setattr(realservers, "check_server", check_server)
-    report, = realservers.sweep(jobs(["plain"]), realservers.Plan(1, 1, 5.0))
+    report, = realservers.sweep(jobs(["plain"]), sweep.Plan(1, 1, 5.0))
     assert report.results == [("ARP_SYSCTL", Critical, "ARP_SYSCTL CRITICAL - eth\udcff"),
                               ("VIP_ON_LO", Ok, "ok")]
     assert report.state is Critical and report.state != Unknown
