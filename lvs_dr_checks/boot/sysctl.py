@@ -48,7 +48,7 @@ class Assignment(collections.namedtuple("Assignment", "path value file line text
         return any(c in self.path for c in GLOB_CHARS)
 
 
-class Setting(collections.namedtuple("Setting", "value written origin via")):
+class BootValue(collections.namedtuple("BootValue", "value written origin via")):
     """A value in the kernel: written explicitly or not (a default write reaches only the
     unwritten), the line that set it, and ``via``: 'default' when it came from there,
     'refused' when the kernel refused that line's value."""
@@ -61,14 +61,14 @@ def glob_matches(pattern, path):
         name_matches(part, name) for part, name in zip(parts, names))
 
 
-class Kernel:
+class KernelAtBoot:
     """The net.ipv4.conf state of one namespace as systemd-sysctl writes it: values, the
     'written' mark the kernel keeps per key and interface, and default's propagation
     (devinet_copy_dflt_conf) to the interfaces not written."""
 
     def __init__(self, interfaces, keys=kernel.ALL_KEYS):
         self.keys = keys
-        self.state = {scope: {key: Setting(kernel.KERNEL_DEFAULT, False, None, None)
+        self.state = {scope: {key: BootValue(kernel.KERNEL_DEFAULT, False, None, None)
                               for key in keys} for scope in ("all", "default")}
         for name in interfaces:
             self.add_interface(name)
@@ -99,12 +99,12 @@ class Kernel:
         if number is None:  # refused; the key still counts as written
             self.state[scope][key] = current._replace(written=True, origin=origin, via="refused")
         else:
-            self.state[scope][key] = Setting(number, True, origin, None)
+            self.state[scope][key] = BootValue(number, True, origin, None)
         if scope == "default":
             source = self.state["default"][key]
             for name, settings in self.state.items():
                 if name not in ("all", "default") and not settings[key].written:
-                    settings[key] = Setting(source.value, False, source.origin, "default")
+                    settings[key] = BootValue(source.value, False, source.origin, "default")
 
     def value(self, scope, key):
         return self.state[scope][key]
@@ -168,7 +168,7 @@ class BootSysctl:
         """The kernel after boot: ``present`` interfaces exist when systemd-sysctl.service
         runs; udev's 99-systemd.rules then runs it once more per interface but lo with
         --prefix, for those present and for each ``later`` one as it appears."""
-        state = Kernel(present)
+        state = KernelAtBoot(present)
         self.run(state)
         for name in present:
             if name != "lo":
@@ -247,7 +247,7 @@ class ProcpsSysctl:
             yield Assignment(procps_key_path(key.strip(C_ISSPACE)), value, path, number, line)
 
     def boot(self, present, later=()):
-        state = Kernel(present)
+        state = KernelAtBoot(present)
         # Keys a line names exactly (with a value, or `-key` excluding them) are skipped by
         # the globs; a `-pattern` with wildcards excludes nothing in procps 4.0.2 (proven).
         named = {line.path for line in self.lines}

@@ -172,7 +172,7 @@ class VipArpOwner(nagiosplugin.Resource):
         """Addresses that must answer if the probe reaches the segment: the real servers,
         the next hop, the neighbours the kernel has heard from, and --witness."""
         vips, own = set(self.vips), {a.address for a in segment}
-        heard = [ip for ip, _, fresh in links.read_neighbours(self.source, iface) if fresh]
+        heard = [str(n.address) for n in links.read_neighbours(self.source, iface) if n.heard]
         candidates = links.default_gateways(self.source, iface) + heard
         found = list(roles) + [address for address in map(_unicast, candidates)
                                if address is not None][:MAX_NEIGHBOUR_WITNESSES + 2]
@@ -289,7 +289,8 @@ class VipArpOwner(nagiosplugin.Resource):
     def _learn_labels(self, heard, iface, roles):
         """MAC -> 'ip, role' from --name, the real servers' own replies and the neighbours."""
         roles_of = {str(ip): texts for ip, texts in roles.items()}
-        addresses = {mac: ip for ip, mac, _ in links.read_neighbours(self.source, iface)}
+        addresses = {n.mac: str(n.address) for n in links.read_neighbours(self.source, iface)
+                     if n.mac}
         addresses.update({h.arp_mac: h.ip for h in heard
                           if h.kind == "reply" and h.ip in roles_of})
         for mac, ip in addresses.items():

@@ -6,6 +6,7 @@ iproute2, ``ip -j addr`` or, for iproute2 without JSON, ``ip -o addr``.
 
 import collections
 import ipaddress
+import json
 import re
 
 from lvs_dr_checks import kernel
@@ -238,8 +239,50 @@ def off_segment(source, iface, addresses, targets):
     return [target for target in left if routes[target] != iface]
 
 
-# Neighbour states in which the kernel holds a link-layer address it has heard from.
-HEARD_STATES = {"REACHABLE", "STALE", "DELAY", "PROBE", "PERMANENT"}
+class Neighbour(collections.namedtuple("Neighbour", "address interface mac state")):
+    """One entry of a neighbour table (this host's ip neigh, or a router's over SNMP):
+    ``address`` an ipaddress; ``interface`` a name or "ifIndex N"; ``mac`` lower-case colon
+    form, or None when the entry maps to nothing; ``state`` lower-case (ip neigh's states
+    joined by ","), or None when it was not read (rows read only to name a MAC)."""
+
+    @property
+    def heard(self):
+        """The kernel holds a link-layer address it has heard from."""
+        return self.mac is not None and bool(set((self.state or "").split(",")) & HEARD_STATES)
+
+
+# The one vocabulary of neighbour states, lower case: ip neigh's and IP-MIB's.
+UNRESOLVED_STATES = {"invalid", "incomplete", "failed"}
+HEARD_STATES = {"reachable", "stale", "delay", "probe", "permanent"}
+
+
+_LLADDR = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2})+$")
+
+
+def parse_ip_neigh(text):
+    """Entries from ``ip -j neigh show``; an entry that is not what iproute2 writes is an
+    error, not an entry less (a VIP's entry missed would be judged absent)."""
+    data = json_output(text, "ip -j neigh")
+    if not isinstance(data, list):
+        raise PluginError("ip -j neigh: output is not a list of neighbours")
+    entries = []
+    for item in data:
+        try:
+            address = ipaddress.ip_address(item["dst"])
+            states = {str(s).lower() for s in item.get("state") or []}
+            lladdr = str(item.get("lladdr") or "").lower()
+            device = str(item["dev"])
+        except (TypeError, KeyError, ValueError, AttributeError):
+            raise PluginError("ip -j neigh: an entry is not what iproute2 writes: {}".format(
+                json.dumps(item)[:120]))
+        if lladdr and not _LLADDR.match(lladdr):
+            raise PluginError("ip -j neigh: {} has a link-layer address that is not one: {}"
+                              .format(address, lladdr[:60]))
+        state = ",".join(sorted(states)) or "none"
+        mac = lladdr if lladdr and not states & UNRESOLVED_STATES else None
+        entries.append(Neighbour(address, device, mac, state))
+    return entries
+
 
 
 def _ip_json(source, argv):
@@ -253,15 +296,12 @@ def _ip_json(source, argv):
 
 
 def read_neighbours(source, name):
-    """[(ip, mac, heard)] from the neighbour table of interface ``name``; ``heard``: the
-    kernel holds the address from an answer (not FAILED or INCOMPLETE)."""
-    found = []
-    for entry in _ip_json(source, ["neigh", "show", "dev", name]):
-        if entry.get("lladdr") and entry.get("dst"):
-            states = set(entry.get("state") or [])
-            found.append((str(entry["dst"]), str(entry["lladdr"]).lower(),
-                          bool(states & HEARD_STATES)))
-    return found
+    """The Neighbours of interface ``name``; output that cannot be read is none (these reads
+    name hosts and find witnesses; none decides a verdict alone)."""
+    try:
+        return parse_ip_neigh(source.run([ip_command(source), "-j", "neigh", "show", "dev", name]))
+    except PluginError:
+        return []
 
 
 def default_gateways(source, name):

@@ -5,23 +5,12 @@ An entry maps an address to a link-layer address only while the router would use
 incomplete, failed and invalidated entries map to nothing (``mac`` None).
 """
 
-import collections
 import ipaddress
-import json
-import re
 
 from lvs_dr_checks.errors import PluginError
 from lvs_dr_checks.host import links
 from lvs_dr_checks.router.snmp import NO_OBJECT, TooManyRows
-from lvs_dr_checks.source.local import json_output
 from lvs_dr_checks.summary import plural
-
-
-class Entry(collections.namedtuple("Entry", "address interface mac state")):
-    """``address``: an ipaddress; ``interface``: a name or "ifIndex N"; ``mac``: lower-case
-    colon form, or None when the entry maps to nothing; ``state``: lower-case, or None when
-    it was not read (rows read only to name a MAC)."""
-
 
 # IP-MIB (RFC 4293): ipNetToPhysicalTable, indexed by ifIndex, address type and address;
 # the older ipNetToMediaTable (RFC 1213), IPv4 only, by ifIndex and address.
@@ -36,7 +25,6 @@ INET_ADDRESS_TYPES = {4: 1, 6: 2}  # IP version -> InetAddressType (ipv4, ipv6)
 PHYSICAL_STATES = {1: "reachable", 2: "stale", 3: "delay", 4: "probe", 5: "invalid",
                    6: "unknown", 7: "incomplete"}
 INVALID_TYPE = 2  # ipNetToPhysicalType / ipNetToMediaType invalid(2): not in the table
-UNRESOLVED_STATES = {"invalid", "incomplete", "failed"}
 # How many rows the targeted read may ask for (interfaces x addresses); beyond, one walk.
 MAX_TARGETED_ROWS = 1024
 MAX_INTERFACES = 4096
@@ -53,8 +41,8 @@ def _interface(if_index, names):
 
 
 def _entry(address, if_index, octets, state, names):
-    mac = _mac(octets) if state not in UNRESOLVED_STATES else None
-    return Entry(address, _interface(if_index, names), mac, state)
+    mac = _mac(octets) if state not in links.UNRESOLVED_STATES else None
+    return links.Neighbour(address, _interface(if_index, names), mac, state)
 
 
 def _row_index(table, address, if_index):
@@ -177,41 +165,13 @@ class SnmpNeighbours:
         names = self._names(rows[index][0][0] for index in details)
         entries = [_entry(parsed[1], parsed[0], value, details[index], names)
                    for index, (parsed, value) in rows.items() if index in details]
-        return entries + [Entry(parsed[1], _interface(parsed[0], names), _mac(value), None)
+        return entries + [links.Neighbour(parsed[1], _interface(parsed[0], names), _mac(value), None)
                           for index, (parsed, value) in rows.items() if index not in judged]
 
     def describe(self):
         return "{} of {} ({})".format(TABLE_NAMES[self.table], self.agent.where, self.method)
 
 
-_LLADDR = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2})+$")
-
-
-def parse_ip_neigh(text):
-    """Entries from ``ip -j neigh show``; an entry that is not what iproute2 writes is an
-    error, not an entry less (a VIP's entry missed would be judged absent)."""
-    data = json_output(text, "ip -j neigh")
-    if not isinstance(data, list):
-        raise PluginError("ip -j neigh: output is not a list of neighbours")
-    entries = []
-    for item in data:
-        try:
-            address = ipaddress.ip_address(item["dst"])
-            states = {str(s).lower() for s in item.get("state") or []}
-            lladdr = str(item.get("lladdr") or "").lower()
-            device = str(item["dev"])
-        except (TypeError, KeyError, ValueError, AttributeError):
-            raise PluginError("ip -j neigh: an entry is not what iproute2 writes: {}".format(
-                json.dumps(item)[:120]))
-        if lladdr and not _LLADDR.match(lladdr):
-            raise PluginError("ip -j neigh: {} has a link-layer address that is not one: {}"
-                              .format(address, lladdr[:60]))
-        state = ",".join(sorted(states)) or "none"
-        mac = lladdr if lladdr and not states & UNRESOLVED_STATES else None
-        entries.append(Entry(address, device, mac, state))
-    return entries
-
-
 def read_ip_neigh(source):
     """Every entry of the neighbour table of the host behind ``source``."""
-    return parse_ip_neigh(source.run([links.ip_command(source), "-j", "neigh", "show"]))
+    return links.parse_ip_neigh(source.run([links.ip_command(source), "-j", "neigh", "show"]))

@@ -22,7 +22,6 @@ from lvs_dr_checks.checks import vip_on_lo
 from lvs_dr_checks.cli import PluginError
 from lvs_dr_checks.host import arpfilter, ipvs, links
 from lvs_dr_checks.host.sysctl import read_runtime
-from lvs_dr_checks.router import neighbours
 from lvs_dr_checks.source.local import MAX_FILE_BYTES, Source
 from lvs_dr_checks.wire.arp import Arp, NeighborDiscovery
 
@@ -114,7 +113,7 @@ NESTED = "[" * 100000 + "]" * 100000  # valid JSON, deeper than Python's parser 
 
 
 @pytest.mark.parametrize("parse, what", [(links.parse_ip_json, "ip -j addr"),
-                                         (neighbours.parse_ip_neigh, "ip -j neigh")])
+                                         (links.parse_ip_neigh, "ip -j neigh")])
 def test_json_nested_too_deeply_is_named(parse, what):
     with pytest.raises(PluginError, match=r"^{}: output is not JSON that it writes \(nested too "
                                           r"deeply\)$".format(what)):

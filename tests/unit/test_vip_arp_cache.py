@@ -12,6 +12,7 @@ import pytest
 
 from lvs_dr_checks.checks import vip_arp_cache
 from lvs_dr_checks.cli import PluginError
+from lvs_dr_checks.host import links
 from lvs_dr_checks.router import neighbours, snmp
 
 ROUTER = "192.0.2.254"
@@ -79,13 +80,13 @@ IP_NEIGH = """[{"dst":"192.0.2.100","dev":"eth0","lladdr":"02:00:5e:00:00:0B","s
 
 
 def test_ip_neigh_maps_only_what_the_kernel_would_use():
-    entries = neighbours.parse_ip_neigh(IP_NEIGH)
+    entries = links.parse_ip_neigh(IP_NEIGH)
     assert entries == [
-        neighbours.Entry(ipaddress.ip_address("192.0.2.100"), "eth0", RS_MAC, "stale"),
-        neighbours.Entry(ipaddress.ip_address("192.0.2.11"), "eth0", RS_MAC, "reachable"),
-        neighbours.Entry(ipaddress.ip_address("192.0.2.101"), "eth0", None, "failed"),
-        neighbours.Entry(ipaddress.ip_address("192.0.2.102"), "eth1", None, "incomplete"),
-        neighbours.Entry(ipaddress.ip_address("2001:db8::100"), "eth0", DIRECTOR_MAC,
+        links.Neighbour(ipaddress.ip_address("192.0.2.100"), "eth0", RS_MAC, "stale"),
+        links.Neighbour(ipaddress.ip_address("192.0.2.11"), "eth0", RS_MAC, "reachable"),
+        links.Neighbour(ipaddress.ip_address("192.0.2.101"), "eth0", None, "failed"),
+        links.Neighbour(ipaddress.ip_address("192.0.2.102"), "eth1", None, "incomplete"),
+        links.Neighbour(ipaddress.ip_address("2001:db8::100"), "eth0", DIRECTOR_MAC,
                          "permanent")]
 
 
@@ -101,7 +102,7 @@ def test_ip_neigh_maps_only_what_the_kernel_would_use():
 ])
 def test_unreadable_ip_neigh_output_is_an_error_not_an_entry_less(text, cause):
     with pytest.raises(PluginError) as refused:
-        neighbours.parse_ip_neigh(text)
+        links.parse_ip_neigh(text)
     assert cause in str(refused.value)
 
 
