@@ -17,6 +17,7 @@ Example:
 """
 
 import collections
+import contextlib
 import os
 
 import nagiosplugin
@@ -51,20 +52,13 @@ def check_server(ip, vips, make_target, persistence, server_checks=()):
     """The real-server checks (modules with NAME and server_check(), from the registry in
     entry.py) on one server over one SSH connection. Every exception ends as this server's
     error."""
-    from lvs_dr_checks.source.ssh.sftp import SSHSource
-
     try:
-        client = make_target(str(ip)).connect()
-        try:
-            source = SSHSource(client, str(ip))
-            # check_vip_on_lo reads the addresses: they are on their way while the rest is read.
-            source.prefetch(commands=[links.addresses_command(source)])
-            source.learn_top_level()
+        # The addresses (check_vip_on_lo reads them) are on their way while the rest is read.
+        with contextlib.closing(target.open_source(make_target(str(ip)),
+                                                   [links.addresses_command])) as source:
             return ServerReport(ip, vips, [
                 _run_check(check.NAME, check.server_check(source, vips, persistence))
                 for check in server_checks], None)
-        finally:
-            client.close()
     except cli.PluginError as exc:
         return _unchecked((ip, vips), str(exc))
     except Exception as exc:  # noqa: BLE001 - isolation is the point

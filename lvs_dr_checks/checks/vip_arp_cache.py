@@ -38,6 +38,7 @@ from lvs_dr_checks.host import ipvs, keepalived, links
 from lvs_dr_checks.options import parse_expectation, parse_name
 from lvs_dr_checks.source import target
 from lvs_dr_checks.source.local import Source
+from lvs_dr_checks.source.ssh.config import valid_host
 from lvs_dr_checks.summary import ItemSummary, plural
 
 NAME = "VIP_ARP_CACHE"
@@ -208,7 +209,7 @@ def build_parser():
                       help="SNMP v3: lines 'user = ...', 'auth_protocol = SHA', 'auth_key = ...', "
                            "'priv_protocol = AES', 'priv_key = ...' (without priv_*: "
                            "authNoPriv); FILE readable by its owner alone")
-    parser.add_argument("-H", "--host", metavar="ROUTER",
+    parser.add_argument("-H", "--host", type=valid_host, metavar="ROUTER",
                         help="the router: its SNMP agent, or its SSH server with --source ssh")
     target.add_ssh_options(parser)
     return parser
@@ -245,8 +246,6 @@ def _reader(args, deadline):
                     "ip neigh of {} over SSH".format(args.host))
         return over_ssh
     from lvs_dr_checks.router import snmp
-    from lvs_dr_checks.source.ssh.config import valid_host
-    valid_host(args.host)
     if bool(args.snmp_community_file) == bool(args.snmp_v3_file):
         raise cli.PluginError("give one of --snmp-community-file (v2c) and --snmp-v3-file (v3)")
     credentials = (snmp.read_community(args.snmp_community_file) if args.snmp_community_file

@@ -1,8 +1,10 @@
-"""Which host a real-server check reads: this one, or another over SSH (-H); and where its
-boot-time configuration lives (--root). Shared by check_arp_sysctl and check_vip_on_lo."""
+"""Which host a check reads: this one, or another over SSH (-H, checked when the options are
+parsed); and where its boot-time configuration lives (--root). open_source() is the one way
+to a remote host, for -H and for the sweep's real servers alike."""
 
 from lvs_dr_checks import cli
 from lvs_dr_checks.source.local import Source
+from lvs_dr_checks.source.ssh.config import valid_host
 
 
 def add_options(parser):
@@ -12,7 +14,7 @@ def add_options(parser):
     parser.add_argument("--no-persistence", action="store_true",
                         help="skip the boot-time verdict")
     remote = add_ssh_options(parser)
-    remote.add_argument("-H", "--host", metavar="HOST",
+    remote.add_argument("-H", "--host", type=valid_host, metavar="HOST",
                         help="check HOST over SSH instead of this host (reads only; nothing is "
                              "installed or written there)")
 
@@ -45,12 +47,25 @@ def remote_target(args, host=None, connect_timeout=None):
                   timeout=connect_timeout or args.timeout * CONNECT_SHARE)
 
 
+def open_source(target, commands=()):
+    """The host of ``target`` (an ssh.connect.Target) over one new connection, with the
+    top level of its tree learnt; ``commands`` (each a function of the source, giving an
+    argv) are started first, to be on their way while the rest is read. close() it when
+    done."""
+    from lvs_dr_checks.source.ssh.sftp import SSHSource
+    source = SSHSource(target.connect(), target.host)
+    try:
+        source.prefetch(commands=[command(source) for command in commands])
+        source.learn_top_level()
+    except BaseException:
+        source.close()
+        raise
+    return source
+
+
 def remote_source(args):
     """The host of -H, read over a connection made with the --ssh-* options."""
-    from lvs_dr_checks.source.ssh.sftp import SSHSource
-    source = SSHSource(remote_target(args).connect(), args.host)
-    source.learn_top_level()
-    return source
+    return open_source(remote_target(args))
 
 
 def sources(args):

@@ -54,6 +54,10 @@ class SSHSource(Source):
         self._started = {}  # argv -> what reads the output of a command prefetch() started
         self._open_handles = []  # read to the end, not yet closed (see _release)
 
+    def close(self):
+        """The connection closed (every source sharing it is done)."""
+        self.client.close()
+
     def with_root(self, root):
         """A source on the same connection with another root."""
         other = SSHSource(self.client, self.host, root)
