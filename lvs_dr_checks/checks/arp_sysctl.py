@@ -43,6 +43,8 @@ log = cli.logger("arp_sysctl")
 NEW_INTERFACES = "default"
 NEW_INTERFACES_SAID = "interfaces created later (VLANs, bonds, containers)"
 STATES = {kernel.OK: Ok, kernel.WARNING: Warn, kernel.CRITICAL: Critical}
+# --- Acquisition: the Resource reads the host and yields its metrics ---
+
 # The keys that get perfdata: the three that decide a real server's exposure; per-interface
 # values for at most this many interfaces (all of them up to it, else those with a finding),
 # so that hundreds of interfaces keep the output within its bound. The counts are always there.
@@ -241,6 +243,8 @@ class ArpSysctl(nagiosplugin.Resource):
                                   context="unpersisted_settings")
 
 
+# --- Evaluation: the Contexts decide each verdict, once ---
+
 def _now(scope, key, values, rule):
     """A runtime Setting of ``scope`` from /proc/sys values (no nftables shield yet)."""
     return Setting(scope, key, values["all"][key], values[scope][key], rule,
@@ -329,6 +333,8 @@ class BootContext(nagiosplugin.Context):
 COUNT_CONTEXTS = ("exposed_interfaces", "unpersisted_settings")
 
 
+# --- Presentation: the Summary ---
+
 class ArpSysctlSummary(nagiosplugin.Summary):
     """The worst finding first, then how many more; -v lists every finding."""
 
@@ -364,6 +370,8 @@ class ArpSysctlSummary(nagiosplugin.Summary):
         ordered = sorted(self.findings(results), key=lambda r: -int(r.state))
         return ["{}: {}".format(str(r.state).upper(), r) for r in ordered]
 
+
+# --- The command line: parser, Check, main ---
 
 def parse_arp_ignore(text):
     try:

@@ -33,6 +33,8 @@ NAME = "LVS_REALSERVERS"
 log = cli.logger("realservers")
 
 
+# --- Acquisition: the Resource reads the host and yields its metrics ---
+
 class ServerReport(collections.namedtuple("ServerReport", "ip vips results error")):
     """One real server: [(check name, state, status text)] or the error that stopped it."""
 
@@ -153,6 +155,8 @@ class RealServers(nagiosplugin.Resource):
                                       max=len(reports), context="servers")
 
 
+# --- Evaluation: the Contexts decide each verdict, once ---
+
 class RealServerContext(nagiosplugin.Context):
     """A server's state is the worst of its checks; one that cannot be checked is UNKNOWN
     (or CRITICAL with --unreachable critical)."""
@@ -196,6 +200,8 @@ class SweepCheck(nagiosplugin.Check):
         return int(self.state)
 
 
+# --- Presentation: the Summary ---
+
 class RealServersSummary(ItemSummary):
     """The worst real server first (CRITICAL before UNKNOWN), then those that could not be
     checked; -v: one line per server."""
@@ -225,6 +231,8 @@ class RealServersSummary(ItemSummary):
     def ordered(self, results):
         return sorted(self.items(results), key=lambda r: -RANK[r.state])
 
+
+# --- The command line: parser, Check, main ---
 
 def build_parser():
     parser = cli.make_parser("check_lvs_realservers", __doc__)

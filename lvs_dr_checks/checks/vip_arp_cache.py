@@ -43,6 +43,8 @@ from lvs_dr_checks.summary import ItemSummary, plural
 
 NAME = "VIP_ARP_CACHE"
 DEFAULT_MAX_ENTRIES = 100000
+# --- Acquisition: the Resource reads the host and yields its metrics ---
+
 # The share of -t the read may take, so that a slow agent is named before the run's timer.
 READ_SHARE = 0.8
 
@@ -119,6 +121,8 @@ class VipArpCache(nagiosplugin.Resource):
             ", ".join([str(a)] + self.known.get(a, [])) for a in hosts[:3]))
 
 
+# --- Evaluation: the Contexts decide each verdict, once ---
+
 class CacheContext(nagiosplugin.Context):
     """One VIP: any entry at a MAC not allowed is CRITICAL; no entry is WARNING with
     --require-entry, else OK (nothing to judge)."""
@@ -147,6 +151,8 @@ def _entries(entries, resource):
                      for e in entries)
 
 
+# --- Presentation: the Summary ---
+
 class CacheSummary(ItemSummary):
     """The worst VIP first with how many are affected; OK: how many VIPs were found. -v: one
     line per VIP, the worst first, and of equal state the VIPs found before those absent."""
@@ -169,6 +175,8 @@ class CacheSummary(ItemSummary):
             text += "; {} not in it (nothing to judge)".format(plural(absent, "VIP"))
         return "{} ({})".format(text, self.resource.where)
 
+
+# --- The command line: parser, Check, main ---
 
 def build_parser():
     parser = cli.make_parser("check_vip_arp_cache", __doc__)

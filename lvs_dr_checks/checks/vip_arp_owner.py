@@ -42,6 +42,8 @@ from lvs_dr_checks.wire.channels import MAX_FRAMES, Channels
 
 NAME = "VIP_ARP_OWNER"
 log = cli.logger("vip_arp_owner")
+# --- Acquisition: the Resource reads the host and yields its metrics ---
+
 # The probe runs with CAP_NET_RAW, also on behalf of others (sudo): bounded in time and count.
 MAX_PROBE_TIMEOUT = 300
 MAX_COUNT = 10
@@ -318,6 +320,8 @@ class VipArpOwner(nagiosplugin.Resource):
         return text
 
 
+# --- Evaluation: the Contexts decide each verdict, once ---
+
 # A backup takes over no sooner than 3 advertisement intervals after the master fell
 # silent (RFC 5798 Master_Down_Interval); closer than this, two masters are at once.
 TAKEOVER_GAP = 2.5
@@ -432,6 +436,8 @@ class ReachContext(nagiosplugin.Context):
         return nagiosplugin.Performance("witnesses", len(metric.value.asked), min=0)
 
 
+# --- Presentation: the Summary ---
+
 class OwnerSummary(ItemSummary):
     """The worst finding first (a silent segment before the VIPs it makes unprovable), and
     how many VIPs are affected; -v: one line per VIP."""
@@ -457,6 +463,8 @@ class OwnerSummary(ItemSummary):
         return super().verbose(results) + ["{}: reach: {}".format(
             str(results["witnesses"].state).upper(), results["witnesses"])]
 
+
+# --- The command line: parser, Check, main ---
 
 def build_parser():
     parser = cli.make_parser("check_vip_arp_owner", __doc__)

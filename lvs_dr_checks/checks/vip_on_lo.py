@@ -29,6 +29,8 @@ from lvs_dr_checks.summary import ItemSummary, plural
 NAME = "VIP_ON_LO"
 
 
+# --- Acquisition: the Resource reads the host and yields its metrics ---
+
 class VipPlacement(collections.namedtuple("VipPlacement", "vip live configured safe_interfaces")):
     """Where one VIP is now (addresses) and where the boot configuration puts it (None: not
     checked); ``safe_interfaces`` are lo and the NOARP interfaces."""
@@ -127,6 +129,8 @@ def _add_command(vip):
     return "ip addr add {}/{} dev lo".format(vip, vip.max_prefixlen)
 
 
+# --- Evaluation: the Contexts decide each verdict, once ---
+
 class VipContext(nagiosplugin.Context):
     """One VIP: CRITICAL when missing or misplaced now, WARNING when a reboot would lose it."""
 
@@ -174,6 +178,8 @@ class VipContext(nagiosplugin.Context):
                                metric)
 
 
+# --- Presentation: the Summary ---
+
 class VipOnLoSummary(ItemSummary):
     """The worst VIP and how many are affected; -v lists every VIP."""
 
@@ -187,6 +193,8 @@ class VipOnLoSummary(ItemSummary):
             plural(len(vips), "VIP"), "" if len(vips) == 1 else "es",
             ", restored at boot" if persistence else "", ", ".join(str(p.vip) for p in vips))
 
+
+# --- The command line: parser, Check, main ---
 
 def build_parser():
     parser = cli.make_parser("check_vip_on_lo", __doc__)

@@ -8,9 +8,9 @@ answered by a Neighbor Advertisement to all nodes from every host that holds the
 segment's interface.
 
 Frames are built and read here by hand, by their fixed offsets: the four kinds the probe
-needs (ARP, NS, NA, VRRP) are simple, tens of thousands go out per run, and scapy's IPv6
-layer took 86 s to import on a director holding 2,000 IPv6 addresses (it reads them all at
-import). scapy stays the reference the tests hold these frames against.
+needs (ARP, NS, NA, VRRP) are simple, tens of thousands go out per run, and scapy reads
+every address of the host at import (over a minute on a director with thousands of IPv6
+VIPs; docs/architecture.md). scapy stays the reference the tests hold these frames against.
 """
 
 import collections

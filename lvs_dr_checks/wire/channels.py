@@ -14,8 +14,8 @@ from lvs_dr_checks.errors import PluginError, logger
 
 log = logger("channels")
 # Pacing: at most this many requests per second on the whole host, however many runs at
-# once, so that a round over a thousand VIPs is a short burst, not a flood (1024 VIPs: 0.26 s
-# a round); and at most MAX_FRAMES probes in one run.
+# once, so that a round over a thousand VIPs is a short burst, not a flood; and at most
+# MAX_FRAMES probes in one run.
 MAX_RATE = 4000
 MAX_FRAMES = 50000
 # Frames sent back to back under one reservation: bursts stay this short whatever the wait.

@@ -108,3 +108,19 @@ def test_the_rule_sees_what_it_forbids():
         "lvs_dr_checks.boot.netplan")[0]]  # host and boot: sideways, refused
     assert LAYERS["checks"] > LAYERS["router"] > LAYERS["host"] > LAYERS["source"]
     assert {"arp_sysctl", "vip_on_lo", "realservers"} <= CHECKS and "sweep" not in CHECKS
+
+
+MAX_MODULE_LINES = 600
+MAX_FUNCTION_LINES = 60
+
+
+@pytest.mark.parametrize("relative", modules(), ids=str)
+def test_modules_and_functions_stay_small(relative):
+    """A module a reader can hold: at most 600 lines, no function over 60."""
+    text = (PACKAGE / relative).read_text()
+    assert len(text.splitlines()) <= MAX_MODULE_LINES
+    long = ["{} ({} lines)".format(node.name, node.end_lineno - node.lineno + 1)
+            for node in ast.walk(ast.parse(text))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES]
+    assert long == []

@@ -126,8 +126,7 @@ class _Socket(socket.socket):
     packets, go out together, none waiting for the ACK of the one before. And each read is
     ACKed at once: sshd leaves Nagle's algorithm on for sessions without a terminal, so the
     second of two small packets it sends in a row waits for this end's ACK, which Linux
-    delays up to 40 ms (measured in the lab: 45 ms at the first channel of each
-    connection)."""
+    delays up to 40 ms (the figures: docs/architecture.md)."""
 
     def recv(self, size, *flags):
         if QUICKACK is not None:  # Linux: the flag lasts until the kernel delays an ACK again
