@@ -33,6 +33,7 @@ bench: setup
 lint: setup
 	$(BIN)/ruff check --quiet lvs_dr_checks plugins tests
 	$(BIN)/vermin --quiet --no-tips --violations --eval-annotations -t=3.9- lvs_dr_checks plugins
+	$(BIN)/mypy --config-file setup.cfg
 
 # Lint and every rule's unit tests, as any user, in well under 90 s; nothing written but .venv.
 check: setup lint

@@ -5,7 +5,13 @@ key and kind of interface decides the state, the counts and the perfdata alike.
 """
 
 import collections
+import ipaddress
 import re
+from collections.abc import Collection, Iterable
+from typing import Optional, Union
+
+# An address as the kernel holds it.
+IP = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 
 # Interface flags from /sys/class/net/<if>/flags (include/uapi/linux/if.h).
 IFF_UP = 0x1
@@ -46,20 +52,20 @@ _ARP_IGNORE_MEANING = {
 }
 
 
-def effective(key, all_value, iface_value):
+def effective(key: str, all_value: int, iface_value: int) -> int:
     """The value the kernel applies on an interface, from conf/all and conf/<if>."""
     if key in MAX_KEYS:
         return max(all_value, iface_value)
     return int(bool(all_value or iface_value))
 
 
-def arp_ignore_meaning(value):
+def arp_ignore_meaning(value: int) -> str:
     if 4 <= value <= 7:
         return "reserved value: the kernel answers ARP as with 0, VIPs on lo included"
     return _ARP_IGNORE_MEANING.get(value, "not a value the kernel knows: answers as with 0")
 
 
-def arp_announce_meaning(value):
+def arp_announce_meaning(value: int) -> str:
     if value == 0:
         return "may use the VIP as sender of our own ARP requests"
     if value == 1:
@@ -69,16 +75,16 @@ def arp_announce_meaning(value):
     return "above 2 acts as 0: may use the VIP as sender of our own ARP requests"
 
 
-def proxy_arp_meaning(value):
+def proxy_arp_meaning(value: int) -> str:
     return "answers ARP for addresses routed through other interfaces" if value else "off"
 
 
-def proxy_arp_pvlan_meaning(value):
+def proxy_arp_pvlan_meaning(value: int) -> str:
     return ("answers ARP for hosts on the same interface (private VLAN proxy ARP), the VIPs of "
             "others included" if value else "off")
 
 
-def arp_filter_meaning(value):
+def arp_filter_meaning(value: int) -> str:
     return ("answers only where the route back to the sender leaves" if value else
             "answers on any interface the request arrives on")
 
@@ -92,13 +98,13 @@ class Rule(collections.namedtuple("Rule", "key accepted warned otherwise fix_tar
     are accepted (None: all), those that only warn, the verdict for every other value, the
     value the fix sets, and what a value means there."""
 
-    def verdict(self, value):
+    def verdict(self, value: int) -> str:
         if self.accepted is None or value in self.accepted:
             return OK
         return WARNING if value in self.warned else self.otherwise
 
 
-def realserver_rules(arp_ignore_accepted=ARP_IGNORE_PROTECTS):
+def realserver_rules(arp_ignore_accepted: Iterable[int] = ARP_IGNORE_PROTECTS) -> dict[str, Rule]:
     """On a real server's ARP-facing interfaces: a VIP held on lo is neither answered nor
     announced, and nothing is answered for others. ``arp_ignore_accepted``: --arp-ignore."""
     accepted = tuple(sorted(arp_ignore_accepted))
@@ -111,7 +117,7 @@ def realserver_rules(arp_ignore_accepted=ARP_IGNORE_PROTECTS):
     }
 
 
-def director_rules(answers_for_others):
+def director_rules(answers_for_others: bool) -> dict[str, Rule]:
     """On a director: an interface that holds VIPs answers for them, and must not answer for
     the addresses of other interfaces when ``answers_for_others`` matters (a vmac interface,
     or the lower device of vmac interfaces: keepalived's VIPs there must be answered with the
@@ -127,7 +133,7 @@ def director_rules(answers_for_others):
     }
 
 
-def director_arp_ignore_meaning(value):
+def director_arp_ignore_meaning(value: int) -> str:
     """On a director: what an interface answers for, in words about VIPs held elsewhere."""
     if value in ARP_IGNORE_PROTECTS:
         return _ARP_IGNORE_MEANING[value]
@@ -137,19 +143,20 @@ def director_arp_ignore_meaning(value):
             "included, with its own MAC")
 
 
-def is_arp_facing(flags, enslaved):
+def is_arp_facing(flags: int, enslaved: bool) -> bool:
     """An interface that receives ARP itself: not loopback, not NOARP, not a bridge port or
     bond slave (their frames reach ARP as frames of the master)."""
     return not holds_vip_safely(flags) and not enslaved
 
 
-def holds_vip_safely(flags):
+def holds_vip_safely(flags: int) -> bool:
     """An address on lo or on a NOARP interface is answered by no ARP or ND on that interface
     (a VIP there is safe if arp_ignore/arp_announce protect the ARP-facing ones)."""
     return bool(flags & (IFF_LOOPBACK | IFF_NOARP))
 
 
-def fixes(key, scope, all_value, iface_value, target, acceptable):
+def fixes(key: str, scope: str, all_value: int, iface_value: int, target: int,
+          acceptable: Collection[int]) -> list[str]:
     """The fewest sysctl assignments that make the effective value acceptable.
 
     Setting ``all`` is preferred (it covers every interface); with an OR key, or where
@@ -169,7 +176,7 @@ def fixes(key, scope, all_value, iface_value, target, acceptable):
     return [sysctl_line("all", key, target), sysctl_line(scope, key, target)]
 
 
-def sysctl_line(scope, key, value):
+def sysctl_line(scope: str, key: str, value: int) -> str:
     """A sysctl.d assignment; a dot in an interface name (VLAN) is written as '/'."""
     return "net.ipv4.conf.{}.{} = {}".format(scope.replace(".", "/"), key, value)
 
@@ -181,7 +188,7 @@ _INTEGER = re.compile("[\t\n\x0b\x0c\r \udca0]*(-?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1
 INT_MAX = 2 ** 31 - 1
 
 
-def kernel_int(text):
+def kernel_int(text: str) -> Optional[int]:
     """The int the kernel stores when ``text`` is written to a net.ipv4.conf file
     (proc_dointvec: leading blanks, one optional '-', C base prefixes, a blank or the end after
     the number, the rest ignored), or None when the kernel refuses it."""

@@ -15,9 +15,12 @@ Commands are parsed as argv (commands.py), never run.
 import posixpath
 import re
 import shlex
+from collections.abc import Iterator
+from typing import Any, Optional
 
 from lvs_dr_checks.boot import commands
 from lvs_dr_checks.boot.systemd import MASKED, drop_ins, unit_entries
+from lvs_dr_checks.source.local import Source
 
 UNIT_DIRECTORIES = ("/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system",
                     "/usr/lib/systemd/system", "/lib/systemd/system")
@@ -26,7 +29,7 @@ _EXEC_KEYS = ("ExecStartPre", "ExecStart", "ExecStartPost")
 _ENVIRONMENT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
-def enabled_units(source):
+def enabled_units(source: Source) -> dict[str, str]:
     """{unit name: the link that enables it} for services linked from a .wants/.requires
     directory of the unit directories."""
     source.prefetch(directories=UNIT_DIRECTORIES)
@@ -41,7 +44,7 @@ def enabled_units(source):
     return found
 
 
-def unit_file(source, name):
+def unit_file(source: Source, name: str) -> Optional[str]:
     """The path of a unit by name (the first directory that has it), None when absent or
     masked."""
     for directory in UNIT_DIRECTORIES:
@@ -91,7 +94,7 @@ def _set_environment(value, environment):
         pass
 
 
-def unit_addresses(source, name, path):
+def unit_addresses(source: Source, name: str, path: str) -> list[tuple[Any, str, int]]:
     """(AddedAddress, file, line) of an enabled unit's Exec lines."""
     entries = list(unit_entries(source.read_text(path), path))
     entries += drop_ins(source, UNIT_DIRECTORIES, name)
@@ -116,7 +119,7 @@ def unit_addresses(source, name, path):
     return found
 
 
-def rc_local(source):
+def rc_local(source: Source) -> tuple[list[tuple[Any, int]], Optional[str]]:
     """([(AddedAddress, line)] of /etc/rc.local's commands, and None, or the reason it never
     runs)."""
     if source.kind(RC_LOCAL) is None:
@@ -141,7 +144,7 @@ def rc_local(source):
     return found, None
 
 
-def site_units(source):
+def site_units(source: Source) -> Iterator[tuple[str, str, Optional[str]]]:
     """(name, path, enabling link or None) of the service units that matter: the enabled ones
     and every one in /etc/systemd/system."""
     enabled = enabled_units(source)

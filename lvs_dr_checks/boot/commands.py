@@ -6,8 +6,11 @@ import ipaddress
 import posixpath
 import re
 import shlex
+from collections.abc import Mapping, Sequence
+from typing import Callable, Optional
 
 from lvs_dr_checks.boot.ctext import C_ISSPACE
+from lvs_dr_checks.kernel import IP
 
 AddedAddress = collections.namedtuple("AddedAddress", "address prefixlen device")
 
@@ -26,7 +29,7 @@ _IP_OPTIONS_WITH_VALUE = {"-f", "-family", "-rc", "-rcvbuf", "-l", "-loops"}
 _IP_ELSEWHERE = {"-n", "-netns", "-b", "-batch"}
 
 
-def classful_prefixlen(ip):
+def classful_prefixlen(ip: IP) -> int:
     """The prefix that ifupdown and ifconfig assume when none is given: the class mask of an
     IPv4 address, a host prefix for IPv6."""
     if ip.version == 6:
@@ -35,7 +38,7 @@ def classful_prefixlen(ip):
     return 8 if first < 128 else 16 if first < 192 else 24
 
 
-def prefixlen_of(ip, prefix):
+def prefixlen_of(ip: IP, prefix: str) -> int:
     """A prefix length from '24' or '255.255.255.0' (ValueError otherwise): ASCII digits only,
     nothing around them (the tools' own parsers take no blank, NBSP or other digits there)."""
     prefix = str(prefix)
@@ -48,7 +51,8 @@ def prefixlen_of(ip, prefix):
     return int(prefix)
 
 
-def interface_address(text, default_prefixlen=None):
+def interface_address(text: str, default_prefixlen: Optional[Callable[[IP], int]] = None
+                      ) -> Optional[tuple[IP, int]]:
     """(ip, prefixlen) from 'ADDRESS[/LEN]' (LEN as a number or a dotted mask); without LEN
     the default (a host address when None). None when it is no address."""
     address, _, length = text.partition("/")
@@ -61,18 +65,18 @@ def interface_address(text, default_prefixlen=None):
         return None
 
 
-def expand(line, variables):
+def expand(line: str, variables: Mapping[str, str]) -> str:
     """$NAME and ${NAME} replaced as the shell would, from ``variables`` (unknown: empty)."""
     return _VARIABLE.sub(lambda m: variables.get(m.group(1) or m.group(2), ""), line)
 
 
-def simple_commands(line):
+def simple_commands(line: str) -> list[list[str]]:
     """The simple commands of a shell line (split at ; && || | &), as word lists; `sh -c
     'LINE'` stands for the commands of LINE. A line the shell could not parse gives none."""
     return [command for words, _ in _command_list(line) or [] for command in through_shell(words)]
 
 
-def through_shell(words):
+def through_shell(words: list[str]) -> list[list[str]]:
     """A command as the commands it runs: `sh -c 'LINE'` as those of LINE, others as is."""
     program = posixpath.basename(words[0])
     if program in _SHELLS and len(words) >= 3 and words[1] in ("-c", "-ec", "-ce", "-e"):
@@ -81,7 +85,7 @@ def through_shell(words):
     return [words]
 
 
-def added_by(words):
+def added_by(words: Sequence[str]) -> Optional[AddedAddress]:
     """The AddedAddress a simple command adds, or None."""
     program = posixpath.basename(words[0]) if words else ""
     if program == "ip":
@@ -181,7 +185,7 @@ def _strtol(text):
     return max(-C_LONG_MAX - 1, min(C_LONG_MAX, number))
 
 
-def runs(line, variables, attempt):
+def runs(line: str, variables: Mapping[str, str], attempt: Callable[[list[str]], bool]) -> bool:
     """Whether a shell line exits 0, run as sh runs it but with ``attempt(words) -> bool``
     standing for every simple command that is not known (``false``, ``true``, ``:``,
     ``exit N``; ``sh -c 'LINE'`` as LINE): ``;`` and ``|`` go on (the last status counts),
@@ -244,7 +248,8 @@ def _runs_simple(words, attempt):
     return attempt(words)
 
 
-def addresses_added(line, variables=None):
+def addresses_added(line: str,
+                    variables: Optional[Mapping[str, str]] = None) -> list[AddedAddress]:
     """Every AddedAddress of a shell line, in order."""
     found = []
     for words in simple_commands(expand(line, variables or {})):

@@ -4,6 +4,7 @@ space, U+2028, the information separators 0x1c-0x1f, NEL), and a model that used
 read a line, a word or a value the real tool never reads."""
 
 import re
+from collections.abc import Iterator
 
 from lvs_dr_checks.errors import logger
 
@@ -17,7 +18,7 @@ _C_WORD = re.compile("[^ \t\n\v\f\r]+")
 GLIB_SPACE = " \t\n\f\r"
 
 
-def c_split(text):
+def c_split(text: str) -> list[str]:
     """The words of ``text`` between runs of C-locale whitespace (str.split() splits at more)."""
     return _C_WORD.findall(text)
 
@@ -31,12 +32,12 @@ SYSTEMD_LINE_MAX = 1024 * 1024  # LONG_LINE_MAX: a line this long ends the readi
 _SYSTEMD_EOL = re.compile(r"[\n\r\0]")
 
 
-def systemd_split(text):
+def systemd_split(text: str) -> list[str]:
     """The words of ``text`` between runs of systemd's whitespace."""
     return _SYSTEMD_WORD.findall(text)
 
 
-def systemd_lines(text):
+def systemd_lines(text: str) -> Iterator[tuple[int, str]]:
     """The lines of ``text`` as systemd's read_line() cuts them, numbered; systemd-sysctl
     stops reading a file at a line of LONG_LINE_MAX bytes or more, and so does this."""
     position, number = 0, 0

@@ -22,10 +22,12 @@ import collections
 import posixpath
 import re
 import shlex
+from collections.abc import Collection
+from typing import Any
 
 from lvs_dr_checks.boot import commands
 from lvs_dr_checks.boot.ctext import C_ISSPACE, c_split
-from lvs_dr_checks.source.local import glob_paths
+from lvs_dr_checks.source.local import Source, glob_paths
 
 MAIN = "/etc/network/interfaces"
 _HOOKS = {"pre-up": "pre-up", "up": "up", "post-up": "up"}
@@ -56,7 +58,7 @@ class Stanza:
         self.options = {}  # name: (value, line)
         self.hooks = []  # ("pre-up" or "up", line number, command line)
 
-    def inherit(self, other):
+    def inherit(self, other: "Stanza") -> None:
         self.options = dict(other.options)
         self.hooks = list(other.hooks)
         self.family = self.family or other.family
@@ -192,7 +194,7 @@ def _stanza(words, config, path):
     return stanza, None
 
 
-def read(source):
+def read(source: Source) -> "Interfaces":
     """The parsed Interfaces of the tree (empty when there is no main file)."""
     config = Interfaces()
     config.allowed["auto"].append("lo")  # before reading, whatever the files say of lo
@@ -282,7 +284,7 @@ def _holds(held, address):
                for other, length in held)
 
 
-def boot(source, present):
+def boot(source: Source, present: Collection[str]) -> list[Any]:
     """Every address the tree's ifupdown configuration names, as Added records: those a boot
     adds with ``inactive`` None, the others with the reason they are never added."""
     config = read(source)

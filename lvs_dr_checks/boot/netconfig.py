@@ -8,9 +8,11 @@ import collections
 import ipaddress
 import posixpath
 import re
+from collections.abc import Collection
 
 from lvs_dr_checks.boot import bootscripts, commands, ifupdown, netplan, networkd, networkmanager, systemd
 from lvs_dr_checks.errors import PluginError, logger
+from lvs_dr_checks.source.local import Source
 
 log = logger("netconfig")
 
@@ -22,11 +24,11 @@ class ConfiguredAddress(collections.namedtuple("ConfiguredAddress",
     (lo:1); ``inactive`` says why the boot never adds it (None: it does)."""
 
     @property
-    def interface(self):
+    def interface(self) -> str:
         return self.device.split(":")[0]
 
     @property
-    def where(self):
+    def where(self) -> str:
         return "{}:{}".format(self.file, self.line)
 
     def __str__(self):
@@ -41,14 +43,14 @@ def _text_lines(source, path):
 
 # --- ifupdown ---------------------------------------------------------------------------
 
-def read_ifupdown(source, interfaces):
+def read_ifupdown(source: Source, interfaces: Collection[str]) -> list[ConfiguredAddress]:
     """What ifup puts on the interfaces at boot (ifupdown.py), and what it never adds."""
     return [ConfiguredAddress(*record) for record in ifupdown.boot(source, interfaces)]
 
 
 # --- systemd-networkd -------------------------------------------------------------------
 
-def read_networkd(source, interfaces):
+def read_networkd(source: Source, interfaces: Collection[str]) -> list[ConfiguredAddress]:
     """Addresses of the .network file networkd applies to each link (networkd.py), with
     those netplan's generator hands it (netplan.py), and those never applied, with the
     reason."""
@@ -87,7 +89,8 @@ def _never_applied(network, chosen, interfaces):
     return "its [Match] matches no link here"
 
 
-def networkd_proxy_arp(source, interfaces):
+def networkd_proxy_arp(source: Source,
+                       interfaces: Collection[str]) -> dict[str, tuple[int, str, int, str]]:
     """{interface: (0 or 1, file, line, text)} for links whose .network sets IPv4ProxyARP=;
     networkd writes it when it configures the link, after systemd-sysctl."""
     found = {}
@@ -95,7 +98,7 @@ def networkd_proxy_arp(source, interfaces):
     for interface, network in networkd.applied(files, interfaces).items():
         entry = network.last("Network", "IPv4ProxyARP")
         value = systemd.parse_boolean(entry.value) if entry else None
-        if value is not None and network.unmanaged is None:
+        if entry is not None and value is not None and network.unmanaged is None:
             found[interface] = (int(value), entry.file, entry.line,
                                 "{}={}".format(entry.key, entry.value))
     return found
@@ -103,7 +106,7 @@ def networkd_proxy_arp(source, interfaces):
 
 # --- NetworkManager keyfiles ------------------------------------------------------------
 
-def read_networkmanager(source, interfaces):
+def read_networkmanager(source: Source, interfaces: Collection[str]) -> list[ConfiguredAddress]:
     """Addresses of the profile NetworkManager activates on each device (networkmanager.py),
     and those of profiles it never activates, with the reason."""
     loaded, ignored = networkmanager.profiles(source)
@@ -121,8 +124,8 @@ def read_networkmanager(source, interfaces):
                 found.append(ConfiguredAddress(ip, prefixlen, "?", profile.path, line, reason))
     for path, reason in ignored:
         text = source.read_optional(source.resolve(path)) or ""
-        for number, line in enumerate(text.splitlines(), 1):
-            key, _, value = line.partition("=")
+        for number, text_line in enumerate(text.splitlines(), 1):
+            key, _, value = text_line.partition("=")
             parsed = networkmanager.loose_address(key, value)
             if parsed:
                 found.append(ConfiguredAddress(parsed[0], parsed[1], "?", path, number, reason))
@@ -154,7 +157,7 @@ def _no(value):
     return (value or "").lower() in ("no", "false", "0", "n")
 
 
-def read_ifcfg(source):
+def read_ifcfg(source: Source) -> list[ConfiguredAddress]:
     """IPADDR[n] with PREFIX[n] or NETMASK[n] of the ifcfg-* files, and why one never comes up."""
     files = {}
     for name in source.listdir(IFCFG_DIR):
@@ -194,7 +197,7 @@ def read_ifcfg(source):
 
 # --- the site's own units and scripts ---------------------------------------------------
 
-def read_site_scripts(source):
+def read_site_scripts(source: Source) -> list[ConfiguredAddress]:
     """`ip addr add` / `ifconfig` in service units and rc.local (bootscripts.py)."""
     found = []
     for name, path, enabling in bootscripts.site_units(source):
@@ -213,7 +216,7 @@ def read_site_scripts(source):
 FORMATS = "ifupdown, netplan, systemd-networkd, NetworkManager, ifcfg, service units, rc.local"
 
 
-def read_all(source, interfaces):
+def read_all(source: Source, interfaces: Collection[str]) -> list[ConfiguredAddress]:
     """Every address any known boot-time configuration adds, under the source's root."""
     try:
         found = (read_ifupdown(source, interfaces) + read_networkd(source, interfaces)

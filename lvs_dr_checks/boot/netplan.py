@@ -21,10 +21,13 @@ and flow style included); it is imported only when a netplan file exists.
 """
 
 import posixpath
+from collections.abc import Iterable
+from typing import Any, Optional
 
 from lvs_dr_checks.boot import commands
 from lvs_dr_checks.boot.systemd import Entry
 from lvs_dr_checks.errors import PluginError
+from lvs_dr_checks.source.local import Source
 
 DIRECTORIES = ("/lib/netplan", "/usr/lib/netplan", "/etc/netplan", "/run/netplan")
 DEVICE_TYPES = ("ethernets", "wifis", "bridges", "bonds", "vlans", "tunnels", "vrfs",
@@ -81,7 +84,7 @@ def _yaml():
     return yaml, Loader
 
 
-def yaml_files(source):
+def yaml_files(source: Source) -> list[str]:
     """The files the generator reads, in its order."""
     source.prefetch(directories=DIRECTORIES)
     chosen = {}
@@ -128,7 +131,7 @@ def _device(path, device_id, definition, devices):
         device["addresses"].append((parsed, path, getattr(text, "line", 0)))
 
 
-def parse(source, files):
+def parse(source: Source, files: Iterable[str]) -> tuple[dict[str, Any], Optional[str]]:
     """({device ID: {"addresses": [((ip, prefixlen), file, line)], "renderer", "match"}},
     the global renderer), or raises Invalid."""
     yaml, loader = _yaml()
@@ -165,7 +168,7 @@ def parse(source, files):
     return devices, renderer
 
 
-def generated(source):
+def generated(source: Source) -> tuple[dict[str, list[Entry]], list[Any]]:
     """({file name: [Entry]} of the .network files the generator writes for networkd, and
     [(ip, prefixlen, file, line, why never applied)] of addresses it never hands over)."""
     files = yaml_files(source)

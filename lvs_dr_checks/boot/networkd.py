@@ -17,11 +17,13 @@ The rules (each proven against the real daemon by tests/test_networkd_oracle.py)
 
 import collections
 import posixpath
+from collections.abc import Iterable
+from typing import Any, Optional
 
 from lvs_dr_checks.boot import commands
 from lvs_dr_checks.boot.ctext import systemd_split
-from lvs_dr_checks.boot.systemd import conf_files, drop_ins, parse_boolean, unit_entries
-from lvs_dr_checks.source.local import name_matches
+from lvs_dr_checks.boot.systemd import Entry, conf_files, drop_ins, parse_boolean, unit_entries
+from lvs_dr_checks.source.local import Source, name_matches
 
 DIRECTORIES = ("/etc/systemd/network", "/run/systemd/network", "/usr/local/lib/systemd/network",
                "/usr/lib/systemd/network", "/lib/systemd/network")
@@ -45,10 +47,10 @@ class NetworkFile:
                 self.matches[entry.key] = []
 
     @property
-    def ignored(self):
+    def ignored(self) -> bool:
         return not any(self.matches.values())
 
-    def matches_link(self, name, kind):
+    def matches_link(self, name: str, kind: str) -> bool:
         """Whether [Match] matches a link of that name and type (loopback, ether)."""
         for key, assignments in self.matches.items():
             if not assignments:
@@ -64,13 +66,13 @@ class NetworkFile:
                 return False
         return True
 
-    def last(self, section, key):
+    def last(self, section: str, key: str) -> Optional[Entry]:
         """The last entry of a key (the one that counts for single-valued settings)."""
         found = [e for e in self.entries if e.section == section and e.key == key]
         return found[-1] if found else None
 
     @property
-    def unmanaged(self):
+    def unmanaged(self) -> Optional[Entry]:
         """The entry that keeps networkd from configuring the link, or None."""
         unmanaged = self.last("Link", "Unmanaged")
         if unmanaged and parse_boolean(unmanaged.value):
@@ -78,7 +80,7 @@ class NetworkFile:
         policy = self.last("Link", "ActivationPolicy")
         return policy if policy and policy.value in _DOWN_POLICIES else None
 
-    def addresses(self):
+    def addresses(self) -> list[tuple[Any, int, Entry]]:
         """(ip, prefixlen, entry) of every usable Address=."""
         found = []
         for entry in self.entries:
@@ -93,7 +95,8 @@ def _default_prefixlen(ip):
     return commands.classful_prefixlen(ip) if ip.version == 4 else 0
 
 
-def network_files(source, generated=None):
+def network_files(source: Source,
+                  generated: Optional[dict[str, list[Entry]]] = None) -> list[NetworkFile]:
     """The .network files networkd reads, in the order it tries them. ``generated`` ({name:
     [Entry]}) are those a generator writes to /run/systemd/network (netplan's): a file of
     the same name in /etc masks one, and one masks the same name in later directories."""
@@ -115,11 +118,11 @@ def network_files(source, generated=None):
     return networks
 
 
-def link_kind(name):
+def link_kind(name: str) -> str:
     return "loopback" if name == "lo" else "ether"
 
 
-def applied(files, interfaces):
+def applied(files: Iterable[NetworkFile], interfaces: Iterable[str]) -> dict[str, NetworkFile]:
     """{interface: NetworkFile} for the links networkd configures from one of ``files``."""
     chosen = {}
     for interface in interfaces:

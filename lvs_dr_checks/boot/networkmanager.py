@@ -21,10 +21,12 @@ import collections
 import posixpath
 import re
 import stat
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any, Optional
 
 from lvs_dr_checks.boot import commands
 from lvs_dr_checks.boot.ctext import GLIB_SPACE
-from lvs_dr_checks.source.local import name_matches
+from lvs_dr_checks.source.local import Source, name_matches
 
 ETC = "/etc/NetworkManager/system-connections"
 DIRECTORIES = ("/run/NetworkManager/system-connections", ETC,
@@ -59,7 +61,7 @@ def _value(profile, group, key, default=None):
     return found[-1] if found else default
 
 
-def profiles(source):
+def profiles(source: Source) -> tuple[list[Profile], list[tuple[str, str]]]:
     """([Profile] NetworkManager loads, [(path, why it is ignored)])."""
     source.prefetch(directories=DIRECTORIES)
     loaded, ignored = {}, []
@@ -127,7 +129,7 @@ def _priority(profile):
         return 0
 
 
-def chosen(loaded, device):
+def chosen(loaded: Iterable[Profile], device: str) -> Optional[Profile]:
     """The Profile NetworkManager activates on the device, or None (none fits, or a tie
     this model cannot break)."""
     candidates = [p for p in loaded if _for_device(p, device)]
@@ -140,7 +142,8 @@ def chosen(loaded, device):
     return min(top, key=lambda p: p.uuid)
 
 
-def why_not(profile, interfaces, winners):
+def why_not(profile: Profile, interfaces: Collection[str],
+            winners: Mapping[str, Optional[Profile]]) -> Optional[str]:
     """Why a profile's addresses are not configured at boot (None: they are)."""
     if not any(_configures(profile, family) for family in ("ipv4", "ipv6")):
         return "its method is not manual or auto: NetworkManager configures no address"
@@ -150,15 +153,16 @@ def why_not(profile, interfaces, winners):
     if not fits:
         return "type={} applies to no device here (lo takes type=loopback)".format(
             _value(profile, "connection", "type", ""))
-    if winners.get(fits[0]) is None:
+    winner = winners.get(fits[0])
+    if winner is None:
         return "NetworkManager picks one of several profiles of the same " \
                "autoconnect-priority for {}: which one is not known here; set " \
                "autoconnect-priority".format(fits[0])
     return "{} gets {} (higher autoconnect-priority, or the smaller uuid)".format(
-        fits[0], winners[fits[0]].path)
+        fits[0], winner.path)
 
 
-def addresses(profile, configured=True):
+def addresses(profile: Profile, configured: bool = True) -> list[tuple[Any, int, int]]:
     """(ip, prefixlen, line) of the profile's addresses that NetworkManager configures (all
     that it names when not ``configured``)."""
     found = []
@@ -181,7 +185,7 @@ def _address(value):
     return commands.interface_address(value.split(",")[0].strip(), commands.classful_prefixlen)
 
 
-def loose_address(key, value):
+def loose_address(key: str, value: str) -> Optional[tuple[Any, int]]:
     """The address of one 'addressN=' line of a file NetworkManager refuses (to say what is
     lost), or None."""
     return _address(value.strip()) if _ADDRESS_KEY.match(key.strip()) else None

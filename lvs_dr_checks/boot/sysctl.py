@@ -6,12 +6,14 @@ A model only: which value, from where. Verdicts are the checks' business.
 """
 
 import collections
+from collections.abc import Iterable
+from typing import Any, Optional
 
 from lvs_dr_checks import kernel
 from lvs_dr_checks.boot.ctext import C_ISSPACE, SYSTEMD_WHITESPACE, systemd_lines
 from lvs_dr_checks.boot.systemd import conf_files
 from lvs_dr_checks.errors import PluginError, logger
-from lvs_dr_checks.source.local import name_matches
+from lvs_dr_checks.source.local import Source, name_matches
 
 log = logger("sysctl")
 # systemd-sysctl's search path, highest priority first (/lib for split-usr systems).
@@ -20,7 +22,7 @@ SYSCTL_DIRS = ("/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d",
 GLOB_CHARS = "*?["
 
 
-def normalize_key(key):
+def normalize_key(key: str) -> str:
     """The /proc/sys path of a sysctl.d key, as systemd-sysctl's sysctl_normalize() makes it:
     when the first separator is a dot, dots and slashes are interchanged (so
     net.ipv4.conf.eth0/100.arp_ignore is the interface eth0.100); then empty and '.'
@@ -32,7 +34,7 @@ def normalize_key(key):
     return "/".join(part for part in key.split("/") if part and part != ".")
 
 
-def conf_path(scope, key):
+def conf_path(scope: str, key: str) -> str:
     return "net/ipv4/conf/{}/{}".format(scope, key)
 
 
@@ -40,11 +42,11 @@ class Assignment(collections.namedtuple("Assignment", "path value file line text
     """One 'key = value' line: normalized path, value (None: excluded from globs), origin."""
 
     @property
-    def where(self):
+    def where(self) -> str:
         return "{}:{}".format(self.file, self.line)
 
     @property
-    def is_glob(self):
+    def is_glob(self) -> bool:
         return any(c in self.path for c in GLOB_CHARS)
 
 
@@ -54,7 +56,7 @@ class BootValue(collections.namedtuple("BootValue", "value written origin via"))
     'refused' when the kernel refused that line's value."""
 
 
-def glob_matches(pattern, path):
+def glob_matches(pattern: str, path: str) -> bool:
     """glob(3) on /proc/sys: component by component, '/' never matched by a wildcard."""
     parts, names = pattern.split("/"), path.split("/")
     return len(parts) == len(names) and all(
@@ -73,15 +75,15 @@ class KernelAtBoot:
         for name in interfaces:
             self.add_interface(name)
 
-    def add_interface(self, name):
+    def add_interface(self, name: str) -> None:
         """A new interface copies default's values and its written marks."""
         self.state[name] = {key: setting._replace(via="default" if setting.origin else None)
                             for key, setting in self.state["default"].items()}
 
-    def paths(self):
+    def paths(self) -> list[str]:
         return sorted(conf_path(scope, key) for scope in self.state for key in self.keys)
 
-    def write(self, path, value, origin, skip_same=True):
+    def write(self, path: str, value: str, origin: Any, skip_same: bool = True) -> None:
         """One write, as systemd-sysctl makes it (``skip_same``: the value already there is
         not written) or procps (every line is written)."""
         parts = [part for part in path.split("/") if part not in ("", ".")]
@@ -106,7 +108,7 @@ class KernelAtBoot:
                 if name not in ("all", "default") and not settings[key].written:
                     settings[key] = BootValue(source.value, False, source.origin, "default")
 
-    def value(self, scope, key):
+    def value(self, scope: str, key: str) -> BootValue:
         return self.state[scope][key]
 
 
@@ -138,9 +140,9 @@ class BootSysctl:
                 continue  # not an assignment: systemd-sysctl warns and ignores it
             yield Assignment(normalize_key(key), value, path, number, line)
 
-    def options(self, prefix=None):
+    def options(self, prefix: Optional[str] = None) -> dict[str, Assignment]:
         """The ordered options of one systemd-sysctl run (``prefix``: --prefix)."""
-        chosen = collections.OrderedDict()
+        chosen: dict[str, Assignment] = collections.OrderedDict()
         for line in self.lines:
             if prefix and not line.is_glob and not _starts_with(line.path, prefix):
                 continue
@@ -151,7 +153,7 @@ class BootSysctl:
             chosen[line.path] = line
         return chosen
 
-    def run(self, state, prefix=None):
+    def run(self, state: KernelAtBoot, prefix: Optional[str] = None) -> None:
         options = self.options(prefix)
         for option in options.values():
             if option.value is None:
@@ -164,7 +166,7 @@ class BootSysctl:
             else:
                 state.write(option.path, option.value, option)
 
-    def boot(self, present, later=()):
+    def boot(self, present: Iterable[str], later: Iterable[str] = ()) -> KernelAtBoot:
         """The kernel after boot: ``present`` interfaces exist when systemd-sysctl.service
         runs; udev's 99-systemd.rules then runs it once more per interface but lo with
         --prefix, for those present and for each ``later`` one as it appears."""
@@ -188,7 +190,7 @@ PROCPS_LAST = "/etc/sysctl.conf"
 INIT = "/sbin/init"
 
 
-def procps_key_path(key):
+def procps_key_path(key: str) -> str:
     """The /proc/sys path procps writes for a key: when the first separator is a dot, dots
     and slashes are interchanged; nothing else is normalized."""
     first = next((c for c in key if c in "./"), None)
@@ -246,7 +248,7 @@ class ProcpsSysctl:
                 continue  # procps: "invalid syntax, continuing"
             yield Assignment(procps_key_path(key.strip(C_ISSPACE)), value, path, number, line)
 
-    def boot(self, present, later=()):
+    def boot(self, present: Iterable[str], later: Iterable[str] = ()) -> KernelAtBoot:
         state = KernelAtBoot(present)
         # Keys a line names exactly (with a value, or `-key` excluding them) are skipped by
         # the globs; a `-pattern` with wildcards excludes nothing in procps 4.0.2 (proven).
@@ -265,7 +267,7 @@ class ProcpsSysctl:
         return state
 
 
-def boot_tool(source):
+def boot_tool(source: Source) -> str:
     """The tool that applies sysctl settings at boot: procps' `sysctl --system` where the
     tree's /sbin/init is not systemd, else systemd-sysctl (also when there is no
     /sbin/init to tell)."""
@@ -278,6 +280,6 @@ def boot_tool(source):
     return "systemd" if target.rsplit("/", 1)[-1] == "systemd" else "procps"
 
 
-def boot_model(source, tool=None):
+def boot_model(source: Source, tool: Optional[str] = None) -> Any:
     """The boot model for the tool (None: the tree's own)."""
     return ProcpsSysctl(source) if (tool or boot_tool(source)) == "procps" else BootSysctl(source)

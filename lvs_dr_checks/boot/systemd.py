@@ -4,9 +4,12 @@ entries as systemd's config parser reads them, drop-ins, booleans."""
 
 import collections
 import posixpath
+from collections.abc import Iterator, Sequence
+from typing import Optional
 
 from lvs_dr_checks.boot.ctext import SYSTEMD_WHITESPACE, systemd_lines
 from lvs_dr_checks.errors import PluginError, logger
+from lvs_dr_checks.source.local import Source
 
 log = logger("systemd")
 _BOOLEANS = {"yes": True, "true": True, "on": True, "1": True, "y": True, "t": True,
@@ -15,7 +18,8 @@ _BOOLEANS = {"yes": True, "true": True, "on": True, "1": True, "y": True, "t": T
 MASKED = "/dev/null"
 
 
-def conf_files(source, directories, suffixes):
+def conf_files(source: Source, directories: Sequence[str],
+               suffixes: tuple[str, ...]) -> list[str]:
     """systemd's configuration-directory rule: a file name in an earlier directory masks the
     same name in later ones, a link to /dev/null masks it away, and the rest apply in name
     order across all directories; hidden files are not read, and a link that cannot be
@@ -42,7 +46,7 @@ def conf_files(source, directories, suffixes):
 Entry = collections.namedtuple("Entry", "section key value file line")
 
 
-def unit_entries(text, path):
+def unit_entries(text: str, path: str) -> Iterator[Entry]:
     """Entries of a systemd unit-style file, as systemd's config parser reads it: lines as
     read_line() cuts them (\\n, \\r, NUL), comments (#, ;) and blank lines skipped, a trailing
     backslash joining the next line, keys and values stripped of systemd's whitespace only."""
@@ -66,11 +70,12 @@ def unit_entries(text, path):
                         path, number)
 
 
-def parse_boolean(value):
+def parse_boolean(value: str) -> Optional[bool]:
     return _BOOLEANS.get(value.strip(SYSTEMD_WHITESPACE).lower())
 
 
-def drop_ins(source, directories, name, suffix=".conf"):
+def drop_ins(source: Source, directories: Sequence[str], name: str,
+             suffix: str = '.conf') -> list[Entry]:
     """The entries of a unit's drop-ins (NAME.d/*.conf in every directory, masked by name),
     in name order."""
     entries = []

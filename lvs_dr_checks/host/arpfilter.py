@@ -11,9 +11,12 @@ rule shipped for exactly ``nft -j list ruleset``.
 
 import collections
 import ipaddress
+from collections.abc import Collection, Sequence
+from typing import Any, Optional
 
 from lvs_dr_checks.errors import PluginError, logger
-from lvs_dr_checks.source.local import SUDO, json_output
+from lvs_dr_checks.kernel import IP
+from lvs_dr_checks.source.local import SUDO, Source, json_output
 
 log = logger("arpfilter")
 NFT = "/usr/sbin/nft"
@@ -25,7 +28,7 @@ Drop = collections.namedtuple("Drop", "addresses interface where")
 Drop.__doc__ = "A rule that drops ARP requests for ``addresses`` (on ``interface``, or all)."
 
 
-def read_ruleset(source):
+def read_ruleset(source: Source) -> Optional[Any]:
     """The ruleset as nft gives it (as this user, else through sudo), or None when this user
     may not read it."""
     tried = [argv for argv in (LIST, [SUDO, "-n"] + LIST) if source.kind(argv[0]) is not None]
@@ -38,7 +41,7 @@ def read_ruleset(source):
     return None
 
 
-def drops(ruleset):
+def drops(ruleset: Any) -> list[Any]:
     """Every rule that certainly drops ARP requests for some addresses on input."""
     items = ruleset.get("nftables", []) if isinstance(ruleset, dict) else []
     input_chains = {(c["table"], c["name"]) for c in (i.get("chain") for i in items)
@@ -114,7 +117,7 @@ def _addresses(right):
     return found
 
 
-def shielded(found, interface, vips):
+def shielded(found: Sequence[Any], interface: str, vips: Collection[IP]) -> Optional[list[Any]]:
     """The rules that together drop requests for every one of ``vips`` on ``interface``, or
     None when some VIP stays unprotected (or there is no VIP)."""
     used = []
@@ -132,7 +135,7 @@ NFTABLES_WANTS = ("/etc/systemd/system/sysinit.target.wants/nftables.service",
                   "/etc/systemd/system/multi-user.target.wants/nftables.service")
 
 
-def persisted(source, vips):
+def persisted(source: Source, vips: Collection[IP]) -> Any:
     """Whether the boot configuration loads arp rules naming every VIP: nftables.service
     enabled, and /etc/nftables.conf with an arp table that names them (read as text: the
     exact rules are judged at run time, this only tells whether they come back)."""

@@ -6,8 +6,11 @@ Read from /proc/net/ip_vs (addresses in hex) or from saved ``ipvsadm -Ln`` outpu
 import collections
 import ipaddress
 import re
+from collections.abc import Iterable
 
 from lvs_dr_checks.errors import PluginError
+from lvs_dr_checks.kernel import IP
+from lvs_dr_checks.source.local import Source
 
 PROC_IP_VS = "/proc/net/ip_vs"
 DIRECT_ROUTING = "Route"
@@ -19,7 +22,7 @@ Service.__doc__ = "A virtual service; realservers: [(ip, port, forwarding method
 MAX_PORT = 65535
 
 
-def checked_port(number):
+def checked_port(number: int) -> int:
     """``number`` if IPVS can hold it as a port, else ValueError naming it."""
     if not 0 <= number <= MAX_PORT:
         raise ValueError("port {} is not a port (0-{})".format(number, MAX_PORT))
@@ -47,7 +50,7 @@ def _endpoint(text):
     return ip, checked_port(int(port))
 
 
-def parse(text):
+def parse(text: str) -> list[Service]:
     """Services from /proc/net/ip_vs or ``ipvsadm -Ln``; fwmark services carry no VIP."""
     services = []
     current = None
@@ -70,7 +73,7 @@ def parse(text):
     return services
 
 
-def read(source, path=PROC_IP_VS):
+def read(source: Source, path: str = PROC_IP_VS) -> list[Service]:
     text = source.read_text(path)
     services = parse(text)
     if not services and "IP Virtual Server" not in text and "Prot LocalAddress" not in text:
@@ -79,7 +82,7 @@ def read(source, path=PROC_IP_VS):
     return services
 
 
-def direct_routing(services):
+def direct_routing(services: Iterable[Service]) -> dict[IP, list[Service]]:
     """{real server ip: [the services it serves by direct routing]}, in table order."""
     served = collections.OrderedDict()
     for service in services:
@@ -89,7 +92,7 @@ def direct_routing(services):
     return served
 
 
-def realserver_roles(services):
+def realserver_roles(services: Iterable[Service]) -> dict[IP, list[str]]:
     """{real server ip: ["real server of TCP 192.0.2.100:80", ...]} for direct routing."""
     def role(service):
         vip = "[{}]".format(service.vip) if service.vip.version == 6 else str(service.vip)

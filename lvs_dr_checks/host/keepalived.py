@@ -9,10 +9,13 @@ import collections
 import ipaddress
 import posixpath
 import re
+from collections.abc import Iterable, Iterator
+from typing import Any, Callable, Optional
 
 from lvs_dr_checks.errors import PluginError
 from lvs_dr_checks.host import ipvs
-from lvs_dr_checks.source.local import glob_paths
+from lvs_dr_checks.kernel import IP
+from lvs_dr_checks.source.local import Source, glob_paths
 
 DEFAULT_PATH = "/etc/keepalived/keepalived.conf"
 MAX_INCLUDE_DEPTH = 8
@@ -32,7 +35,7 @@ class Block:
 _VRRP_MAC = re.compile(r"^00:00:5e:00:0([12]):([0-9a-f]{2})$")
 
 
-def vrrp_mac(mac):
+def vrrp_mac(mac: str) -> Optional[tuple[int, int]]:
     """(IP version, VRID) of a VRRP virtual MAC, None for any other MAC."""
     found = _VRRP_MAC.match(mac)
     return (4 if found.group(1) == "1" else 6, int(found.group(2), 16)) if found else None
@@ -42,11 +45,11 @@ class Instance(collections.namedtuple("Instance", "name interface vrid use_vmac 
     """A vrrp_instance: the VIPs it holds when master, where, and its virtual MAC."""
 
     @property
-    def family(self):
+    def family(self) -> int:
         return self.vips[0].version if self.vips else 4
 
     @property
-    def virtual_mac(self):
+    def virtual_mac(self) -> Optional[str]:
         """RFC 5798: 00:00:5e:00:01:VRID for IPv4 instances, 00:00:5e:00:02:VRID for IPv6."""
         if self.vrid is None:
             return None
@@ -56,21 +59,22 @@ class Instance(collections.namedtuple("Instance", "name interface vrid use_vmac 
 class Config(collections.namedtuple("Config", "instances services")):
     """The instances and the virtual services (ipvs.Service, so the rest reads one model)."""
 
-    def vips(self):
+    def vips(self) -> list[IP]:
         return list(dict.fromkeys([vip for instance in self.instances for vip in instance.vips]
                                   + [service.vip for service in self.services]))
 
-    def instance_of(self, vip):
+    def instance_of(self, vip: IP) -> Optional[Instance]:
         return next((i for i in self.instances if vip in i.vips), None)
 
-    def owner_macs(self, vip):
+    def owner_macs(self, vip: IP) -> set[Optional[str]]:
         """The MACs this configuration makes owners of the VIP: its instance's VRRP virtual
         MAC with use_vmac (another instance's virtual MAC owns none of its VIPs)."""
         instance = self.instance_of(vip)
         return {instance.virtual_mac} if instance and instance.use_vmac else set()
 
 
-def from_options(keepalived_path, ipvs_path, read_named):
+def from_options(keepalived_path: Optional[str], ipvs_path: Optional[str],
+                 read_named: Callable[..., Any]) -> Config:
     """The Config of --from-keepalived and --from-ipvs (either may be None, then empty), each
     file read by ``read_named(option, path, reader)``, so that the caller decides as whom."""
     config = Config([], [])
@@ -82,7 +86,7 @@ def from_options(keepalived_path, ipvs_path, read_named):
     return config
 
 
-def tokens(text):
+def tokens(text: str) -> Iterator[tuple[int, str]]:
     """(line number, word) for every word and brace, comments removed."""
     for number, line in enumerate(text.splitlines(), 1):
         for mark in ("#", "!"):
@@ -91,7 +95,7 @@ def tokens(text):
             yield number, word
 
 
-def parse_blocks(words, path):
+def parse_blocks(words: Iterable[tuple[int, str]], path: str) -> list[Any]:
     """Statements from a token stream: a statement is the words of one line; a '{' opens a
     block of the statement before it."""
     root = []
@@ -123,7 +127,7 @@ def parse_blocks(words, path):
     return root
 
 
-def read(source, path=DEFAULT_PATH):
+def read(source: Source, path: str = DEFAULT_PATH) -> Config:
     """The configuration under ``path``, its includes followed (globs, within the source)."""
     state = {"files": 0}
     blocks = _read_file(source, path, 0, state)
@@ -226,7 +230,7 @@ def _port(word):
                           "file".format(exc))
 
 
-def build(blocks):
+def build(blocks: list[Any]) -> Config:
     instances = [_instance(b) for b in blocks
                  if b.words[0] == "vrrp_instance" and b.children is not None]
     services = [s for s in (_service(b) for b in blocks

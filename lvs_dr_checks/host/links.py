@@ -8,10 +8,13 @@ import collections
 import ipaddress
 import json
 import re
+from collections.abc import Iterable
+from typing import Any, Optional
 
 from lvs_dr_checks import kernel
 from lvs_dr_checks.errors import PluginError, logger
-from lvs_dr_checks.source.local import json_output
+from lvs_dr_checks.kernel import IP
+from lvs_dr_checks.source.local import Source, json_output
 
 log = logger("links")
 
@@ -23,20 +26,20 @@ class Link(collections.namedtuple("Link", "name flags operstate enslaved")):
     """A network interface: flags (IFF_*), operstate, and whether a bridge or bond owns it."""
 
     @property
-    def arp_facing(self):
+    def arp_facing(self) -> bool:
         return kernel.is_arp_facing(self.flags, self.enslaved)
 
     @property
-    def arp_silent(self):
+    def arp_silent(self) -> bool:
         """Loopback or NOARP: the interface answers no ARP itself."""
         return kernel.holds_vip_safely(self.flags)
 
     @property
-    def up(self):
+    def up(self) -> bool:
         return bool(self.flags & kernel.IFF_UP)
 
 
-def read_links(source):
+def read_links(source: Source) -> dict[str, Link]:
     """{name: Link} for every interface in /sys/class/net."""
     names = [name for name in source.listdir(SYS_NET) if name != "bonding_masters"]
     if not names:
@@ -62,18 +65,18 @@ class Address(collections.namedtuple("Address", "interface address prefixlen sco
     """One address on one interface; ``address`` is an ipaddress object."""
 
     @property
-    def network(self):
+    def network(self) -> Any:
         return ipaddress.ip_interface("{}/{}".format(self.address, self.prefixlen)).network
 
     @property
-    def is_host(self):
+    def is_host(self) -> bool:
         return self.prefixlen == self.address.max_prefixlen
 
     def __str__(self):
         return "{}/{} on {}".format(self.address, self.prefixlen, self.interface)
 
 
-def vip_address(text):
+def vip_address(text: str) -> IP:
     """One VIP: a unicast address a host can hold and neighbours can resolve; anything else
     (unspecified, multicast, broadcast, loopback, link-local, IPv4-mapped, a scope) is refused
     by name, since a probe or a check of it would judge something else."""
@@ -105,7 +108,7 @@ def vip_address(text):
 NO_VIP_GIVEN = "no VIP given: name at least one with --vip ADDRESS"
 
 
-def parse_vips(values):
+def parse_vips(values: Iterable[str]) -> list[IP]:
     """VIP addresses from repeatable options that also take comma lists, in order, without
     duplicates (linear: thousands of VIPs are common on kube-proxy nodes)."""
     vips = list(dict.fromkeys(vip_address(text) for text in values))
@@ -127,7 +130,7 @@ def _unreadable(command, what):
                        "intact?)".format(command, what))
 
 
-def parse_ip_json(text):
+def parse_ip_json(text: str) -> list[Address]:
     """Addresses from ``ip -j addr show``; an entry that is not what iproute2 writes is an
     error, not an address less (a VIP missed would be judged missing)."""
     interfaces = json_output(text, "ip -j addr")
@@ -159,7 +162,7 @@ _ONELINE = re.compile(r"^\d+:\s+(?P<ifname>[^\s@]+)(?:@\S+)?\s+(?P<family>inet6?
                       r"(?:\s+scope\s+(?P<scope>\S+))?(?P<rest>.*)$")
 
 
-def parse_ip_oneline(text):
+def parse_ip_oneline(text: str) -> list[Address]:
     """Addresses from ``ip -o addr show`` (iproute2 without JSON support); a line that is not
     an address line is an error."""
     addresses = []
@@ -182,18 +185,18 @@ def parse_ip_oneline(text):
     return addresses
 
 
-def ip_command(source):
+def ip_command(source: Source) -> str:
     for path in IP_COMMANDS:
         if source.kind(path) is not None:
             return path
     raise PluginError("iproute2's ip not found in {}: install iproute2".format(", ".join(IP_COMMANDS)))
 
 
-def read_mac(source, name):
+def read_mac(source: Source, name: str) -> Optional[str]:
     return source.read_text("{}/{}/address".format(SYS_NET, name)).strip().lower()
 
 
-def route_interfaces(source, addresses):
+def route_interfaces(source: Source, addresses: Iterable[IP]) -> dict[IP, Optional[str]]:
     """{address: the interface of the kernel's route to it, or None}: one ``ip -j -force
     -batch -`` of ``route get`` lines for those not asked before in this run (policy routing
     included), however many; an address without a route is left out by ip: None."""
@@ -227,7 +230,8 @@ def _route_lookups(source, addresses):
     return found
 
 
-def off_segment(source, iface, addresses, targets):
+def off_segment(source: Source, iface: str, addresses: Iterable[Address],
+                targets: Iterable[IP]) -> list[IP]:
     """The targets that are not on ``iface``'s segment: neither held on it, nor inside one of
     its subnets, nor routed through it (route lookups, in one batch, only for those left)."""
     networks = [a.network for a in addresses if a.interface == iface]
@@ -246,7 +250,7 @@ class Neighbour(collections.namedtuple("Neighbour", "address interface mac state
     joined by ","), or None when it was not read (rows read only to name a MAC)."""
 
     @property
-    def heard(self):
+    def heard(self) -> bool:
         """The kernel holds a link-layer address it has heard from."""
         return self.mac is not None and bool(set((self.state or "").split(",")) & HEARD_STATES)
 
@@ -259,7 +263,7 @@ HEARD_STATES = {"reachable", "stale", "delay", "probe", "permanent"}
 _LLADDR = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2})+$")
 
 
-def parse_ip_neigh(text):
+def parse_ip_neigh(text: str) -> list[Neighbour]:
     """Entries from ``ip -j neigh show``; an entry that is not what iproute2 writes is an
     error, not an entry less (a VIP's entry missed would be judged absent)."""
     data = json_output(text, "ip -j neigh")
@@ -295,7 +299,7 @@ def _ip_json(source, argv):
     return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
 
 
-def read_neighbours(source, name):
+def read_neighbours(source: Source, name: str) -> list[Neighbour]:
     """The Neighbours of interface ``name``; output that cannot be read is none (these reads
     name hosts and find witnesses; none decides a verdict alone)."""
     try:
@@ -304,20 +308,20 @@ def read_neighbours(source, name):
         return []
 
 
-def default_gateways(source, name):
+def default_gateways(source: Source, name: str) -> list[str]:
     """The next hops of the default routes through interface ``name``."""
     return [str(entry["gateway"]) for family in ("-4", "-6")
             for entry in _ip_json(source, [family, "route", "show", "default", "dev", name])
             if entry.get("gateway")]
 
 
-def read_kinds(source):
+def read_kinds(source: Source) -> dict[str, str]:
     """{interface: its kind} from ``ip -j -d link`` (macvlan, veth, bridge, ...)."""
     return {str(e.get("ifname")): str((e.get("linkinfo") or {}).get("info_kind") or "")
             for e in _ip_json(source, ["-d", "link", "show"])}
 
 
-def lower_device(source, name):
+def lower_device(source: Source, name: str) -> str:
     """The device under a stacked one (a macvlan such as keepalived's vmac, a VLAN), or
     ``name`` itself: frames for the stacked device's MAC are taken from the lower device
     before a socket bound to it for one protocol sees them."""
@@ -326,11 +330,11 @@ def lower_device(source, name):
     return lower[0] if len(lower) == 1 else name
 
 
-def addresses_command(source):
+def addresses_command(source: Source) -> list[str]:
     return [ip_command(source), "-j", "addr", "show"]
 
 
-def read_addresses(source):
+def read_addresses(source: Source) -> list[Address]:
     """Every address the kernel holds, by ``ip -j addr`` or the one-line text fallback."""
     command = addresses_command(source)
     try:

@@ -3,6 +3,8 @@ checks judge a director by a director's rules (and never advise moving its VIPs 
 
 from lvs_dr_checks.errors import PluginError
 from lvs_dr_checks.host import ipvs, keepalived
+from lvs_dr_checks.kernel import IP
+from lvs_dr_checks.source.local import Source
 
 
 def _quietly(read, source, path):
@@ -16,7 +18,7 @@ def _quietly(read, source, path):
         return None
 
 
-def director_vips(runtime_source, config_source):
+def director_vips(runtime_source: Source, config_source: Source) -> dict[IP, str]:
     """{vip: where it was found} for the VIPs this host directs."""
     found = {}
     for service in _quietly(ipvs.read, runtime_source, ipvs.PROC_IP_VS) or []:

@@ -1,13 +1,17 @@
 """net.ipv4.conf values in force now, read from /proc/sys (locally, over SSH or from a
 captured tree). What a boot would set is boot.sysctl's."""
 
+from collections.abc import Iterable
+
 from lvs_dr_checks import kernel
 from lvs_dr_checks.errors import PluginError
+from lvs_dr_checks.source.local import Source
 
 PROC_CONF = "/proc/sys/net/ipv4/conf"
 
 
-def read_runtime(source, scopes, keys=kernel.KEYS):
+def read_runtime(source: Source, scopes: Iterable[str],
+                 keys: Iterable[str] = kernel.KEYS) -> dict[str, dict[str, int]]:
     """{scope: {key: int}} from /proc/sys/net/ipv4/conf for 'all', 'default' and interfaces;
     a key of kernel.DIRECTOR_KEYS that this kernel (or capture) lacks is left out."""
     if source.kind(PROC_CONF) is None:

@@ -6,10 +6,13 @@ incomplete, failed and invalidated entries map to nothing (``mac`` None).
 """
 
 import ipaddress
+from collections.abc import Collection
 
 from lvs_dr_checks.errors import PluginError
 from lvs_dr_checks.host import links
+from lvs_dr_checks.kernel import IP
 from lvs_dr_checks.router.snmp import NO_OBJECT, TooManyRows
+from lvs_dr_checks.source.local import Source
 from lvs_dr_checks.summary import plural
 
 # IP-MIB (RFC 4293): ipNetToPhysicalTable, indexed by ifIndex, address type and address;
@@ -96,7 +99,7 @@ class SnmpNeighbours:
                               "in its view, or use --source ssh".format(self.agent.where))
         return served[0]
 
-    def read(self, addresses):
+    def read(self, addresses: Collection[IP]) -> list[links.Neighbour]:
         """Entries for ``addresses`` (ipaddress objects), and in a walk every other row."""
         self.table = self._served({a.version for a in addresses})
         try:
@@ -168,10 +171,10 @@ class SnmpNeighbours:
         return entries + [links.Neighbour(parsed[1], _interface(parsed[0], names), _mac(value), None)
                           for index, (parsed, value) in rows.items() if index not in judged]
 
-    def describe(self):
+    def describe(self) -> str:
         return "{} of {} ({})".format(TABLE_NAMES[self.table], self.agent.where, self.method)
 
 
-def read_ip_neigh(source):
+def read_ip_neigh(source: Source) -> list[links.Neighbour]:
     """Every entry of the neighbour table of the host behind ``source``."""
     return links.parse_ip_neigh(source.run([links.ip_command(source), "-j", "neigh", "show"]))

@@ -11,6 +11,8 @@ written once. Secrets come from files readable by their owner alone, never the c
 import collections
 import socket
 import time
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from lvs_dr_checks.errors import PluginError, logger
 from lvs_dr_checks.source.localfiles import read_local_file
@@ -57,7 +59,7 @@ class Credentials(collections.namedtuple("Credentials", "version community user 
                                                         "auth_key priv_protocol priv_key")):
     """v2c: a community; v3: a USM user with authentication and (authPriv) privacy."""
 
-    def describe(self):
+    def describe(self) -> str:
         if self.version == "2c":
             return "SNMP v2c"
         return "SNMP v3 user {} ({})".format(self.user, "authPriv" if self.priv_key
@@ -70,7 +72,7 @@ def _secret_lines(path, option):
             if line.strip() and not line.strip().startswith("#")]
 
 
-def read_community(path):
+def read_community(path: str) -> Credentials:
     """--snmp-community-file: the community on its first line (comments skipped)."""
     lines = _secret_lines(path, "--snmp-community-file")
     if not lines:
@@ -78,7 +80,7 @@ def read_community(path):
     return Credentials("2c", lines[0], None, None, None, None, None)
 
 
-def parse_v3(lines, path):
+def parse_v3(lines: Iterable[str], path: str) -> Credentials:
     """``key = value`` lines: user, auth_protocol, auth_key and, for authPriv,
     priv_protocol and priv_key."""
     values = {}
@@ -110,7 +112,7 @@ def parse_v3(lines, path):
                        values.get("priv_key"))
 
 
-def read_v3(path):
+def read_v3(path: str) -> Credentials:
     return parse_v3(_secret_lines(path, "--snmp-v3-file"), path)
 
 
@@ -244,7 +246,7 @@ class Agent:
             privProtocol=getattr(hlapi, PRIV_PROTOCOLS[creds.priv_protocol])
             if creds.priv_key else hlapi.usmNoPrivProtocol)
 
-    def close(self):
+    def close(self) -> None:
         self.backend.close()
 
     def _timeout(self):
@@ -300,7 +302,7 @@ class Agent:
                     raise
                 size //= 2
 
-    def get(self, oids):
+    def get(self, oids: Sequence[tuple[int, ...]]) -> dict[tuple[int, ...], Any]:
         """{oid: value} for every OID asked, in chunks that fit a datagram."""
         found, start, chunk = {}, 0, GET_CHUNK
         while start < len(oids):
@@ -309,7 +311,8 @@ class Agent:
             start += chunk
         return found
 
-    def walk(self, column, max_rows, what):
+    def walk(self, column: tuple[int, ...], max_rows: int,
+             what: str) -> list[tuple[tuple[int, ...], Any]]:
         """[(index, value)] of one table column by GETBULK, refusing more than ``max_rows``
         rows (never a verdict from part of a table)."""
         rows, last, repetitions = [], tuple(column), BULK_ROWS

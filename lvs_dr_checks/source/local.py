@@ -11,6 +11,8 @@ import os
 import posixpath
 import stat
 import subprocess
+from collections.abc import Collection, Iterable, Sequence
+from typing import Any, BinaryIO, Optional
 
 from lvs_dr_checks.errors import PluginError, logger
 
@@ -37,7 +39,7 @@ def _describe_os_error(path, exc):
     return "{}: {}".format(path, reasons.get(exc.errno, exc.strerror or str(exc)))
 
 
-def open_regular(path):
+def open_regular(path: str) -> BinaryIO:
     """A regular file opened for reading, without waiting on a FIFO or a device; anything
     else is OSError(EINVAL, "not a regular file")."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
@@ -65,7 +67,7 @@ class Source:
         self._outputs = {}
         self.routes = {}  # the kernel's route of each address asked (links.route_interfaces)
 
-    def with_root(self, root):
+    def with_root(self, root: str) -> "Source":
         """The same host, files under another root."""
         return Source(root)
 
@@ -103,7 +105,8 @@ class Source:
         status = os.lstat(host_path)
         return status.st_uid, status.st_mode
 
-    def run(self, argv, stdin=None, statuses=(0,)):
+    def run(self, argv: Sequence[str], stdin: Optional[str] = None,
+            statuses: Collection[int] = (0,)) -> str:
         """Run a fixed command (full path, no shell), ``stdin`` (text) on its standard input,
         and return its stdout as text when it exits with one of ``statuses``; each command once
         a run (its failure too)."""
@@ -140,7 +143,7 @@ class Source:
         parent, name = posixpath.split(absolute(path))
         return self._host_path(posixpath.join(self.resolve(parent), name))
 
-    def read_text(self, path):
+    def read_text(self, path: str) -> str:
         """The file's text (decode_text); files over 4 MiB refused. Each file
         is read once a run (both real-server checks of the sweep read the same ones)."""
         if path not in self._texts:
@@ -158,7 +161,8 @@ class Source:
                               "move it away or fix it".format(path, MAX_FILE_BYTES >> 20))
         return decode_text(data)
 
-    def prefetch(self, directories=(), files=(), commands=()):
+    def prefetch(self, directories: Iterable[str] = (), files: Iterable[str] = (),
+                 commands: Iterable[Sequence[str]] = ()) -> None:
         """A hint that these directories are about to be listed, these files read and these
         commands run. A remote source sends the requests together (many in flight, where
         one after another each would cost a round trip), and starts the commands to run
@@ -166,7 +170,7 @@ class Source:
         when asked. Either way the answers are those listdir(), read_text() and run() give:
         a failure is raised where it is asked for."""
 
-    def read_optional(self, path):
+    def read_optional(self, path: str) -> Optional[str]:
         """The file's text, or None when it does not exist. A file already read exists: its
         path is not resolved again (over SFTP a lstat for each part of it)."""
         if path in self._texts:
@@ -175,7 +179,7 @@ class Source:
             return None
         return self.read_text(path)
 
-    def listdir(self, path):
+    def listdir(self, path: str) -> list[str]:
         """Sorted names in a directory; an absent directory is empty."""
         if path not in self._listings:
             try:
@@ -186,7 +190,7 @@ class Source:
                 self._listings[path] = []
         return list(self._listings[path])
 
-    def kind(self, path):
+    def kind(self, path: str) -> Optional[str]:
         """'file', 'dir', 'link', 'other' or None (absent), without following a link.
         Remembered per path: resolving links asks for the same directories again and again,
         and over SFTP each question is a round trip."""
@@ -209,14 +213,14 @@ class Source:
             return "file"
         return "other"
 
-    def owner_and_mode(self, path):
+    def owner_and_mode(self, path: str) -> tuple[int, int]:
         """(uid, st_mode) of a path, without following a last link."""
         try:
             return self._lstat_owner_mode(self._confined(path, follow=False))
         except OSError as exc:
             raise PluginError(_describe_os_error(path, exc))
 
-    def executable(self, path):
+    def executable(self, path: str) -> bool:
         """Whether the file (links followed) has an execute bit, as access(X_OK) asks for
         root."""
         try:
@@ -225,7 +229,7 @@ class Source:
             return False
         return stat.S_ISREG(mode) and bool(mode & 0o111)
 
-    def resolve(self, path):
+    def resolve(self, path: str) -> str:
         """Follow symlinks as the host would, with absolute targets kept inside ``root``."""
         parts = [part for part in path.split("/") if part]
         resolved = "/"
@@ -260,20 +264,21 @@ class Source:
         return self._links[path]
 
 
-def absolute(path):
+def absolute(path: str) -> str:
     """``path`` absolute and normalised: "etc//x" and "/etc/x" alike are "/etc/x" (normpath
     alone keeps a leading "//", and "//etc/x" would not match "/etc/x")."""
     return posixpath.normpath("/" + path.lstrip("/"))
 
 
-def decode_text(data):
+def decode_text(data: bytes) -> str:
     """A file's text as the checks read it: bytes that are not UTF-8 kept as surrogate escapes
     (U+DC80-U+DCFF), so that the models see the bytes the real tools see (the kernel takes a
     lone 0xA0 for a space); printing escapes them (cli.printable)."""
     return data.decode("utf-8", "surrogateescape")
 
 
-def command_output(argv, status, stdout, stderr, where="", statuses=(0,)):
+def command_output(argv: Sequence[str], status: int, stdout: bytes, stderr: bytes,
+                   where: str = '', statuses: Collection[int] = (0,)) -> str:
     """A fixed command's stdout as text (names that are not UTF-8 kept as surrogate escapes,
     as os.listdir gives them), or the error: a failure, or output over the read limit, which
     is never judged in part."""
@@ -288,7 +293,7 @@ def command_output(argv, status, stdout, stderr, where="", statuses=(0,)):
     return stdout.decode("utf-8", "surrogateescape")
 
 
-def json_output(text, what):
+def json_output(text: str, what: str) -> Any:
     """A command's JSON output, or the error that names it: output that is not JSON, or
     nested deeper than the parser follows (no iproute2 or nft output is), is not read in
     part."""
@@ -306,7 +311,7 @@ _CHARACTER_CLASSES = {"[:digit:]": "0-9", "[:alpha:]": "a-zA-Z", "[:alnum:]": "a
                       "[:xdigit:]": "0-9a-fA-F"}
 
 
-def name_matches(part, name):
+def name_matches(part: str, name: str) -> bool:
     """glob(3) for one path component: '[^' negates, [:class:] ranges, and a leading '.'
     matched only by a leading '.'."""
     for spelled_as, spelled in _CHARACTER_CLASSES.items():
@@ -315,7 +320,7 @@ def name_matches(part, name):
             and (not name.startswith(".") or part.startswith(".")))
 
 
-def glob_paths(source, pattern):
+def glob_paths(source: "Source", pattern: str) -> list[str]:
     """The existing paths an absolute glob pattern names, as glob(3) finds them: component by
     component, sorted."""
     paths = ["/"]

@@ -124,3 +124,24 @@ def test_modules_and_functions_stay_small(relative):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
             and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES]
     assert long == []
+
+
+TYPED = ("kernel.py", "source/local.py", "host", "boot", "router")
+
+
+def typed_modules():
+    return [m for m in modules() if any(str(m) == t or str(m).startswith(t + "/") for t in TYPED)]
+
+
+@pytest.mark.parametrize("relative", typed_modules(), ids=str)
+def test_public_functions_of_the_typed_layers_are_annotated(relative):
+    """kernel, the Source face, host/, boot/, router/: every public function and method says
+    what it takes and gives (make lint runs mypy on them)."""
+    tree = ast.parse((PACKAGE / relative).read_text())
+    functions = [n for n in tree.body if isinstance(n, ast.FunctionDef)] + [
+        m for c in tree.body if isinstance(c, ast.ClassDef) and not c.name.startswith("_")
+        for m in c.body if isinstance(m, ast.FunctionDef)]
+    bare = [f.name for f in functions if not f.name.startswith("_") and (
+        f.returns is None or any(a.annotation is None for a in f.args.args
+                                 if a.arg not in ("self", "cls")))]
+    assert bare == []
