@@ -13,6 +13,7 @@ process of its own."""
 import json
 import os
 import subprocess
+import threading
 
 import fakessh
 import paramiko
@@ -29,7 +30,8 @@ DEBIAN_PYTHON = "/usr/bin/python3"
 
 class Traffic:
     """What the client sends, when it writes to the channel and when it reads an answer, in
-    order."""
+    order. The client is this thread: the in-process server writes its answers from threads
+    of its own, whenever they are ready, and those writes are not the client's."""
 
     def __init__(self, monkeypatch):
         self.events = []
@@ -38,7 +40,8 @@ class Traffic:
         written = paramiko.Channel.send
 
         def write(channel, data):
-            self.events.append(("write", None))
+            if threading.current_thread() is threading.main_thread():
+                self.events.append(("write", None))
             return written(channel, data)
         monkeypatch.setattr(paramiko.Channel, "send", write)
 
