@@ -17,6 +17,7 @@ from lvs_dr_checks import __version__
 from lvs_dr_checks.errors import LOGGER, PluginError, logger  # noqa: F401 - the checks' words
 
 UNKNOWN = 3
+log = logger("cli")
 
 
 class _Deadline(BaseException):
@@ -33,16 +34,16 @@ class _ArgumentParser(argparse.ArgumentParser):
 MAX_TIMEOUT = 600
 
 
-def seconds_up_to(limit):
-    """An argparse type: a number of seconds in (0, limit]."""
+def seconds_up_to(limit, zero=False):
+    """An argparse type: a number of seconds in (0, limit], or [0, limit] with ``zero``."""
     def parse(text):
         try:
             seconds = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError("not a number of seconds: {!r}".format(text))
-        if not 0 < seconds <= limit:
-            raise argparse.ArgumentTypeError("must be between 0 and {:g} seconds: {!r}".format(
-                limit, text))
+        if not (0 <= seconds if zero else 0 < seconds) or not seconds <= limit:
+            raise argparse.ArgumentTypeError("must be {} 0 and at most {:g} seconds: {!r}".format(
+                "at least" if zero else "more than", limit, text))
         return seconds
     return parse
 
@@ -69,17 +70,19 @@ def flatten(lists):
     return [item for sublist in lists or [] for item in sublist]
 
 
-def make_parser(prog, description):
-    """The parser every check starts from: -h, -V, -v (repeatable) and -t."""
-    parser = _ArgumentParser(prog=prog, description=description)
+def make_parser(prog, description, max_timeout=MAX_TIMEOUT):
+    """The parser every check starts from: -h, -V, -v (repeatable) and -t (at most
+    ``max_timeout``). Long options are taken whole, never abbreviated."""
+    parser = _ArgumentParser(prog=prog, description=description, allow_abbrev=False)
     parser.add_argument("-V", "--version", action="version",
                         version="%(prog)s (lvs-dr-checks) {}".format(__version__))
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="-v: one line per finding; -vv, -vvv: debug details "
                              "(-vvv also prints tracebacks of internal errors on stderr)")
-    parser.add_argument("-t", "--timeout", type=positive_seconds, default=10.0, metavar="SECONDS",
+    parser.add_argument("-t", "--timeout", type=seconds_up_to(max_timeout), default=10.0,
+                        metavar="SECONDS",
                         help="abort with UNKNOWN after this many seconds (default: %(default)g, "
-                             "at most {})".format(MAX_TIMEOUT))
+                             "at most {})".format(max_timeout))
     return parser
 
 
@@ -209,6 +212,9 @@ def run(name, parser, build_check, argv=None):
             logging.getLogger(LOGGER).setLevel(
                 logging.DEBUG if verbose >= 3 else logging.INFO if verbose == 2
                 else logging.WARNING)
+            for old, new in getattr(args, "deprecated", ()):
+                log.warning("%s is deprecated: write %s (the old spelling goes in the "
+                            "next release)", old, new)
             check = build_check(args)
             check.name = name
             check.summary = OneLineSummary(check.summary)

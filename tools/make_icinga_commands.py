@@ -65,8 +65,8 @@ def arguments(prefix, parser):
     """(dictionary key, attributes, default variable or None) per argument."""
     found = []
     for action in parser._actions:
-        if isinstance(action, SKIPPED):
-            continue
+        if isinstance(action, SKIPPED) or action.help == argparse.SUPPRESS:
+            continue  # an old spelling is no argument of its own
         key = max(action.option_strings, key=len)
         variable = _variable(prefix, action)
         description = _quote(_description(action))

@@ -31,7 +31,7 @@ import collections
 import nagiosplugin
 from nagiosplugin.state import Critical, Ok, Warn
 
-from lvs_dr_checks import cli, kernel
+from lvs_dr_checks import cli, kernel, options
 from lvs_dr_checks.boot import netconfig
 from lvs_dr_checks.boot import sysctl as boot_sysctl
 from lvs_dr_checks.host import arpfilter, links, role, sysctl
@@ -84,8 +84,9 @@ class ArpSysctl(nagiosplugin.Resource):
     name = NAME
 
     def __init__(self, runtime_source, config_source, interfaces, persistence, arp_ignore,
-                 role_name="auto", boot_tool=None):
+                 role_name="auto", boot_tool=None, sudo=True):
         self.runtime_source = runtime_source
+        self.sudo = sudo
         self.boot_tool = boot_tool
         self.config_source = config_source
         self.interfaces = interfaces
@@ -196,7 +197,7 @@ class ArpSysctl(nagiosplugin.Resource):
         vips = [a.address for a in addresses
                 if a.address.version == 4 and not a.address.is_loopback
                 and present.get(a.interface) and present[a.interface].arp_silent]
-        ruleset = arpfilter.read_ruleset(self.runtime_source)
+        ruleset = arpfilter.read_ruleset(self.runtime_source, self.sudo)
         if ruleset is None:
             self.filters_unknown = True
             return
@@ -387,8 +388,8 @@ def parse_arp_ignore(text):
 def build_parser():
     parser = cli.make_parser("check_arp_sysctl", __doc__)
     parser.formatter_class = cli.argparse.RawDescriptionHelpFormatter
-    parser.add_argument("-i", "--interface", action="append", metavar="IFACE",
-                        help="check this interface (repeatable; default: every ARP-facing one)")
+    options.add_interface(parser, "check this interface (repeatable; default: every "
+                                  "ARP-facing one)", repeatable=True)
     parser.add_argument("--arp-ignore", type=parse_arp_ignore, default=kernel.ARP_IGNORE_PROTECTS,
                         metavar="LIST", help="accepted effective arp_ignore values, a subset of "
                                              "1,2,8 (default: 1,2; 8 answers no ARP at all)")
@@ -399,6 +400,9 @@ def build_parser():
                         help="what applies sysctl settings at boot: systemd-sysctl and udev, or "
                              "procps' 'sysctl --system' (default: procps when /sbin/init is "
                              "not systemd)")
+    parser.add_argument("--sudo", action="store_true",
+                        help="read the nftables ruleset (ARP filters) through 'sudo -n' and the "
+                             "documented sudo rule when this user may not read it")
     target.add_options(parser)
     return parser
 
@@ -410,10 +414,11 @@ def server_check(source, vips, persistence):
 
 def make_check(runtime_source, config_source, interfaces=None,
                arp_ignore=kernel.ARP_IGNORE_PROTECTS, persistence=True, role_name="auto",
-               boot_tool="auto"):
-    """The nagiosplugin Check of the command line (and, through server_check, the sweep)."""
+               boot_tool="auto", sudo=True):
+    """The nagiosplugin Check of the command line (and, through server_check, the sweep,
+    whose real servers carry the documented sudo rule for nft)."""
     resource = ArpSysctl(runtime_source, config_source, interfaces, persistence, arp_ignore,
-                         role_name, None if boot_tool == "auto" else boot_tool)
+                         role_name, None if boot_tool == "auto" else boot_tool, sudo)
     return nagiosplugin.Check(
         resource, SettingContext(), BootContext(),
         nagiosplugin.ScalarContext("exposed_interfaces", critical="0"),
@@ -424,7 +429,7 @@ def make_check(runtime_source, config_source, interfaces=None,
 def build_check(args):
     runtime_source, config_source = target.sources(args)
     return make_check(runtime_source, config_source, args.interface, args.arp_ignore,
-                      not args.no_persistence, args.role, args.boot)
+                      not args.no_persistence, args.role, args.boot, args.sudo)
 
 
 def main(argv=None):

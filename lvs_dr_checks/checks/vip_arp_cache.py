@@ -26,16 +26,14 @@ Examples:
 """
 
 import collections
-import os
 import sys
 import time
 
 import nagiosplugin
 from nagiosplugin.state import Critical, Ok, Warn
 
-from lvs_dr_checks import cli
+from lvs_dr_checks import cli, options
 from lvs_dr_checks.host import ipvs, keepalived, links
-from lvs_dr_checks.options import parse_expectation, parse_name
 from lvs_dr_checks.source import target
 from lvs_dr_checks.source.local import Source
 from lvs_dr_checks.source.ssh.config import valid_host
@@ -184,25 +182,11 @@ def build_parser():
     parser.add_argument("--source", choices=("snmp", "ssh", "local"), default="snmp",
                         help="read the table over SNMP (default), over SSH with ip -j neigh "
                              "(a Linux router), or on this host (a check run on the router)")
-    parser.add_argument("--vip", action="append", type=cli.comma_list, metavar="ADDRESS",
-                        help="a VIP to check (repeatable, or a comma-separated list)")
-    parser.add_argument("--expect-mac", action="append", type=parse_expectation, default=[],
-                        metavar="[VIP=]MAC", help="an owner allowed for every VIP (a director, "
-                                                  "the VRRP virtual MAC), or for one VIP with "
-                                                  "VIP=MAC (repeatable)")
-    parser.add_argument("--from-keepalived", type=os.path.abspath, metavar="PATH",
-                        help="take the VIPs, their virtual MACs (use_vmac: expected) and the "
-                             "direct-routing real servers (named when they own a VIP) from a "
-                             "keepalived.conf")
-    parser.add_argument("--from-ipvs", nargs="?", const=ipvs.PROC_IP_VS, type=os.path.abspath,
-                        metavar="PATH", help="take the VIPs and the direct-routing real servers "
-                                             "from the IPVS table (default %(const)s; saved "
-                                             "'ipvsadm -Ln' output also works)")
+    options.add_vips(parser, "a VIP to check")
+    options.add_owners(parser, "the same as --allow-mac: the router's entry may point at it")
     parser.add_argument("--require-entry", action="store_true",
                         help="WARNING for a VIP the router has no entry for (default: OK, "
                              "counted; a VIP without recent traffic has none)")
-    parser.add_argument("--name", action="append", type=parse_name, default=[],
-                        metavar="MAC=LABEL", help="name a MAC in the output")
     parser.add_argument("--max-entries", type=int, default=DEFAULT_MAX_ENTRIES, metavar="N",
                         help="refuse a table walk past N rows (default %(default)s); the "
                              "interfaces' rows for the VIPs are read directly where the agent "
@@ -217,20 +201,16 @@ def build_parser():
                       help="SNMP v3: lines 'user = ...', 'auth_protocol = SHA', 'auth_key = ...', "
                            "'priv_protocol = AES', 'priv_key = ...' (without priv_*: "
                            "authNoPriv); FILE readable by its owner alone")
-    parser.add_argument("-H", "--host", type=valid_host, metavar="ROUTER",
+    parser.add_argument("-H", "--host", type=valid_host, metavar="HOST",
                         help="the router: its SNMP agent, or its SSH server with --source ssh")
     target.add_ssh_options(parser)
     return parser
 
 
 def _expectations(args, config):
-    vips = links.parse_vips(cli.flatten(args.vip) + [str(v) for v in config.vips()])
-    everywhere = {mac for vip, mac in args.expect_mac if vip is None}
-    allowed = {vip: frozenset(everywhere | config.owner_macs(vip) |
-                              {mac for v, mac in args.expect_mac if v == vip}) for vip in vips}
-    stray = [str(v) for v, _ in args.expect_mac if v is not None and v not in allowed]
-    if stray:
-        raise cli.PluginError("--expect-mac {}=...: not one of the VIPs checked".format(stray[0]))
+    vips = links.parse_vips(cli.flatten(args.vip) + [str(v) for v in config.vips()],
+                            links.OR_FROM_CONFIGURATION)
+    allowed = options.owners(args, vips, config)
     unowned = [str(vip) for vip in vips if not allowed[vip]]
     if unowned:
         raise cli.PluginError("no owner expected for {}: name it with --expect-mac MAC (the "

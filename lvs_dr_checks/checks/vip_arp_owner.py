@@ -32,9 +32,8 @@ import sys
 import nagiosplugin
 from nagiosplugin.state import Critical, Ok, Unknown, Warn
 
-from lvs_dr_checks import cli
+from lvs_dr_checks import cli, options
 from lvs_dr_checks.host import ipvs, keepalived, links
-from lvs_dr_checks.options import parse_mac, parse_name
 from lvs_dr_checks.source.local import Source
 from lvs_dr_checks.summary import ItemSummary, plural
 from lvs_dr_checks.wire import privilege
@@ -152,7 +151,7 @@ class VipArpOwner(nagiosplugin.Resource):
                 chosen.discard(None)
         lowers = {links.lower_device(self.source, name) for name in chosen}
         if len(lowers) != 1:
-            raise cli.PluginError("cannot tell which interface to probe ({}): name it with -I"
+            raise cli.PluginError("cannot tell which interface to probe ({}): name it with -i"
                                   .format(", ".join(sorted(lowers)) or "no route to the VIPs"))
         return lowers.pop()
 
@@ -160,10 +159,10 @@ class VipArpOwner(nagiosplugin.Resource):
     def _usable(link):
         if link.arp_silent:
             raise cli.PluginError("interface {} does not do ARP (loopback or NOARP): name the "
-                                  "VIPs' segment with -I".format(link.name))
+                                  "VIPs' segment with -i".format(link.name))
         if not link.up or link.operstate in ("down", "lowerlayerdown", "notpresent"):
             raise cli.PluginError("interface {} is down ({}): nothing can be probed; bring it up "
-                                  "or name another with -I".format(link.name, link.operstate))
+                                  "or name another with -i".format(link.name, link.operstate))
 
     def _segment(self, iface, addresses, stacked):
         """Addresses of ``iface`` and of the devices stacked on it (the vmac interfaces)."""
@@ -208,7 +207,7 @@ class VipArpOwner(nagiosplugin.Resource):
         if away:
             raise cli.PluginError("{} not on the segment of {} (held there, in its subnets, or "
                                   "routed through it): probes go out only where the VIPs live; "
-                                  "name that interface with -I".format(
+                                  "name that interface with -i".format(
                                       ", ".join(str(v) for v in away[:5]), iface))
         holder = {vip for vip, name in held_on.items() if name == iface or
                   stacked.get(name) == iface}
@@ -467,41 +466,27 @@ class OwnerSummary(ItemSummary):
 # --- The command line: parser, Check, main ---
 
 def build_parser():
-    parser = cli.make_parser("check_vip_arp_owner", __doc__)
+    parser = cli.make_parser("check_vip_arp_owner", __doc__, max_timeout=MAX_PROBE_TIMEOUT)
     parser.formatter_class = cli.argparse.RawDescriptionHelpFormatter
-    parser.add_argument("--vip", action="append", type=cli.comma_list, metavar="ADDRESS",
-                        help="a VIP to probe (repeatable, or a comma-separated list)")
-    parser.add_argument("--from-ipvs", nargs="?", const=ipvs.PROC_IP_VS, type=os.path.abspath,
-                        metavar="PATH", help="take the VIPs and the direct-routing real servers "
-                                             "from the IPVS table (default %(const)s; saved "
-                                             "'ipvsadm -Ln' output also works)")
-    parser.add_argument("--from-keepalived", nargs="?", const=keepalived.DEFAULT_PATH,
-                        type=os.path.abspath, metavar="PATH",
-                        help="take the VIPs, VRIDs, virtual MACs (use_vmac) and direct-routing "
-                             "real servers from keepalived.conf (default %(const)s; includes "
-                             "followed)")
-    parser.add_argument("-I", "--interface", metavar="IFACE",
-                        help="probe on this interface (default: the one holding the VIPs, else "
-                             "the one whose subnet holds them or routes to them; a vmac or VLAN "
-                             "interface is probed on its lower device)")
-    parser.add_argument("--allow-mac", action="append", type=parse_mac, default=[], metavar="MAC",
-                        help="an owner allowed for every VIP (the peer director, a VRRP virtual "
-                             "MAC); exactly one owner may answer at a time")
-    parser.add_argument("--expect-mac", action="append", type=parse_mac, default=[],
-                        metavar="MAC", help="the same as --allow-mac, for the owners a third "
-                                            "host expects (silence is CRITICAL)")
+    options.add_vips(parser, "a VIP to probe")
+    options.add_interface(parser, "probe on this interface (default: the one holding the VIPs, "
+                                  "else the one whose subnet holds them or routes to them; a "
+                                  "vmac or VLAN interface is probed on its lower device)")
+    options.add_deprecated(parser, "-I", "-i/--interface", "interface")
+    options.add_owners(parser, "the same as --allow-mac, for the owners a third host expects; "
+                               "exactly one owner may answer at a time, and silence is "
+                               "CRITICAL")
     parser.add_argument("--witness", action="append", type=cli.comma_list, default=[],
                         metavar="ADDRESS", help="an address on the segment that must answer "
                                                 "(repeatable): proves that the probe reached it")
-    parser.add_argument("--name", action="append", type=parse_name, default=[],
-                        metavar="MAC=LABEL", help="name a MAC in the output")
     parser.add_argument("--count", type=int, default=2, metavar="N",
                         help="probes per VIP (default %(default)s, at most {})".format(MAX_COUNT))
     parser.add_argument("--interval", type=cli.positive_seconds, default=0.25, metavar="SECONDS",
                         help="between rounds of probes (default %(default)g)")
     parser.add_argument("--wait", type=cli.positive_seconds, default=1.0, metavar="SECONDS",
                         help="keep listening after the last probe (default %(default)g)")
-    parser.add_argument("--listen", type=cli.positive_seconds, default=0.0, metavar="SECONDS",
+    parser.add_argument("--listen", type=cli.seconds_up_to(MAX_PROBE_TIMEOUT, zero=True),
+                        default=0.0, metavar="SECONDS",
                         help="listen this much longer: gratuitous ARP, unsolicited neighbour "
                              "advertisements, arp_announce leaks, VRRP; owners that follow one "
                              "another are a failover, owners at once a split brain")
@@ -516,13 +501,12 @@ def build_check(args):
     # The arguments themselves first (a bad one is named whoever runs it); then the
     # privileged work and only that: the sockets and the pacing file; then the invoking
     # user's identity for everything the command line names (the files).
-    for text in cli.flatten(args.vip) + cli.flatten(args.witness):
+    for text in cli.flatten(args.vip):
         links.vip_address(text)
+    for text in cli.flatten(args.witness):
+        links.vip_address(text, "--witness")
     if not cli.flatten(args.vip) and args.from_keepalived is None and args.from_ipvs is None:
-        raise cli.PluginError(links.NO_VIP_GIVEN)
-    if args.timeout > MAX_PROBE_TIMEOUT:
-        raise cli.PluginError("-t {:g} is more than the probe allows ({}s)".format(
-            args.timeout, MAX_PROBE_TIMEOUT))
+        raise cli.PluginError(links.NO_VIP_GIVEN + links.OR_FROM_CONFIGURATION)
     if not 1 <= args.count <= MAX_COUNT:
         raise cli.PluginError("--count {} must be between 1 and {}".format(args.count, MAX_COUNT))
     channels = Channels()
@@ -547,10 +531,10 @@ def _read_named(option, path, reader):
 
 def _build_check(args, channels):
     config = keepalived.from_options(args.from_keepalived, args.from_ipvs, _read_named)
-    vips = links.parse_vips(cli.flatten(args.vip) + [str(v) for v in config.vips()])
-    given = frozenset(args.allow_mac + args.expect_mac)
-    allowed = {vip: given | config.owner_macs(vip) for vip in vips}
-    witnesses = [links.vip_address(w) for w in cli.flatten(args.witness)]
+    vips = links.parse_vips(cli.flatten(args.vip) + [str(v) for v in config.vips()],
+                            links.OR_FROM_CONFIGURATION)
+    allowed = options.owners(args, vips, config)
+    witnesses = [links.vip_address(w, "--witness") for w in cli.flatten(args.witness)]
     timing = {"count": args.count, "interval": args.interval, "wait": args.wait,
               "listen": args.listen}
     resource = VipArpOwner(channels, Source("/"), vips, config, args.interface, allowed,

@@ -28,16 +28,22 @@ Drop = collections.namedtuple("Drop", "addresses interface where")
 Drop.__doc__ = "A rule that drops ARP requests for ``addresses`` (on ``interface``, or all)."
 
 
-def read_ruleset(source: Source) -> Optional[Any]:
-    """The ruleset as nft gives it (as this user, else through sudo), or None when this user
-    may not read it."""
+def read_ruleset(source: Source, sudo: bool) -> Optional[Any]:
+    """The ruleset as nft gives it (as this user, else through ``sudo -n``), or None when
+    this user may not read it. Reading through sudo without ``sudo`` (--sudo) still works in
+    this release, and says at -v that --sudo is wanted."""
     tried = [argv for argv in (LIST, [SUDO, "-n"] + LIST) if source.kind(argv[0]) is not None]
     source.prefetch(commands=tried)
     for argv in tried:
         try:
-            return json_output(source.run(argv), " ".join(argv))
+            ruleset = json_output(source.run(argv), " ".join(argv))
         except PluginError as exc:
             log.info("cannot read the nftables ruleset with %s: %s", " ".join(argv), exc)
+            continue
+        if argv[0] == SUDO and not sudo:
+            log.warning("the nftables ruleset was read through sudo without --sudo: add --sudo "
+                        "(the next release uses sudo only with --sudo)")
+        return ruleset
     return None
 
 

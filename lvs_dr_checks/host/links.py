@@ -76,17 +76,18 @@ class Address(collections.namedtuple("Address", "interface address prefixlen sco
         return "{}/{} on {}".format(self.address, self.prefixlen, self.interface)
 
 
-def vip_address(text: str) -> IP:
-    """One VIP: a unicast address a host can hold and neighbours can resolve; anything else
-    (unspecified, multicast, broadcast, loopback, link-local, IPv4-mapped, a scope) is refused
-    by name, since a probe or a check of it would judge something else."""
+def vip_address(text: str, option: str = "--vip") -> IP:
+    """One VIP (or witness): a unicast address a host can hold and neighbours can resolve;
+    anything else (unspecified, multicast, broadcast, loopback, link-local, IPv4-mapped, a
+    scope) is refused by name, since a probe or a check of it would judge something else.
+    ``option``: the option the text was given with, named in the refusal."""
     if "%" in text:
-        raise PluginError("--vip {!r}: a scoped address is not a VIP; give the address alone"
-                          .format(text))
+        raise PluginError("{} {!r}: a scoped address is not a VIP; give the address alone"
+                          .format(option, text))
     try:
         vip = ipaddress.ip_address(text)
     except ValueError:
-        raise PluginError("--vip {!r} is not an IPv4 or IPv6 address".format(text))
+        raise PluginError("{} {!r} is not an IPv4 or IPv6 address".format(option, text))
     kind = None
     if vip.is_unspecified:
         kind = "the unspecified address"
@@ -101,19 +102,21 @@ def vip_address(text: str) -> IP:
     elif vip.version == 6 and vip.ipv4_mapped is not None:
         kind = "an IPv4-mapped address (give the IPv4 address {})".format(vip.ipv4_mapped)
     if kind:
-        raise PluginError("--vip {}: {} cannot be a VIP".format(vip, kind))
+        raise PluginError("{} {}: {} cannot be a VIP".format(option, vip, kind))
     return vip
 
 
 NO_VIP_GIVEN = "no VIP given: name at least one with --vip ADDRESS"
+# Where the VIPs can also come from, for the plugins that read them from the configuration.
+OR_FROM_CONFIGURATION = ", or take them with --from-keepalived or --from-ipvs"
 
 
-def parse_vips(values: Iterable[str]) -> list[IP]:
+def parse_vips(values: Iterable[str], elsewhere: str = "") -> list[IP]:
     """VIP addresses from repeatable options that also take comma lists, in order, without
     duplicates (linear: thousands of VIPs are common on kube-proxy nodes)."""
     vips = list(dict.fromkeys(vip_address(text) for text in values))
     if not vips:
-        raise PluginError(NO_VIP_GIVEN)
+        raise PluginError(NO_VIP_GIVEN + elsewhere)
     return vips
 
 

@@ -33,7 +33,8 @@ CASES = [
         (",", "no VIP given"),
     )],
     (ON_LO, [], "no VIP given"),
-    (OWNER, [], "no VIP given"),
+    (OWNER, [], "no VIP given: name at least one with --vip ADDRESS, or take them with "
+                "--from-keepalived or --from-ipvs"),
     # Hosts, ports and SSH files.
     *[(plugin_, (["--vip", "192.0.2.100"] if plugin_ == ON_LO else []) + args, cause)
       for plugin_ in (ON_LO, SYSCTL) for args, cause in (
@@ -52,25 +53,34 @@ CASES = [
         (HOST + ["--ssh-password-file", "/nonexistent"], "No such file or directory"),
         (HOST + ["--ssh-key", "/nonexistent/key"], "No such file or directory"),
         (["--root", "/nonexistent"], "--root /nonexistent: no such directory"),
-        (["-t", "0"], "must be between 0 and 600 seconds: '0'"),
-        (["-t", "-1"], "must be between 0 and 600 seconds"),
-        (["-t", "601"], "must be between 0 and 600 seconds"),
-        (["-t", "nan"], "must be between 0 and 600 seconds"),
-        (["-t", "inf"], "must be between 0 and 600 seconds"),
+        (["-t", "0"], "must be more than 0 and at most 600 seconds: '0'"),
+        (["-t", "-1"], "must be more than 0 and at most 600 seconds"),
+        (["-t", "601"], "must be more than 0 and at most 600 seconds"),
+        (["-t", "nan"], "must be more than 0 and at most 600 seconds"),
+        (["-t", "inf"], "must be more than 0 and at most 600 seconds"),
         (["--bogus"], "unrecognized arguments: --bogus"),
     )],
     (SYSCTL, ["--arp-ignore", "0,1"], "must be a list of values that keep a VIP on lo"),
     (SYSCTL, ["--arp-ignore", "3"], "must be a list of values that keep a VIP on lo"),
     (SYSCTL, ["--arp-ignore", "x"], "must be a list of values that keep a VIP on lo"),
     (SYSCTL, ["-i", "nosuchif0"], "no interface nosuchif0 here"),
+    # Long options whole, never abbreviated; each refusal names the option typed.
+    (ON_LO, ["--vi", "192.0.2.100"], "unrecognized arguments: --vi"),
+    (SYSCTL, ["--no-p"], "unrecognized arguments: --no-p"),
+    (OWNER, ["--vip", "192.0.2.100", "--witness", "foo"], "--witness 'foo' is not an IPv4 or"),
+    (CACHE, ROUTER + ["--vip", "192.0.2.100", "--expect-mac", "foo=02:00:5e:00:00:01"],
+     "argument --expect-mac: VIP 'foo' is not an IPv4 or IPv6 address"),
+    (OWNER, ["--vip", "192.0.2.100", "--allow-mac", "192.0.2.9=02:00:5e:00:00:01"],
+     "--allow-mac 192.0.2.9=...: not one of the VIPs checked"),
     # The probe: bounds on what it sends, and the files it reads.
     (OWNER, ["--vip", "192.0.2.100", "--count", "0"], "--count 0 must be between 1 and 10"),
     (OWNER, ["--vip", "192.0.2.100", "--count", "11"], "--count 11 must be between 1 and 10"),
     (OWNER, ["--vip", "192.0.2.100", "--count", "x"], "invalid int value: 'x'"),
-    (OWNER, ["--vip", "192.0.2.100", "--interval", "0"], "must be between 0 and 600 seconds"),
-    (OWNER, ["--vip", "192.0.2.100", "--wait", "-1"], "must be between 0 and 600 seconds"),
-    (OWNER, ["--vip", "192.0.2.100", "--listen", "700"], "must be between 0 and 600 seconds"),
-    (OWNER, ["--vip", "192.0.2.100", "-t", "301"], "-t 301 is more than the probe allows"),
+    (OWNER, ["--vip", "192.0.2.100", "--interval", "0"], "must be more than 0 and at most 600 seconds"),
+    (OWNER, ["--vip", "192.0.2.100", "--wait", "-1"], "must be more than 0 and at most 600 seconds"),
+    (OWNER, ["--vip", "192.0.2.100", "--listen", "700"], "must be at least 0 and at most 300 "
+                                                          "seconds"),
+    (OWNER, ["--vip", "192.0.2.100", "-t", "301"], "more than 0 and at most 300 seconds: '301'"),
     (OWNER, ["--vip", "192.0.2.100", "--expect-mac", "zz"], "not a MAC address"),
     (OWNER, ["--vip", "192.0.2.100", "--allow-mac", "02:00:5e:00:00"], "not a MAC address"),
     (OWNER, ["--vip", "192.0.2.100", "--name", "02:00:5e:00:00:01"], "expected MAC=LABEL"),
@@ -78,8 +88,9 @@ CASES = [
     (OWNER, ["--from-ipvs", "/nonexistent"], "--from-ipvs /nonexistent: cannot read it"),
     (OWNER, ["--from-ipvs", "/dev/zero"], "--from-ipvs /dev/zero: cannot read it"),
     (OWNER, ["--from-ipvs", "/etc"], "--from-ipvs /etc: cannot read it"),
-    (OWNER, ["--vip", "192.0.2.100", "-I", "nosuchif0"], "no interface nosuchif0 here"),
+    (OWNER, ["--vip", "192.0.2.100", "-i", "nosuchif0"], "no interface nosuchif0 here"),
     (OWNER, ["--vip", "192.0.2.100"], "cannot tell which interface to probe"),
+    # -I: the old spelling of -i, kept for one release.
     (OWNER, ["--vip", "192.0.2.100", "-I", "lo"], "does not do ARP (loopback or NOARP)"),
     # Output injection: a label holding a line break.
     (OWNER, ["--vip", "192.0.2.100", "--name", "02:00:5e:00:00:01=evil\nOK: all fine"],
@@ -97,7 +108,7 @@ CASES = [
     (SWEEP, ["--parallel", "300"], "--parallel 300 must be between 1 and 256"),
     (SWEEP, ["--ssh-port", "0"], "not a TCP port"),
     (SWEEP, ["--unreachable", "maybe"], "invalid choice: 'maybe'"),
-    (SWEEP, ["-t", "700"], "must be between 0 and 600 seconds"),
+    (SWEEP, ["-t", "700"], "must be more than 0 and at most 600 seconds"),
     # The router's table: owners, the router, the SNMP secrets and bounds.
     (CACHE, ROUTER + ["--vip", "192.0.2.100"], "no owner expected for 192.0.2.100"),
     (CACHE, ROUTER + ["--vip", "192.0.2.100", "--expect-mac", "zz"], "not a MAC address"),
@@ -131,7 +142,8 @@ CASES = [
 # that does not answer): only the lab's bare namespace gives them.
 NEEDS_THE_LAB = {
     (SYSCTL, ("-i", "nosuchif0")),
-    (OWNER, ("--vip", "192.0.2.100", "-I", "nosuchif0")),
+    (OWNER, ("--vip", "192.0.2.100", "-i", "nosuchif0")),
+    (OWNER, ("--vip", "192.0.2.100", "--allow-mac", "192.0.2.9=02:00:5e:00:00:01")),
     (OWNER, ("--vip", "192.0.2.100")),
     (OWNER, ("--vip", "192.0.2.100", "-I", "lo")),
     (CACHE, tuple(ROUTER + OWNED)),

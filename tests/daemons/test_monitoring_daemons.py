@@ -312,7 +312,7 @@ def test_through_the_sudo_rule_probes_stay_on_the_vips_segment(cluster):
     assert (outcome.code, outcome.lines) == (3, [
         "VIP_ARP_OWNER UNKNOWN - 203.0.113.5 not on the segment of eth0 (held there, in its "
         "subnets, or routed through it): probes go out only where the VIPs live; name that "
-        "interface with -I"]), outcome
+        "interface with -i"]), outcome
     outcome = Outcome(cluster.director.run(
         ["/usr/bin/sudo", "-n", PLUGIN_DIR + "/check_vip_arp_owner", "--vip", lab_module.VIP,
          "-t", "3600"], user=_uid()))

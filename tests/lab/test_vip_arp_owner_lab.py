@@ -166,11 +166,11 @@ def test_unprivileged_run_names_cap_net_raw(cluster):
 
 @pytest.mark.parametrize("args, line", [
     (["--vip", "192.0.2.1000"], "--vip '192.0.2.1000' is not an IPv4 or IPv6 address"),
-    (["--vip", VIP, "-I", "eth7"], "no interface eth7 here (present: eth0, lo, spare0, spare1)"),
-    (["--vip", VIP, "-I", "spare0"], "interface spare0 is down (down): nothing can be probed; "
-                                     "bring it up or name another with -I"),
-    (["--vip", VIP, "-I", "lo"], "interface lo does not do ARP (loopback or NOARP): name the "
-                                 "VIPs' segment with -I"),
+    (["--vip", VIP, "-i", "eth7"], "no interface eth7 here (present: eth0, lo, spare0, spare1)"),
+    (["--vip", VIP, "-i", "spare0"], "interface spare0 is down (down): nothing can be probed; "
+                                     "bring it up or name another with -i"),
+    (["--vip", VIP, "-i", "lo"], "interface lo does not do ARP (loopback or NOARP): name the "
+                                 "VIPs' segment with -i"),
     (["--vip", VIP, "--allow-mac", "02:00:5e:00:00"],
      "argument --allow-mac: not a MAC address (aa:bb:cc:dd:ee:ff): '02:00:5e:00:00' "
      "(see check_vip_arp_owner --help)"),

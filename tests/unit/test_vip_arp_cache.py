@@ -356,7 +356,7 @@ def test_an_agent_that_answers_toobig_is_asked_for_less_down_to_one(emulate, run
     (["--vip", "192.0.2.100", "--expect-mac", "192.0.2.9=" + DIRECTOR_MAC],
      "--expect-mac 192.0.2.9=...: not one of the VIPs checked"),
     (["--vip", "192.0.2.100", "--expect-mac", "0.0.0.0=" + DIRECTOR_MAC],
-     "--vip 0.0.0.0: the unspecified address cannot be a VIP"),
+     "argument --expect-mac: VIP 0.0.0.0: the unspecified address cannot be a VIP"),
     (["--vip", "192.0.2.100", "--expect-mac", DIRECTOR_MAC, "--max-entries", "0"],
      "--max-entries 0 must be at least 1"),
 ])
