@@ -9,6 +9,8 @@ import collections
 import os
 import re
 
+import nagiosplugin
+
 from lvs_dr_checks import cli
 from lvs_dr_checks.errors import PluginError
 from lvs_dr_checks.host import ipvs, keepalived, links
@@ -51,6 +53,10 @@ SUITE = collections.OrderedDict((o.flags[-1], o) for o in (
     Option(("--parallel",), "N", "real servers checked at once"),
     Option(("--unreachable",), "{unknown,critical}", "state of a real server that cannot be "
                                                      "checked"),
+    Option(("--exclude",), "ADDRESS", "leave a real server out (maintenance)"),
+    Option(("-w", "--warning"), "RANGE", "WARNING outside this range (the plugin guidelines' "
+                                         "syntax: 10, 10:, ~:10, 10:20, @10:20)"),
+    Option(("-c", "--critical"), "RANGE", "CRITICAL outside this range"),
     Option(("--source",), "{snmp,ssh,local}", "how the router's table is read"),
     Option(("--require-entry",), "", "WARNING for a VIP the router has no entry for"),
     Option(("--max-entries",), "N", "refuse a table walk past N rows"),
@@ -84,6 +90,19 @@ def parse_name(text):
         raise argparse.ArgumentTypeError("the label holds control characters (a newline, "
                                          "a tab...): {!r}".format(text))
     return parse_mac(mac), label.strip()
+
+
+def threshold(text):
+    """-w/-c RANGE as the monitoring plugin guidelines write it; refused here when it is none,
+    not when the check is evaluated."""
+    try:
+        if not text.strip():
+            raise ValueError("empty")
+        nagiosplugin.Range(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError("not a range (10, 10:, ~:10, 10:20, @10:20): {!r}: {}"
+                                         .format(text, exc))
+    return text
 
 
 def parse_owner(text):

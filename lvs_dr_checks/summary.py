@@ -1,15 +1,50 @@
 """Status lines for checks with one result per item (a VIP, a real server)."""
 
+import collections
 import re
 
 import nagiosplugin
 from nagiosplugin.state import Ok
 
-from lvs_dr_checks.cli import printable
+from lvs_dr_checks.cli import MAX_LINE, printable
 
 
 def plural(count, singular, plural_form=None):
     return "{} {}".format(count, singular if count == 1 else plural_form or singular + "s")
+
+
+def listing(names, used=0):
+    """Names joined with commas, to end a line whose first ``used`` characters are written:
+    the last ones counted rather than named where the line would pass its bound, so that
+    every one is accounted for."""
+    room = MAX_LINE - used - len(" and 99999 more")
+    shown = []
+    for name in names:
+        if sum(len(n) + 2 for n in shown) + len(name) > room:
+            return "{} and {} more".format(", ".join(shown), len(names) - len(shown))
+        shown.append(name)
+    return ", ".join(shown)
+
+
+# The same finding on this many items or more is one line of -v naming them all.
+GROUP_FROM = 4
+
+
+def grouped_lines(entries, noun):
+    """-v lines from (state, the finding said of any item, item name, the finding as said of
+    that item), in order: a finding shared by GROUP_FROM items or more is one line, 'STATE: N
+    items: finding: names', the others one line each."""
+    groups = collections.OrderedDict()
+    for state, shared, name, own in entries:
+        groups.setdefault((state, shared), []).append((name, own))
+    lines = []
+    for (state, shared), members in groups.items():
+        if len(members) >= GROUP_FROM:
+            head = "{}: {}: {}: ".format(str(state).upper(), plural(len(members), noun), shared)
+            lines.append(head + listing([name for name, _ in members], len(head)))
+        else:
+            lines += ["{}: {}".format(str(state).upper(), own) for _, own in members]
+    return lines
 
 
 def unique_labels(names):

@@ -27,6 +27,7 @@ Examples:
 """
 
 import collections
+import re
 
 import nagiosplugin
 from nagiosplugin.state import Critical, Ok, Warn
@@ -36,7 +37,7 @@ from lvs_dr_checks.boot import netconfig
 from lvs_dr_checks.boot import sysctl as boot_sysctl
 from lvs_dr_checks.host import arpfilter, links, role, sysctl
 from lvs_dr_checks.source import target
-from lvs_dr_checks.summary import unique_labels
+from lvs_dr_checks.summary import grouped_lines, unique_labels
 
 NAME = "ARP_SYSCTL"
 log = cli.logger("arp_sysctl")
@@ -46,8 +47,9 @@ STATES = {kernel.OK: Ok, kernel.WARNING: Warn, kernel.CRITICAL: Critical}
 # --- Acquisition: the Resource reads the host and yields its metrics ---
 
 # The keys that get perfdata: the three that decide a real server's exposure; per-interface
-# values for at most this many interfaces (all of them up to it, else those with a finding),
-# so that hundreds of interfaces keep the output within its bound. The counts are always there.
+# values for the first this many interfaces checked, whatever their state (the labels change
+# with the host's interfaces, never with a finding), so that hundreds of interfaces keep the
+# output within its bound. The counts are always there.
 PERFDATA_KEYS = kernel.KEYS
 PERFDATA_INTERFACES = 16
 
@@ -158,13 +160,10 @@ class ArpSysctl(nagiosplugin.Resource):
                for scope in self.checked}
         self._find_shields(now, present)
         exposed = 0
+        self.graphed = set(self.checked[:PERFDATA_INTERFACES])
         for scope in self.checked:
             settings = [s._replace(shield=self.shields.get(scope)) for s in now[scope]]
             exposed += any(s.verdict == kernel.CRITICAL for s in settings)
-            if len(self.checked) <= PERFDATA_INTERFACES or any(
-                    s.verdict != kernel.OK for s in settings):
-                if len(self.graphed) < PERFDATA_INTERFACES:
-                    self.graphed.add(scope)
             for setting in settings:
                 yield nagiosplugin.Metric("{}_{}".format(self.labels[scope], setting.key),
                                           setting, context="setting")
@@ -368,8 +367,17 @@ class ArpSysctlSummary(nagiosplugin.Summary):
                              if more > 0 else "")
 
     def verbose(self, results):
-        ordered = sorted(self.findings(results), key=lambda r: -int(r.state))
-        return ["{}: {}".format(str(r.state).upper(), r) for r in ordered]
+        """Every finding, worst first; the same finding on several interfaces is one line
+        naming them, so that hundreds of interfaces stay within the bounded output."""
+        entries = []
+        for result in sorted(self.findings(results), key=lambda r: -int(r.state)):
+            scope = getattr(result.metric.value, "scope", None) if result.metric else None
+            text = shared = str(result)
+            if scope and scope != NEW_INTERFACES:
+                shared = re.sub(r"(?<![\w.-]){}(?![\w-])".format(re.escape(scope)),
+                                "<interface>", text)
+            entries.append((result.state, shared, scope, text))
+        return grouped_lines(entries, "interface")
 
 
 # --- The command line: parser, Check, main ---

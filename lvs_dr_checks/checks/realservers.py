@@ -7,13 +7,19 @@ each server 0.85 x -t / waves seconds), and whatever happens on one server (any 
 delay) is that server's UNKNOWN alone.
 
 States: the worst server's, a confirmed CRITICAL before a server that could not be checked
-(UNKNOWN, or CRITICAL with --unreachable critical).
+(UNKNOWN, or CRITICAL with --unreachable critical). With -w or -c, the servers not checked
+are judged by their number instead (ranges as the plugin guidelines write them), so that one
+server down is WARNING or OK while a CRITICAL elsewhere still wins; --exclude leaves servers
+in maintenance out.
 
-Perfdata: each server's state (0-3), servers, servers_ok, servers_warning, servers_critical,
-servers_unknown (they add up to servers), unreachable (warning above 0).
+Perfdata, the same labels whatever the state: the state of each of the first 32 servers of
+the table (0 OK, 1 WARNING, 2 UNKNOWN, 3 CRITICAL: higher is worse), servers, servers_ok,
+servers_warning, servers_critical, servers_unknown (checked), unreachable (not checked; they
+add up to servers), excluded.
 
-Example:
+Examples:
   check_lvs_realservers --from-ipvs --ssh-user monitor --ssh-key /etc/lvs-dr/id_ed25519
+  check_lvs_realservers --exclude 192.0.2.13 -w 1 -c 3 --ssh-user monitor
 """
 
 import collections
@@ -23,11 +29,11 @@ import os
 import nagiosplugin
 from nagiosplugin.state import Critical, Ok, Unknown, Warn
 
-from lvs_dr_checks import cli
+from lvs_dr_checks import cli, options
 from lvs_dr_checks.checks import sweep as pool
 from lvs_dr_checks.host import ipvs, links
 from lvs_dr_checks.source import target
-from lvs_dr_checks.summary import ItemSummary, plural
+from lvs_dr_checks.summary import ItemSummary, grouped_lines, listing, plural
 
 NAME = "LVS_REALSERVERS"
 log = cli.logger("realservers")
@@ -93,7 +99,7 @@ def sweep(jobs, plan):
     """check_server(*job) for every job, each in a process of its own (checks.sweep): a
     server whose time is up, or whose process died, is its own UNKNOWN."""
     return pool.run(jobs, plan, pool.Work(_answer, _report, _unchecked))
-# Per-server perfdata for at most this many servers (see RealServerContext.performance).
+# Per-server perfdata for the first this many servers of the table, whatever their state.
 PERFDATA_SERVERS = 32
 
 # The sweep's ranking: a confirmed CRITICAL outranks a server that could not be checked.
@@ -106,31 +112,46 @@ class RealServers(nagiosplugin.Resource):
     name = NAME
 
     def __init__(self, services, make_target, parallel, persistence, timeout, unreachable_state,
-                 server_checks):
+                 server_checks, excluded=()):
         self.services = services
         self.server_checks = server_checks
+        self.excluded = excluded
         self.make_target = make_target
         self.parallel = parallel
         self.persistence = persistence
         self.timeout = timeout
         self.unreachable_state = unreachable_state
         self.plan = None
-        self.graphed = set()  # the servers whose state gets perfdata
+        self.graphed = set()  # the servers whose state gets perfdata: the table's first ones
+        self.left_out = []  # the servers --exclude leaves out
+        self.reports = []
 
     def servers(self):
-        """{real server ip: [its VIPs]} for direct-routing real servers."""
+        """{real server ip: [its VIPs]} for direct-routing real servers, the excluded ones
+        left out (and named in self.left_out)."""
         vips = collections.OrderedDict(
             (ip, list(dict.fromkeys(service.vip for service in served)))
             for ip, served in ipvs.direct_routing(self.services).items())
         if not vips:
             raise cli.PluginError("the IPVS table has no direct-routing real server")
+        for ip in self.excluded:
+            if ip not in vips:
+                log.warning("--exclude %s names no direct-routing real server of the table", ip)
+        self.left_out = [ip for ip in vips if ip in self.excluded]
+        for ip in self.left_out:
+            del vips[ip]
+        if not vips:
+            raise cli.PluginError("--exclude leaves no real server to check")
         return vips
 
     def state_of(self, report):
+        """A server's state in the sweep: its checks' worst, or ``unreachable_state`` when it
+        could not be checked (Ok where -w/-c judge the number not checked)."""
         return self.unreachable_state if report.error else report.state
 
     def probe(self):
         servers = self.servers()
+        self.graphed = {str(ip) for ip in list(servers)[:PERFDATA_SERVERS]}
         self.plan = pool.Plan.make(len(servers), self.parallel, self.timeout)
         log.info("sweep plan: %s", self.plan)
         connect_timeout = self.plan.budget * target.CONNECT_SHARE
@@ -140,26 +161,24 @@ class RealServers(nagiosplugin.Resource):
 
         jobs = [(ip, vips, make_target, self.persistence, self.server_checks)
                 for ip, vips in servers.items()]
-        reports = sweep(jobs, self.plan)
-        shown = reports if len(reports) <= PERFDATA_SERVERS else \
-            [r for r in reports if self.state_of(r) != Ok]
-        self.graphed = {str(r.ip) for r in shown[:PERFDATA_SERVERS]}
+        reports = self.reports = sweep(jobs, self.plan)
         for report in reports:
             yield nagiosplugin.Metric(str(report.ip), report, context="realserver")
-        counts = collections.Counter(self.state_of(report) for report in reports)
+        counts = collections.Counter(r.state for r in reports if not r.error)
         yield nagiosplugin.Metric("servers", len(reports), min=0, context="servers")
         yield nagiosplugin.Metric("unreachable", sum(bool(r.error) for r in reports), min=0,
                                   max=len(reports), context="unreachable")
         for state in (Ok, Warn, Critical, Unknown):
             yield nagiosplugin.Metric("servers_" + str(state), counts[state], min=0,
                                       max=len(reports), context="servers")
+        yield nagiosplugin.Metric("excluded", len(self.left_out), min=0, context="servers")
 
 
 # --- Evaluation: the Contexts decide each verdict, once ---
 
 class RealServerContext(nagiosplugin.Context):
     """A server's state is the worst of its checks; one that cannot be checked is UNKNOWN
-    (or CRITICAL with --unreachable critical)."""
+    (or CRITICAL with --unreachable critical; with -w/-c, its number is judged instead)."""
 
     def __init__(self):
         super().__init__("realserver")
@@ -168,7 +187,8 @@ class RealServerContext(nagiosplugin.Context):
         report = metric.value
         state = resource.state_of(report)
         if report.error:
-            return self.result_cls(state, "{}: {}".format(report.ip, report.error), metric)
+            return self.result_cls(state, "{}: not checked: {}".format(report.ip, report.error),
+                                   metric)
         if state == Ok:  # short: a sweep of many servers must fit its bounded output
             return self.result_cls(state, "{}: {}".format(report.ip, ", ".join(
                 "{} OK".format(name) for name, _, _ in report.results)), metric)
@@ -179,13 +199,32 @@ class RealServerContext(nagiosplugin.Context):
             report.ip, worst[2], " ({})".format(others) if others else ""), metric)
 
     def performance(self, metric, resource):
-        """Each server's state, for up to PERFDATA_SERVERS servers (beyond, those not OK):
-        the counts are always there."""
-        state = resource.state_of(metric.value)
+        """The state of each of the table's first PERFDATA_SERVERS servers, whatever it is,
+        ranked so that a graph reads worse as higher (0 OK, 1 WARNING, 2 UNKNOWN or not
+        checked, 3 CRITICAL); the counts are always there."""
         if metric.name not in resource.graphed:
             return None
-        return nagiosplugin.Performance(metric.name, int(state), warn="0", crit="1", min=0,
+        report = metric.value
+        state = (Critical if resource.unreachable_state == Critical else Unknown) \
+            if report.error else report.state
+        return nagiosplugin.Performance(metric.name, RANK[state], warn="0", crit="2", min=0,
                                         max=3)
+
+
+class UnreachableContext(nagiosplugin.ScalarContext):
+    """The number of servers not checked, against -w/-c (default: WARNING above 0), said
+    with the servers it counts."""
+
+    def describe(self, metric):
+        return None  # the result says it all, with the servers (evaluate)
+
+    def evaluate(self, metric, resource):
+        state = super().evaluate(metric, resource).state
+        unchecked = [str(r.ip) for r in resource.reports if r.error]
+        text = "{} not checked".format(plural(metric.value, "real server"))
+        if unchecked:
+            text += ": " + listing(unchecked, len(text) + 100)
+        return self.result_cls(state, text, metric)
 
 
 class SweepCheck(nagiosplugin.Check):
@@ -204,22 +243,36 @@ class SweepCheck(nagiosplugin.Check):
 
 class RealServersSummary(ItemSummary):
     """The worst real server first (CRITICAL before UNKNOWN), then those that could not be
-    checked; -v: one line per server."""
+    checked; -v: every server accounted for, those not checked grouped by reason, the OK
+    ones on one line, the excluded named."""
 
     context = "realserver"
     noun = "real server"
 
+    def __init__(self, resource):
+        self.resource = resource
+
     def ok(self, results):
         servers = self.items(results)
-        return "{} checked over SSH: {}".format(plural(len(servers), "real server"),
-                                                ", ".join(r.metric.name for r in servers))
+        checked = [r.metric.name for r in servers if not r.metric.value.error]
+        text = "{} checked over SSH: {}".format(plural(len(checked), "real server"),
+                                                listing(checked, 200))
+        unchecked = [r.metric.name for r in servers if r.metric.value.error]
+        if unchecked:
+            text += "; {} not checked (within -w/-c): {}".format(len(unchecked),
+                                                                  listing(unchecked, 350))
+        if self.resource.left_out:
+            text += "; excluded: {}".format(listing([str(ip) for ip in self.resource.left_out],
+                                                     400))
+        return text
 
     def problem(self, results):
         items = self.items(results)
-        if not items:
-            return str(results.first_significant)
         affected = [r for r in items if r.state != Ok]
-        worst = max(affected, key=lambda r: RANK[r.state])
+        if not affected:  # the number not checked, beyond -w/-c, or no server at all
+            return str(results.first_significant)
+        # A confirmed finding before a server not checked of the same rank.
+        worst = max(affected, key=lambda r: (RANK[r.state], not r.metric.value.error))
         text = "{} ({} of {} affected)".format(worst, len(affected), plural(len(items), self.noun))
         unchecked = [r.metric.name for r in items if r.metric.value.error and r is not worst]
         if unchecked:
@@ -230,6 +283,19 @@ class RealServersSummary(ItemSummary):
 
     def ordered(self, results):
         return sorted(self.items(results), key=lambda r: -RANK[r.state])
+
+    def verbose(self, results):
+        entries = []
+        for result in self.ordered(results):
+            report = result.metric.value
+            own = str(result)
+            shared = own.split(": ", 1)[1].replace(str(report.ip), "<server>")
+            entries.append((result.state, shared, str(report.ip), own))
+        lines = grouped_lines(entries, "real server")
+        if self.resource.left_out:
+            head = "excluded (--exclude): "
+            lines.append(head + listing([str(ip) for ip in self.resource.left_out], len(head)))
+        return lines
 
 
 # --- The command line: parser, Check, main ---
@@ -242,8 +308,17 @@ def build_parser():
                                              "'ipvsadm -Ln' output also works)")
     parser.add_argument("--parallel", type=int, default=8, metavar="N",
                         help="servers checked at once (default %(default)s)")
-    parser.add_argument("--unreachable", choices=("unknown", "critical"), default="unknown",
-                        help="state of a server that cannot be checked (default %(default)s)")
+    parser.add_argument("--unreachable", choices=("unknown", "critical"),
+                        help="state of a server that cannot be checked (default unknown; "
+                             "not with -w/-c)")
+    parser.add_argument("--exclude", action="append", type=cli.comma_list, default=[],
+                        metavar="ADDRESS", help="leave this real server out (maintenance; "
+                                                "repeatable, or a comma-separated list)")
+    parser.add_argument("-w", "--warning", type=options.threshold, metavar="RANGE",
+                        help="WARNING when the number of servers not checked is outside RANGE "
+                             "(instead of each such server being UNKNOWN)")
+    parser.add_argument("-c", "--critical", type=options.threshold, metavar="RANGE",
+                        help="CRITICAL when the number of servers not checked is outside RANGE")
     parser.add_argument("--no-persistence", action="store_true",
                         help="skip the boot-time verdicts")
     target.add_ssh_options(parser)
@@ -255,18 +330,25 @@ def build_check(args, server_checks):
 
     if not 1 <= args.parallel <= 256:
         raise cli.PluginError("--parallel {} must be between 1 and 256".format(args.parallel))
+    counted = args.warning is not None or args.critical is not None
+    if counted and args.unreachable is not None:
+        raise cli.PluginError("--unreachable and -w/-c both say what a server not checked "
+                              "means: give one of them")
+    excluded = [links.vip_address(text, "--exclude") for text in cli.flatten(args.exclude)]
     services = ipvs.read(Source("/"), args.from_ipvs)
-    unreachable = Critical if args.unreachable == "critical" else Unknown
+    unreachable = Ok if counted else Critical if args.unreachable == "critical" else Unknown
+
     def make_target(host, connect_timeout):
         return target.remote_target(args, host, connect_timeout)
 
     resource = RealServers(services, make_target, args.parallel, not args.no_persistence,
-                           args.timeout, unreachable, server_checks)
+                           args.timeout, unreachable, server_checks, excluded)
     return SweepCheck(
         resource, RealServerContext(),
         nagiosplugin.ScalarContext("servers"),
-        nagiosplugin.ScalarContext("unreachable", warning="0"),
-        RealServersSummary())
+        UnreachableContext("unreachable", warning=args.warning if counted else "0",
+                           critical=args.critical),
+        RealServersSummary(resource))
 
 
 def main(argv=None, server_checks=()):

@@ -151,7 +151,8 @@ def test_sweep_reports_each_real_server(cluster):
         "affected)")
     assert outcome.lines[2] == "OK: 192.0.2.12: ARP_SYSCTL OK, VIP_ON_LO OK"
     perf = dict(item.split("=", 1) for item in outcome.lines[-1].lstrip("| ").split())
-    assert perf["'192.0.2.11'"] == "2;0;1;0;3" and perf["'192.0.2.12'"] == "0;0;1;0;3"
+    # Ranked so that higher reads worse: 0 OK, 1 WARNING, 2 UNKNOWN, 3 CRITICAL.
+    assert perf["'192.0.2.11'"] == "3;0;2;0;3" and perf["'192.0.2.12'"] == "0;0;2;0;3"
     assert perf["servers_critical"] == "1;;;0;2" and perf["servers_ok"] == "1;;;0;2"
 
 
@@ -170,13 +171,43 @@ def test_sweep_keeps_results_when_a_server_is_unreachable(cluster, tmp_path):
         assert time.monotonic() - started < 4 + 0.5  # -t honoured within half a second
         assert outcome.code == code, outcome
         # Its share of -t: 4 s x 0.85 in one wave, 60% of it to connect.
-        assert re.search(r"192\.0\.2\.250: " + ABSENT.format(r"2\.04"), outcome.stdout), outcome
+        assert re.search(r"{}: 192\.0\.2\.250: not checked: {}".format(
+            state.upper(), ABSENT.format(r"2\.04")), outcome.stdout), outcome
         assert outcome.status.startswith("LVS_REALSERVERS CRITICAL - 192.0.2.11: ARP_SYSCTL "
                                          "CRITICAL"), outcome
         assert "; not checked: 192.0.2.250" in outcome.status
         assert any(line.startswith("CRITICAL: 192.0.2.11: ARP_SYSCTL CRITICAL")
                    for line in outcome.lines)
         assert any(line.startswith("OK: 192.0.2.12: ARP_SYSCTL OK") for line in outcome.lines)
+
+
+def test_sweep_thresholds_exclusions_and_a_critical(cluster, tmp_path):
+    """-w/-c judge the number of servers not checked, --exclude leaves one out: a server
+    down is OK within -w and WARNING beyond it, and a CRITICAL server still wins."""
+    table = tmp_path / "ip_vs"
+    with open(os.path.join(FIXTURES, "ip_vs")) as handle:
+        table.write_text(handle.read() + "  -> C00002FA:0050      Route   1      0          0\n")
+    os.chmod(str(tmp_path), 0o755)
+
+    def sweep(*args):
+        return from_director(cluster, "check_lvs_realservers", "--from-ipvs", str(table),
+                             "--no-persistence", "-t", "4", *args, *cluster.options())
+    # rs1 CRITICAL, rs2 excluded, 192.0.2.250 down within -w 1.
+    outcome = sweep("--exclude", "192.0.2.12", "-w", "1", "-c", "2")
+    assert outcome.code == 2, outcome
+    assert outcome.status.startswith("LVS_REALSERVERS CRITICAL - 192.0.2.11: ARP_SYSCTL "
+                                     "CRITICAL"), outcome
+    perf = dict(item.split("=", 1) for item in outcome.perfdata.split())
+    assert perf["excluded"] == "1;;;0" and perf["unreachable"].startswith("1;1;2;0;2"), perf
+    assert "'192.0.2.12'" not in perf
+    # rs1 left out too: the server down alone, WARNING beyond -w 0, OK within -w 1.
+    for warning, code, state in (("0", 1, "WARNING"), ("1", 0, "OK")):
+        outcome = sweep("--exclude", "192.0.2.11,192.0.2.12", "-w", warning)
+        assert outcome.code == code, outcome
+        assert outcome.status.startswith("LVS_REALSERVERS {} - ".format(state)), outcome
+        if code:
+            assert outcome.status.startswith("LVS_REALSERVERS WARNING - 1 real server not "
+                                             "checked: 192.0.2.250"), outcome
 
 
 def test_ssh_config_supplies_hostname_user_and_key(cluster, tmp_path):

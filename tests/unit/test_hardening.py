@@ -290,8 +290,8 @@ def test_symlink_loop_is_skipped_as_systemd_skips_it():
      "ARP_SYSCTL UNKNOWN - argument --arp-ignore: must be a list of values that keep a VIP on "
      "lo unanswered (1, 2, 8): '0,1' (see check_arp_sysctl --help)"),
     ("check_arp_sysctl", ["-t", "0"],
-     "ARP_SYSCTL UNKNOWN - argument -t/--timeout: must be between 0 and 600 seconds: '0' "
-     "(see check_arp_sysctl --help)"),
+     "ARP_SYSCTL UNKNOWN - argument -t/--timeout: must be more than 0 and at most 600 "
+     "seconds: '0' (see check_arp_sysctl --help)"),
     ("check_lvs_realservers", ["--from-ipvs", "/nonexistent/ip_vs"],
      "LVS_REALSERVERS UNKNOWN - /nonexistent/ip_vs: not found"),
 ])

@@ -111,8 +111,34 @@ def test_hundreds_of_interfaces_keep_the_output_within_its_bound(tmp_path, capsy
     perfdata = out.split("|", 1)[1].split()
     assert sum("_arp_ignore=" in item for item in perfdata) == arp_sysctl.PERFDATA_INTERFACES
     assert any(item.startswith("exposed_interfaces=300;") for item in perfdata)
-    if verbose:
-        assert out.splitlines()[-2].endswith(" more lines (bounded output)")
+    if verbose:  # every interface accounted for: the same finding is one line naming them
+        assert "(bounded output)" not in out
+        assert any(line.startswith("CRITICAL: 300 interfaces: <interface> arp_ignore 0 ")
+                   and line.endswith(" more") for line in out.splitlines())
+
+
+def test_perfdata_labels_do_not_change_with_state(tmp_path, monkeypatch, in_process):
+    """The same host exposed (CRITICAL) and fixed (OK): the same perfdata labels, the first
+    PERFDATA_INTERFACES interfaces whatever their state."""
+    from lvs_dr_checks.checks import arp_sysctl
+    from lvs_dr_checks.source import target
+    from lvs_dr_checks.source.local import Source
+
+    _interfaces_tree(str(tmp_path), 20)
+    monkeypatch.setattr(target, "sources", lambda args: (Source(str(tmp_path)),
+                                                         Source(str(tmp_path))))
+    exposed = in_process(arp_sysctl.main, ["--no-persistence"])
+    conf = tmp_path / "proc" / "sys" / "net" / "ipv4" / "conf" / "all"
+    (conf / "arp_ignore").write_text("1\n")
+    (conf / "arp_announce").write_text("2\n")
+    fixed = in_process(arp_sysctl.main, ["--no-persistence"])
+    assert (exposed.code, fixed.code) == (2, 0), (exposed, fixed)
+
+    def labels(outcome):
+        return sorted(item.split("=", 1)[0] for item in outcome.perfdata.split())
+    assert labels(exposed) == labels(fixed)
+    assert sum(label.endswith("_arp_ignore") for label in labels(fixed)) == \
+        arp_sysctl.PERFDATA_INTERFACES
 
 
 def test_known_hosts_markers_and_bad_lines_are_read_around(tmp_path):
