@@ -9,6 +9,7 @@ import logging
 import re
 import signal
 import sys
+import textwrap
 import traceback
 
 import nagiosplugin
@@ -27,6 +28,32 @@ class _Deadline(BaseException):
 class _ArgumentParser(argparse.ArgumentParser):
     def error(self, message):
         raise PluginError("{} (see {} --help)".format(message, self.prog))
+
+
+# --help and the man pages fit 80 columns, whatever the terminal.
+HELP_WIDTH = 80
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """The description's paragraphs filled to HELP_WIDTH; an indented line (an example, a
+    list) kept as written."""
+
+    def __init__(self, prog, **kwargs):
+        kwargs["width"] = min(kwargs.get("width") or HELP_WIDTH, HELP_WIDTH) - 2
+        super().__init__(prog, **kwargs)
+
+    def _fill_text(self, text, width, indent):
+        paragraphs, lines = [], []
+        for line in text.splitlines() + [""]:
+            if line.strip() and not line[0].isspace():
+                lines.append(line.strip())
+                continue
+            if lines:
+                paragraphs.append(textwrap.fill(" ".join(lines), width,
+                                                initial_indent=indent, subsequent_indent=indent))
+                lines = []
+            paragraphs.append(indent + line if line.strip() else "")
+        return "\n".join(paragraphs).strip("\n")
 
 
 # No check needs more than this: a monitoring system's own timeouts are shorter, and a bound
@@ -73,7 +100,8 @@ def flatten(lists):
 def make_parser(prog, description, max_timeout=MAX_TIMEOUT):
     """The parser every check starts from: -h, -V, -v (repeatable) and -t (at most
     ``max_timeout``). Long options are taken whole, never abbreviated."""
-    parser = _ArgumentParser(prog=prog, description=description, allow_abbrev=False)
+    parser = _ArgumentParser(prog=prog, description=description, allow_abbrev=False,
+                             formatter_class=HelpFormatter)
     parser.add_argument("-V", "--version", action="version",
                         version="%(prog)s (lvs-dr-checks) {}".format(__version__))
     parser.add_argument("-v", "--verbose", action="count", default=0,

@@ -8,6 +8,7 @@ import argparse
 import importlib
 import os
 import sys
+import textwrap
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
 os.environ["COLUMNS"] = "80"  # argparse wraps --help to the terminal: the same text everywhere
@@ -25,19 +26,47 @@ def roff(text):
     return "\n".join(lines)
 
 
+EXIT_STATUS = [(0, "OK"), (1, "WARNING"), (2, "CRITICAL"),
+               (3, "UNKNOWN: a setup error, or no verdict could be reached; the line names "
+                   "the cause and the fix")]
+
+
+def _option_entries(parser):
+    """roff .TP entries, one per option: its flags and value, then its help."""
+    formatter = parser._get_formatter()
+    entries = []
+    for action in parser._actions:
+        if action.help == argparse.SUPPRESS:
+            continue
+        value = syntax(action)
+        flags = ", ".join("\\fB{}\\fR".format(roff(flag)) for flag in action.option_strings)
+        entries += [".TP", flags + (" \\fI{}\\fR".format(roff(value)) if value else ""),
+                    roff(" ".join(formatter._expand_help(action).split()))]
+    return entries
+
+
 def page(name, module):
+    """The man page: NAME, SYNOPSIS, DESCRIPTION, OPTIONS, EXIT STATUS, EXAMPLES, SEE ALSO."""
     parser = importlib.import_module("lvs_dr_checks.checks." + module).build_parser()
     parser.prog = name
-    summary = " ".join((parser.description or "").strip().split("\n\n")[0].split())
-    summary = summary.split(": ", 1)[-1]
-    usage = parser.format_usage()
-    text = parser.format_help()[len(usage):].lstrip("\n")
+    description, _, examples = (parser.description or "").strip().partition("\nExample")
+    summary = " ".join(description.split("\n\n")[0].split()).split(": ", 1)[-1]
+    body = description.split("\n\n", 1)[1] if "\n\n" in description else ""
+    first, *rest = parser.format_usage().replace("usage: ", "", 1).rstrip().splitlines()
+    usage = "\n".join([first] + [" " * (len(name) + 1) + line.strip() for line in rest])
     return "\n".join([
         '.TH {} 1 "" "lvs-dr-checks {}" "Monitoring plugins"'.format(name.upper(), __version__),
         ".SH NAME", "{} \\- {}".format(name, roff(summary)),
-        ".SH SYNOPSIS", ".nf", roff(usage.replace("usage: ", "", 1)), ".fi",
-        ".SH DESCRIPTION", ".nf", roff(text), ".fi",
-        ".SH SEE ALSO", ", ".join("{}(1)".format(other) for other in PLUGINS if other != name),
+        ".SH SYNOPSIS", ".nf", roff(usage), ".fi",
+        ".SH DESCRIPTION", "\n.PP\n".join(roff(" ".join(paragraph.split()))
+                                          for paragraph in body.split("\n\n") if paragraph),
+        ".SH OPTIONS", *_option_entries(parser),
+        ".SH EXIT STATUS", *[line for code, meaning in EXIT_STATUS
+                             for line in (".TP", "\\fB{}\\fR".format(code), meaning)],
+        ".SH EXAMPLES", ".nf", roff(textwrap.dedent(examples.split(":", 1)[-1]).strip("\n")),
+        ".fi",
+        ".SH SEE ALSO", ", ".join("{}(1)".format(other) for other in PLUGINS if other != name)
+        + "; /usr/share/doc/lvs-dr-checks/ (the README, docs/options.md)",
         ""])
 
 

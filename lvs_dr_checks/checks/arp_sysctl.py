@@ -9,7 +9,7 @@ a director (VIPs in its IPVS table or keepalived.conf, or --role director): ever
 reported. Effective values follow the kernel (max or OR of all and the interface); the
 boot-time values are what systemd-sysctl and udev (or, on a system whose /sbin/init is not
 systemd, procps' `sysctl --system`) would leave after a reboot, replayed with the kernel's
-default propagation (lvs_dr_checks.host.sysctl).
+default propagation (lvs_dr_checks.boot.sysctl).
 
 States: CRITICAL, an interface answers or announces what it must not now. WARNING, proxy ARP,
 arp_ignore 8 (answers nothing at all), interfaces created later unprotected, or a reboot would
@@ -395,7 +395,6 @@ def parse_arp_ignore(text):
 
 def build_parser():
     parser = cli.make_parser("check_arp_sysctl", __doc__)
-    parser.formatter_class = cli.argparse.RawDescriptionHelpFormatter
     options.add_interface(parser, "check this interface (repeatable; default: every "
                                   "ARP-facing one)", repeatable=True)
     parser.add_argument("--arp-ignore", type=parse_arp_ignore, default=kernel.ARP_IGNORE_PROTECTS,

@@ -18,7 +18,7 @@ servers_warning, servers_critical, servers_unknown (checked), unreachable (not c
 add up to servers), excluded.
 
 Examples:
-  check_lvs_realservers --from-ipvs --ssh-user monitor --ssh-key /etc/lvs-dr/id_ed25519
+  check_lvs_realservers --ssh-user monitor --ssh-key /etc/lvs-dr/id_ed25519
   check_lvs_realservers --exclude 192.0.2.13 -w 1 -c 3 --ssh-user monitor
 """
 
@@ -302,7 +302,6 @@ class RealServersSummary(ItemSummary):
 
 def build_parser():
     parser = cli.make_parser("check_lvs_realservers", __doc__)
-    parser.formatter_class = cli.argparse.RawDescriptionHelpFormatter
     parser.add_argument("--from-ipvs", nargs="?", const=ipvs.PROC_IP_VS, type=os.path.abspath, default=ipvs.PROC_IP_VS,
                         metavar="PATH", help="the IPVS table (default %(const)s; saved "
                                              "'ipvsadm -Ln' output also works)")

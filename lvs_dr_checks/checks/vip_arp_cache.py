@@ -17,12 +17,15 @@ Perfdata: vips, entries (the VIPs' entries found), foreign_entries (critical abo
 absent_vips (warning above 0 with --require-entry), duration (the read, in seconds).
 
 Examples:
-  over SNMP v3:   check_vip_arp_cache -H ROUTER --snmp-v3-file /etc/lvs-dr/router.snmp
-                  --vip 192.0.2.100 --expect-mac D1_MAC --expect-mac D2_MAC
-  keepalived:     check_vip_arp_cache -H ROUTER --snmp-community-file FILE
-                  --from-keepalived COPY.conf   (use_vmac: the virtual MAC is expected)
-  Linux router:   check_vip_arp_cache -H ROUTER --source ssh --ssh-user monitor
-                  --vip 192.0.2.100 --expect-mac 192.0.2.100=D1_MAC
+  over SNMP v3:
+    check_vip_arp_cache -H ROUTER --snmp-v3-file FILE --vip 192.0.2.100
+      --expect-mac D1_MAC --expect-mac D2_MAC
+  keepalived (use_vmac: the virtual MAC is the owner):
+    check_vip_arp_cache -H ROUTER --snmp-community-file FILE
+      --from-keepalived COPY.conf
+  a Linux router:
+    check_vip_arp_cache -H ROUTER --source ssh --ssh-user monitor
+      --vip 192.0.2.100 --expect-mac 192.0.2.100=D1_MAC
 """
 
 import collections
@@ -178,7 +181,6 @@ class CacheSummary(ItemSummary):
 
 def build_parser():
     parser = cli.make_parser("check_vip_arp_cache", __doc__)
-    parser.formatter_class = cli.argparse.RawDescriptionHelpFormatter
     parser.add_argument("--source", choices=("snmp", "ssh", "local"), default="snmp",
                         help="read the table over SNMP (default), over SSH with ip -j neigh "
                              "(a Linux router), or on this host (a check run on the router)")

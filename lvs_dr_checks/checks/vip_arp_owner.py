@@ -18,10 +18,11 @@ Perfdata: vips, responders, foreign_responders (critical above 0), split_brain (
 above 0), silent_vips (critical above 0), witnesses, witnesses_answered, probes, duration.
 
 Examples:
-  on each director:    check_vip_arp_owner --sudo --from-keepalived --allow-mac PEER_MAC
-  from a third host:   check_vip_arp_owner --from-keepalived COPY.conf --expect-mac D1_MAC
-                       --expect-mac D2_MAC
-  with use_vmac:       check_vip_arp_owner --from-keepalived COPY.conf
+  on each director:  check_vip_arp_owner --sudo --from-keepalived
+                       --allow-mac PEER_MAC
+  from a third host: check_vip_arp_owner --from-keepalived COPY.conf
+                       --expect-mac D1_MAC --expect-mac D2_MAC
+  with use_vmac:     check_vip_arp_owner --from-keepalived COPY.conf
 """
 
 import collections
@@ -467,7 +468,6 @@ class OwnerSummary(ItemSummary):
 
 def build_parser():
     parser = cli.make_parser("check_vip_arp_owner", __doc__, max_timeout=MAX_PROBE_TIMEOUT)
-    parser.formatter_class = cli.argparse.RawDescriptionHelpFormatter
     options.add_vips(parser, "a VIP to probe")
     options.add_interface(parser, "probe on this interface (default: the one holding the VIPs, "
                                   "else the one whose subnet holds them or routes to them; a "

@@ -198,7 +198,6 @@ class VipOnLoSummary(ItemSummary):
 
 def build_parser():
     parser = cli.make_parser("check_vip_on_lo", __doc__)
-    parser.formatter_class = cli.argparse.RawDescriptionHelpFormatter
     parser.add_argument("--vip", action="append", type=cli.comma_list, metavar="ADDRESS",
                         help="a VIP (repeatable, or a comma-separated list; IPv4 or IPv6)")
     target.add_options(parser)

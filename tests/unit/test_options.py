@@ -78,3 +78,10 @@ def test_owners_take_vip_equals_mac_in_both_plugins():
                                                                 "02:00:5e:00:00:01")]
         assert args.allow_mac == [(None, "02:00:5e:00:00:02")]
 
+
+
+@pytest.mark.parametrize("plugin", PLUGINS)
+def test_help_fits_80_columns_on_any_terminal(plugin, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    wide = [line for line in PARSERS[plugin].format_help().splitlines() if len(line) > 80]
+    assert wide == []
