@@ -11,7 +11,8 @@ check's -H (lvs_vip_arp_cache_host, the host's $address$ by default). -v is on b
 (vars.<prefix>_verbose = true), so that Icinga shows one line per finding, and so is the
 probe's --sudo. An option that
 takes an optional path has a switch and a path variable (lvs_vip_arp_owner_from_ipvs,
-lvs_vip_arp_owner_from_ipvs_path).
+lvs_vip_arp_owner_from_ipvs_path). Each command has a timeout above its plugin's -t
+(TIMEOUTS), and `required` where the plugin cannot run without the argument.
 """
 
 import argparse
@@ -30,6 +31,15 @@ SHARED = {"ssh_user": "lvs_ssh_user", "ssh_port": "lvs_ssh_port", "ssh_key": "lv
 # the router check's -H is the router itself (the host the service is applied to).
 OWN_DEFAULTS = {("lvs_vip_arp_cache", "host"): "$address$"}
 PLURALS = {"witness": "witnesses"}
+# Each command's -t, and the command's own timeout in Icinga (Icinga kills a check after it;
+# its default is 60 s): the plugin's -t plus this margin, so that the plugin always speaks
+# first. The sweep gets the most: 50 s are 9 waves of 8 servers of 4.7 s each, about 70 real
+# servers (a larger pool: raise vars.lvs_realservers_timeout and the service's check_timeout).
+TIMEOUTS = {"lvs_realservers": 50}
+DEFAULT_TIMEOUT = 10
+TIMEOUT_MARGIN = 10
+# Arguments a command cannot run without (Icinga refuses the check, naming the variable).
+REQUIRED = {("lvs_vip_on_lo", "vip")}
 # Switches on by default: one line per finding in Icinga, and the probe through the shipped
 # sudo rule (a refusal is UNKNOWN).
 ON_BY_DEFAULT = ("verbose", "sudo")
@@ -85,9 +95,14 @@ def arguments(prefix, parser):
             attributes = ["value = \"${}$\"".format(variable)]
             if isinstance(action, argparse._AppendAction):
                 attributes.append("repeat_key = true")
+            if (prefix, action.dest) in REQUIRED:
+                attributes.append("required = true")
             default = OWN_DEFAULTS.get((prefix, action.dest))
+            default = _quote(default) if default else None
+            if action.dest == "timeout":
+                default = str(TIMEOUTS.get(prefix, DEFAULT_TIMEOUT))
             found.append((key, attributes + ["description = {}".format(description)],
-                          (variable, _quote(default)) if default else None))
+                          (variable, default) if default else None))
     return found
 
 
@@ -96,7 +111,8 @@ def command(plugin, module):
     name = "lvs_" + module
     parser = importlib.import_module("lvs_dr_checks.checks." + module).build_parser()
     lines = ["object CheckCommand {} {{".format(_quote(name)),
-             "  command = [ PluginContribDir + \"/{}\" ]".format(plugin), "",
+             "  command = [ PluginContribDir + \"/{}\" ]".format(plugin),
+             "  timeout = {}".format(TIMEOUTS.get(name, DEFAULT_TIMEOUT) + TIMEOUT_MARGIN), "",
              "  arguments = {"]
     defaults = []
     for key, attributes, default in arguments(name, parser):

@@ -130,3 +130,19 @@ def test_the_readme_reference_is_the_plugins_help():
     assert begin in readme and end in readme
     shipped = readme[readme.index(begin):readme.index(end) + len(end)] + "\n"
     assert shipped == generated, "run tools/make_manpages.py --readme and paste it in README.md"
+
+
+def test_every_checkcommand_outlasts_its_plugins_timeout():
+    """Icinga kills a check at the command's timeout: the plugin's -t (within what the plugin
+    allows) ends first, so that the operator reads the plugin's own UNKNOWN line."""
+    import re
+
+    with open(os.path.join(CONF, "lvs-dr-checks-commands.conf")) as handle:
+        text = handle.read()
+    commands = re.findall(r'object CheckCommand "(\w+)" \{(.*?)\n\}', text, re.S)
+    assert len(commands) == 5
+    for name, body in commands:
+        timeout = int(re.search(r"^  timeout = (\d+)$", body, re.M).group(1))
+        plugin_t = int(re.search(r"vars\.{}_timeout = (\d+)".format(name), body).group(1))
+        bound = int(re.search(r"at most (\d+)\)", body).group(1))
+        assert plugin_t < timeout and plugin_t <= bound, name
