@@ -308,7 +308,7 @@ def test_through_the_sudo_rule_a_root_only_file_reveals_nothing(cluster, tmp_pat
 def test_through_the_sudo_rule_probes_stay_on_the_vips_segment(cluster):
     outcome = Outcome(cluster.director.run(
         ["/usr/bin/sudo", "-n", PLUGIN_DIR + "/check_vip_arp_owner", "--vip", "203.0.113.5",
-         "-I", cluster.director.iface], user=_uid()))
+         "-i", cluster.director.iface], user=_uid()))
     assert (outcome.code, outcome.lines) == (3, [
         "VIP_ARP_OWNER UNKNOWN - 203.0.113.5 not on the segment of eth0 (held there, in its "
         "subnets, or routed through it): probes go out only where the VIPs live; name that "
@@ -316,7 +316,8 @@ def test_through_the_sudo_rule_probes_stay_on_the_vips_segment(cluster):
     outcome = Outcome(cluster.director.run(
         ["/usr/bin/sudo", "-n", PLUGIN_DIR + "/check_vip_arp_owner", "--vip", lab_module.VIP,
          "-t", "3600"], user=_uid()))
-    assert outcome.code == 3 and "must be between 0 and 600 seconds: '3600'" in outcome.status
+    assert outcome.code == 3 and "must be more than 0 and at most 300 seconds: '3600'" in \
+        outcome.status
 
 
 def test_sudo_option_turns_a_refusal_into_unknown(cluster):
@@ -393,7 +394,7 @@ def test_a_master_schedules_the_real_server_checks_on_an_agent(cluster, workdir)
     finally:
         logs = master.stop() + agent.stop()
     assert sorted(checked) == ["rs1!lvs-arp-sysctl", "rs1!lvs-vip-on-lo"], logs
-    direct_runs = {"rs1!lvs-arp-sysctl": [PLUGIN_DIR + "/check_arp_sysctl", "-v"],
+    direct_runs = {"rs1!lvs-arp-sysctl": [PLUGIN_DIR + "/check_arp_sysctl", "-v", "--sudo"],
                    "rs1!lvs-vip-on-lo": [PLUGIN_DIR + "/check_vip_on_lo", "-v", "--vip",
                                          lab_module.VIP]}
     for name, argv in direct_runs.items():

@@ -5,6 +5,7 @@ same namespace. Then the same in the lab with real sshd for the 32 healthy and C
 servers and the fake one for the hostile ones. No traffic leaves the test's namespaces."""
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -41,6 +42,19 @@ def run(farm, name, *args, env=None):
     return Outcome(runner([plugin(name)] + list(args), env=env))
 
 
+def states_in_long_output(outcome):
+    """Every server's state in -v: a line of its own ("STATE: ip: ..."), or named in a group's
+    ("STATE: N real servers: finding: ip, ip, ...")."""
+    state_of = {}
+    for line in outcome.lines[1:]:
+        state, _, rest = line.partition(": ")
+        if re.match(r"\d+ real servers: ", rest):
+            state_of.update((ip, state) for ip in rest.rsplit(": ", 1)[1].split(", "))
+        elif ": " in rest:
+            state_of[rest.split(": ", 1)[0]] = state
+    return state_of
+
+
 def test_sweep_of_32_servers_names_the_critical_one_first_within_t(farm):
     started = time.monotonic()
     outcome = run(farm, "check_lvs_realservers", "--from-ipvs", farm[1], "-t", "20", "-v")
@@ -53,15 +67,17 @@ def test_sweep_of_32_servers_names_the_critical_one_first_within_t(farm):
     perf = dict(item.split("=", 1) for item in outcome.stdout.split("|", 1)[1].split())
     counts = {state: int(perf["servers_" + state].split(";")[0])
               for state in ("ok", "warning", "critical", "unknown")}
-    assert sum(counts.values()) == int(perf["servers"].split(";")[0]) == len(SERVERS)
+    # The checked servers by state, and those not checked: together every server.
+    assert sum(counts.values()) + int(perf["unreachable"].split(";")[0]) == \
+        int(perf["servers"].split(";")[0]) == len(SERVERS)
     assert counts["critical"] == 1
-    lines = {line.split(": ", 2)[1]: line for line in outcome.lines[1:] if ": " in line}
+    state_of = states_in_long_output(outcome)
     for ip in HEALTHY:
-        assert lines[ip].startswith("OK: {}: ".format(ip)), lines[ip]
+        assert state_of[ip] == "OK", outcome
     assert counts["ok"] >= len(HEALTHY)
     for ip in list(BAD) + [DOWN]:
         if BAD.get(ip) != "slow":  # a slow server may finish within its share
-            assert lines[ip].startswith("UNKNOWN: {}: ".format(ip)), lines[ip]
+            assert state_of[ip] == "UNKNOWN", outcome
     assert "internal error" not in outcome.stdout and "Traceback" not in outcome.stdout
     assert outcome.stderr == ""
 
@@ -162,15 +178,15 @@ def test_sweep_of_real_sshd_servers_with_hostile_ones_among_them(tmp_path):
     assert outcome.code == 2, outcome
     assert outcome.status.startswith("LVS_REALSERVERS CRITICAL - 192.0.2.11: ARP_SYSCTL "
                                      "CRITICAL - eth0 arp_ignore 0"), outcome
-    lines = {line.split(": ", 2)[1]: line for line in outcome.lines[1:] if ": " in line}
+    state_of = states_in_long_output(outcome)
     critical = {lab.realservers[0].ip} | set(extra[lab.realservers[0]])
     for ip in real:
-        state = "CRITICAL" if ip in critical else "OK"
-        assert lines[ip].startswith("{}: {}: ".format(state, ip)), lines[ip]
+        assert state_of[ip] == ("CRITICAL" if ip in critical else "OK"), outcome
     for ip in list(hostile) + [nobody_there]:
         if hostile.get(ip) != "slow":  # a slow server may finish within its share
-            assert lines[ip].startswith("UNKNOWN: {}: ".format(ip)), lines[ip]
+            assert state_of[ip] == "UNKNOWN", outcome
     perf = dict(item.split("=", 1) for item in outcome.stdout.split("|", 1)[1].split())
-    assert sum(int(perf["servers_" + s].split(";")[0])
-               for s in ("ok", "warning", "critical", "unknown")) == len(servers)
+    assert sum(int(perf[s].split(";")[0]) for s in ("servers_ok", "servers_warning",
+                                                    "servers_critical", "servers_unknown",
+                                                    "unreachable")) == len(servers)
     assert "internal error" not in outcome.stdout and "Traceback" not in outcome.stdout
