@@ -66,7 +66,7 @@ def page(name, module):
         ".SH EXAMPLES", ".nf", roff(textwrap.dedent(examples.split(":", 1)[-1]).strip("\n")),
         ".fi",
         ".SH SEE ALSO", ", ".join("{}(1)".format(other) for other in PLUGINS if other != name)
-        + "; /usr/share/doc/lvs-dr-checks/ (the README, docs/options.md)",
+        + "; /usr/share/doc/lvs-dr-checks/ (README.md, options.md, examples/)",
         ""])
 
 

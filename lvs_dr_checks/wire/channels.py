@@ -21,8 +21,9 @@ MAX_FRAMES = 50000
 # Frames sent back to back under one reservation: bursts stay this short whatever the wait.
 MAX_BATCH = 16
 
-CAP_NET_RAW_HINT = ("sending ARP needs CAP_NET_RAW: run it as root, through the sudo rule "
-                    "shipped in icinga-conf/sudoers.d/lvs-dr-checks, or grant the capability")
+CAP_NET_RAW_HINT = ("sending ARP needs CAP_NET_RAW: give it to the monitoring daemon "
+                    "(/usr/share/doc/lvs-dr-checks/examples/systemd/), or use --sudo and the "
+                    "sudo rule (examples/sudoers.d/), or run it as root")
 
 
 ETH_P_ALL = 0x0003

@@ -15,8 +15,8 @@ from lvs_dr_checks.source.local import SUDO
 
 log = logger("privilege")
 SUDO_OPTION = "--sudo"
-SUDOERS_HINT = ("install the rule shipped in icinga-conf/sudoers.d/lvs-dr-checks "
-                "(visudo -cf FILE && install -m 0440 FILE /etc/sudoers.d/)")
+SUDOERS_HINT = ("enable the sudo rule: install -m 0440 /usr/share/doc/lvs-dr-checks/examples/"
+                "sudoers.d/lvs-dr-checks /etc/sudoers.d/lvs-dr-checks")
 
 
 def invoking_user():

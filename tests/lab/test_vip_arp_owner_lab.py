@@ -6,7 +6,7 @@ import time
 
 import lab as lab_module
 import pytest
-from conftest import FIXTURES, TESTS, run_in
+from conftest import FIXTURES, TESTS, Outcome, run_in
 
 VIP = lab_module.VIP
 PROTECT = {"all.arp_ignore": 1, "all.arp_announce": 2}
@@ -46,6 +46,20 @@ def test_clean_cluster_is_ok(cluster):
         "vips": "1;;;0", "responders": "0;;;0", "foreign_responders": "0;;0;0",
         "split_brain": "0;;0;0;1", "silent_vips": "0;;0;0;1", "witnesses": "1;;;0",
         "witnesses_answered": "1;;;0;1", "probes": "4;;;0"}
+
+
+def test_an_unprivileged_user_with_cap_net_raw_alone_probes(cluster):
+    """The recommended grant (examples/systemd/*.service.d: AmbientCapabilities=CAP_NET_RAW):
+    nobody, holding CAP_NET_RAW as an ambient capability and nothing else, gets the same
+    verdict as root (test_clean_cluster_is_ok); without it, see the next test."""
+    argv = [lab_module.plugin("check_vip_arp_owner"), "--vip", VIP, "--witness",
+            cluster.realservers[1].ip]
+    ambient = [lab_module.SETPRIV, "--reuid", lab_module.NOBODY, "--regid", lab_module.NOBODY,
+               "--clear-groups", "--inh-caps", "+net_raw", "--ambient-caps", "+net_raw", "--"]
+    outcome = Outcome(cluster.director.run(ambient + argv))
+    assert outcome.code == 0, outcome
+    assert outcome.status == ("VIP_ARP_OWNER OK - 1 VIP probed on eth0: each owned by one allowed "
+                              "owner; 1 of 1 witness answered"), outcome
 
 
 def test_silence_without_a_witness_is_never_a_plain_ok(cluster):
@@ -160,8 +174,9 @@ def test_listen_catches_arp_announce_leak(cluster):
 def test_unprivileged_run_names_cap_net_raw(cluster):
     outcome = owner(cluster.director, "--vip", VIP, user=lab_module.NOBODY)
     assert (outcome.code, outcome.lines) == (3, [
-        "VIP_ARP_OWNER UNKNOWN - sending ARP needs CAP_NET_RAW: run it as root, through the sudo "
-        "rule shipped in icinga-conf/sudoers.d/lvs-dr-checks, or grant the capability"])
+        "VIP_ARP_OWNER UNKNOWN - sending ARP needs CAP_NET_RAW: give it to the monitoring "
+        "daemon (/usr/share/doc/lvs-dr-checks/examples/systemd/), or use --sudo and the sudo "
+        "rule (examples/sudoers.d/), or run it as root"])
 
 
 @pytest.mark.parametrize("args, line", [

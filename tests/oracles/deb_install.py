@@ -13,6 +13,7 @@ the ITL with plugins-contrib and uses every CheckCommand; dpkg -r (conffiles sta
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -24,8 +25,14 @@ PLUGINS = ("check_arp_sysctl", "check_vip_on_lo", "check_vip_arp_owner", "check_
            "check_vip_arp_cache")
 SNMPD = "/usr/sbin/snmpd"
 PLUGIN_DIR = "/usr/lib/nagios/plugins"
-CONFFILES = ("/etc/nagios/nrpe.d/lvs-dr-checks.cfg", "/etc/nagios-plugins/config/lvs-dr-checks.cfg",
-             "/etc/sudoers.d/lvs-dr-checks")
+CONFFILES = ("/etc/nagios-plugins/config/lvs-dr-checks.cfg",)
+# What would grant or run anything: installed as examples only, each enabled by the command
+# at the top of its example (the text after "Enable (as root...):").
+EXAMPLES = "/usr/share/doc/lvs-dr-checks/examples/"
+GRANTS = {"sudo": (EXAMPLES + "sudoers.d/lvs-dr-checks", "/etc/sudoers.d/lvs-dr-checks"),
+          "nrpe": (EXAMPLES + "nrpe.d/lvs-dr-checks.cfg", "/etc/nagios/nrpe.d/lvs-dr-checks.cfg"),
+          "capability": (EXAMPLES + "systemd/icinga2.service.d/lvs-dr-checks.conf",
+                         "/etc/systemd/system/icinga2.service.d/lvs-dr-checks.conf")}
 INSTALLED = ["{}/{}".format(PLUGIN_DIR, name) for name in PLUGINS] + [
     "/usr/share/icinga2/include/plugins-contrib.d/lvs-dr-checks.conf",
     "/usr/lib/python3/dist-packages/lvs_dr_checks/cli.py",
@@ -75,6 +82,28 @@ def snmp_check(results):
         daemon.wait(timeout=10)
 
 
+def documented_install(example):
+    """The install command an example documents at its top (its first step, before '&&')."""
+    with open(example) as handle:
+        lines = handle.read().splitlines()
+    at = next(n for n, line in enumerate(lines) if "Enable (as root" in line)
+    return shlex.split(lines[at + 1].lstrip("#").split("&&")[0])
+
+
+def enable_grants(results):
+    """Nothing granted by the install; then each grant enabled by its documented command and
+    checked by the tool that reads it."""
+    results["granted by the install"] = [0, [active for _, active in GRANTS.values()
+                                             if os.path.exists(active)]]
+    for name, (example, active) in GRANTS.items():
+        run(documented_install(example), results, "enable " + name)
+        results["enable " + name].append(os.path.exists(active))
+    run(["/usr/sbin/visudo", "-c", "-f", GRANTS["sudo"][1]], results, "visudo")
+    run(["/usr/bin/systemd-analyze", "verify", "icinga2.service"], results, "systemd")
+    for _, active in GRANTS.values():
+        os.remove(active)
+
+
 def main():
     deb = sys.argv[1]
     for directory in ("/etc", "/usr", "/var"):
@@ -88,6 +117,7 @@ def main():
          "--no-persistence"], results, "check_vip_on_lo")
     snmp_check(results)
     run(["/usr/bin/man", "-w", "check_vip_on_lo"], results, "man")
+    enable_grants(results)
     services = "\n".join('object Service "{0}" {{ host_name = "rs1"; check_command = "{0}" }}'
                          .format(name) for name in sys.argv[2:])
     os.makedirs("/etc/icinga2", exist_ok=True)

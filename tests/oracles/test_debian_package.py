@@ -4,7 +4,9 @@ The Debian package: built from the tree with debhelper and dh-python, lintian-cl
 installed on a private overlay of this machine (tests/oracles/deb_install.py: nothing
 reaches the machine), each plugin run from /usr/lib/nagios/plugins, the man pages found,
 Icinga 2 validating a configuration that only includes the ITL and uses every CheckCommand,
-then removed (conffiles stay) and purged (nothing stays)."""
+nothing granted (the sudo rule, the NRPE commands and the capability drop-in are examples,
+each enabled by the command it documents, then read by visudo and systemd-analyze), then
+removed (conffiles stay) and purged (nothing stays)."""
 
 import os
 import re
@@ -22,8 +24,7 @@ from oracles.namespace import booted, need_root
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 DEBIAN_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
-CONFFILES = ["/etc/nagios/nrpe.d/lvs-dr-checks.cfg",
-             "/etc/nagios-plugins/config/lvs-dr-checks.cfg", "/etc/sudoers.d/lvs-dr-checks"]
+CONFFILES = ["/etc/nagios-plugins/config/lvs-dr-checks.cfg"]
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +71,12 @@ def test_the_package_installs_works_and_purges(deb):
         "it (nothing to judge) (ipNetToPhysicalTable of 127.0.0.1:161 (1 address on 1 interface "
         "read directly), SNMP v2c) | "), output
     assert steps["man"] == [0, "/usr/share/man/man1/check_vip_on_lo.1.gz\n"]
+    # The package grants nothing by itself; each grant is one documented command away.
+    assert steps["granted by the install"] == [0, []]
+    for grant in ("sudo", "nrpe", "capability"):
+        assert steps["enable " + grant] == [0, "", True], steps["enable " + grant]
+    assert steps["visudo"][0] == 0, steps["visudo"]
+    assert steps["systemd"] == [0, ""], steps["systemd"]
     assert steps["icinga2"][0] == 0, steps["icinga2"][1]
     assert "Instantiated {} Services".format(len(commands)) in steps["icinga2"][1]
     assert result["left"] == {"remove": CONFFILES, "purge": []}
