@@ -119,17 +119,16 @@ def test_the_shipped_checkcommands_are_generated_from_the_plugins_help():
         assert options and options <= mapped, (plugin, options - mapped)
 
 
-def test_the_readme_reference_is_the_plugins_help():
-    """The README's reference section is each plugin's --help, as the man pages are."""
-    generated = subprocess.run([sys.executable, os.path.join(REPO, "tools", "make_manpages.py"),
-                                "--readme"], capture_output=True, text=True, timeout=60,
-                               check=True).stdout
-    with open(os.path.join(REPO, "README.md")) as handle:
-        readme = handle.read()
-    begin, end = generated.splitlines()[0], generated.splitlines()[-1]
-    assert begin in readme and end in readme
-    shipped = readme[readme.index(begin):readme.index(end) + len(end)] + "\n"
-    assert shipped == generated, "run tools/make_manpages.py --readme and paste it in README.md"
+def test_the_plugin_pages_are_the_plugins_help(tmp_path):
+    """docs/plugins/<plugin>.md is each plugin's --help, as the man pages are."""
+    subprocess.run([sys.executable, os.path.join(REPO, "tools", "make_manpages.py"), "--pages",
+                    str(tmp_path)], timeout=60, check=True)
+    for name in sorted(os.listdir(str(tmp_path))):
+        with open(os.path.join(REPO, "docs", "plugins", name)) as shipped, \
+                open(os.path.join(str(tmp_path), name)) as generated:
+            assert shipped.read() == generated.read(), \
+                "run tools/make_manpages.py --pages docs/plugins"
+    assert len(os.listdir(str(tmp_path))) == 5
 
 
 def test_every_checkcommand_outlasts_its_plugins_timeout():
