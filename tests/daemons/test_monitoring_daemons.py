@@ -143,7 +143,7 @@ def direct(host, argv):
     return Outcome(host.run(argv, user=_uid()))
 
 
-NRPE_COMMANDS = {"check_lvs_arp_sysctl": [PLUGIN_DIR + "/check_arp_sysctl", "-v"],
+NRPE_COMMANDS = {"check_lvs_arp_sysctl": [PLUGIN_DIR + "/check_arp_sysctl", "-v", "--sudo"],
                  "check_lvs_vip_on_lo": [PLUGIN_DIR + "/check_vip_on_lo", "-v", "--vip",
                                          lab_module.VIP]}
 
