@@ -39,8 +39,7 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     list) kept as written."""
 
     def __init__(self, prog, **kwargs):
-        kwargs["width"] = min(kwargs.get("width") or HELP_WIDTH, HELP_WIDTH) - 2
-        super().__init__(prog, **kwargs)
+        super().__init__(prog, width=HELP_WIDTH - 2, **kwargs)
 
     def _fill_text(self, text, width, indent):
         paragraphs, lines = [], []

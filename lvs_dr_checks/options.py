@@ -140,21 +140,17 @@ def add_interface(parser, text, repeatable=False):
                         metavar="IFACE", help=text)
 
 
-def add_vips(parser, text, from_configuration=True, ipvs_default=None):
-    """--vip ADDRESS, and --from-keepalived [PATH] / --from-ipvs [PATH] where the plugin takes
-    the VIPs from the configuration (``ipvs_default``: the IPVS table is always read)."""
-    if text:
-        parser.add_argument("--vip", action="append", type=cli.comma_list, metavar="ADDRESS",
-                            help=text + " (repeatable, or a comma-separated list)")
-    if not from_configuration:
-        return
+def add_vips(parser, text):
+    """--vip ADDRESS, --from-keepalived [PATH] and --from-ipvs [PATH]."""
+    parser.add_argument("--vip", action="append", type=cli.comma_list, metavar="ADDRESS",
+                        help=text + " (repeatable, or a comma-separated list)")
     parser.add_argument("--from-keepalived", nargs="?", const=keepalived.DEFAULT_PATH,
                         type=os.path.abspath, metavar="PATH",
                         help="take the VIPs, VRIDs, virtual MACs (use_vmac: owners) and the "
                              "direct-routing real servers from keepalived.conf (default "
                              "%(const)s; includes followed)")
     parser.add_argument("--from-ipvs", nargs="?", const=ipvs.PROC_IP_VS, type=os.path.abspath,
-                        default=ipvs_default, metavar="PATH",
+                        metavar="PATH",
                         help="take the VIPs and the direct-routing real servers from the IPVS "
                              "table (default %(const)s; saved 'ipvsadm -Ln' output also works)")
 

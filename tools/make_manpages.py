@@ -11,7 +11,6 @@ import sys
 import textwrap
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
-os.environ["COLUMNS"] = "80"  # argparse wraps --help to the terminal: the same text everywhere
 
 from lvs_dr_checks import __version__  # noqa: E402
 from lvs_dr_checks.entry import PLUGINS  # noqa: E402
@@ -45,10 +44,8 @@ def _option_entries(parser):
     return entries
 
 
-def page(name, module):
+def page(name, parser):
     """The man page: NAME, SYNOPSIS, DESCRIPTION, OPTIONS, EXIT STATUS, EXAMPLES, SEE ALSO."""
-    parser = importlib.import_module("lvs_dr_checks.checks." + module).build_parser()
-    parser.prog = name
     description, _, examples = (parser.description or "").strip().partition("\nExample")
     summary = " ".join(description.split("\n\n")[0].split()).split(": ", 1)[-1]
     body = description.split("\n\n", 1)[1] if "\n\n" in description else ""
@@ -70,10 +67,8 @@ def page(name, module):
         ""])
 
 
-def plugin_page(name, module):
+def plugin_page(name, parser):
     """docs/plugins/<name>.md: the plugin's --help, verbatim, with links to the rest."""
-    parser = importlib.import_module("lvs_dr_checks.checks." + module).build_parser()
-    parser.prog = name
     return "\n".join(["# " + name, "", "Its `--help` (and its man page, from the same text). "
                       "The suite's options: [options.md](../options.md).", "", "```",
                       parser.format_help().rstrip(), "```", ""])
@@ -90,9 +85,12 @@ def syntax(action):
 
 
 def parsers():
-    """{plugin: its argparse parser}."""
-    return {name: importlib.import_module("lvs_dr_checks.checks." + module).build_parser()
-            for name, (module, _) in PLUGINS.items()}
+    """{plugin: its argparse parser, named as the plugin}."""
+    found = {}
+    for name, (module, _) in PLUGINS.items():
+        found[name] = importlib.import_module("lvs_dr_checks.checks." + module).build_parser()
+        found[name].prog = name
+    return found
 
 
 def options_table():
@@ -124,18 +122,18 @@ def options_table():
 def main():
     if sys.argv[1] == "--pages":
         os.makedirs(sys.argv[2], exist_ok=True)
-        for name, (module, _) in PLUGINS.items():
+        for name, parser in parsers().items():
             with open(os.path.join(sys.argv[2], name + ".md"), "w", encoding="utf-8") as handle:
-                handle.write(plugin_page(name, module))
+                handle.write(plugin_page(name, parser))
         return
     if sys.argv[1] == "--options":
         sys.stdout.write(options_table())
         return
     target = sys.argv[1]
     os.makedirs(target, exist_ok=True)
-    for name, (module, _) in PLUGINS.items():
+    for name, parser in parsers().items():
         with open(os.path.join(target, name + ".1"), "w", encoding="utf-8") as handle:
-            handle.write(page(name, module))
+            handle.write(page(name, parser))
 
 
 if __name__ == "__main__":

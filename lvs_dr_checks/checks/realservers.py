@@ -99,6 +99,8 @@ def sweep(jobs, plan):
     """check_server(*job) for every job, each in a process of its own (checks.sweep): a
     server whose time is up, or whose process died, is its own UNKNOWN."""
     return pool.run(jobs, plan, pool.Work(_answer, _report, _unchecked))
+
+
 # Per-server perfdata for the first this many servers of the table, whatever their state.
 PERFDATA_SERVERS = 32
 
@@ -204,9 +206,9 @@ class RealServerContext(nagiosplugin.Context):
         checked, 3 CRITICAL); the counts are always there."""
         if metric.name not in resource.graphed:
             return None
-        report = metric.value
-        state = (Critical if resource.unreachable_state == Critical else Unknown) \
-            if report.error else report.state
+        state = resource.state_of(metric.value)
+        if metric.value.error and state == Ok:  # judged by -w/-c: graphed as not checked
+            state = Unknown
         return nagiosplugin.Performance(metric.name, RANK[state], warn="0", crit="2", min=0,
                                         max=3)
 
