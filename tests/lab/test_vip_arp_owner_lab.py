@@ -113,6 +113,25 @@ def test_allowing_a_mac_never_hides_a_second_owner(cluster):
     assert outcome.perf()["split_brain"] == "1;;0;0;1"
 
 
+def test_an_owner_named_for_its_vip_alone(cluster):
+    """--expect-mac VIP=MAC (the suite's [VIP=]MAC) against the kernel's answers: the named
+    owner of that VIP is OK, a real server answering for it is still a hijack."""
+    director, client = cluster.director, cluster.client
+    expected = "{}={}".format(VIP, director.mac)
+    clean = owner(client, "--vip", VIP, "--expect-mac", expected)
+    assert (clean.code, clean.status) == (0, "VIP_ARP_OWNER OK - 1 VIP probed on eth0: each "
+                                             "owned by one allowed owner; the probe was "
+                                             "answered"), clean
+    cluster.realservers[1].sysctl(EXPOSE)
+    try:
+        hijacked = owner(client, "--vip", VIP, "--allow-mac", expected)
+    finally:
+        cluster.realservers[1].sysctl(PROTECT)
+    assert (hijacked.code, hijacked.status) == (2, "VIP_ARP_OWNER CRITICAL - VIP 192.0.2.100 "
+                                                   "answered by 02:00:5e:00:00:0c (1 of 1 VIP "
+                                                   "affected)"), hijacked
+
+
 def test_from_the_client_with_expect_mac(cluster):
     director, client = cluster.director, cluster.client
     clean = owner(client, "--vip", VIP, "--expect-mac", director.mac)
