@@ -4,71 +4,35 @@ master and agent pair (each its own certificate, the cluster protocol on lab add
 the probe through the shipped sudo rule. rs1 is broken (kernel defaults), rs2 is configured
 right."""
 
-import json
 import os
-import pwd
 import shutil
-import subprocess
-import sys
-import time
 
 import lab as lab_module
 import pytest
-from conftest import REPO, TESTS, Outcome, unavailable
+from conftest import Outcome, unavailable
+from icingalab import (
+    CONF,
+    NODE_HEADER,
+    PLUGIN_DIR,
+    USER,
+    Daemon,
+    certificates,
+    first_results,
+    icinga_api,
+    icinga_node,
+    installed_plugins,
+    uid,
+    user_dir,
+    wait_for,
+)
 
-from lvs_dr_checks.entry import PLUGINS
-
-# The shipped configuration, where NRPE and Icinga 2 (running as nagios) may read it.
-CONF = lab_module.readable(os.path.join(REPO, "icinga-conf"))
-PLUGIN_DIR = "/usr/lib/nagios/plugins"
-SUDOERS = "/etc/sudoers.d/lvs-dr-checks"
-USER = "nagios"
 PROGRAMS = ("/usr/sbin/nrpe", PLUGIN_DIR + "/check_nrpe", "/usr/sbin/icinga2", "/usr/bin/sudo",
             "/usr/bin/openssl")
-INSTALL_PREFIX = "lvs-dr-install-"
-API_HELPER = os.path.join(TESTS, "icinga_api.py")
 PROTECT = {"all.arp_ignore": 1, "all.arp_announce": 2}
-# The top of every cluster node's icinga2.conf: the plugin directory, the ITL, and the
-# CheckCommands as the package installs them on every node (plugins-contrib includes them).
-NODE_HEADER = ['const PluginDir = "{}"'.format(PLUGIN_DIR),
-               'const PluginContribDir = "{}"'.format(PLUGIN_DIR),
-               'const ManubulonPluginDir = "{}"'.format(PLUGIN_DIR),
-               "include <itl>", "include <plugins>",
-               'include "{}/lvs-dr-checks-commands.conf"'.format(CONF)]
-
-
-def _uid():
-    return str(pwd.getpwnam(USER).pw_uid)
-
-
 @pytest.fixture(scope="module")
 def installed():
-    """`make install` into a private prefix with links in the plugin directory, and the
-    shipped sudo rule in /etc/sudoers.d; both removed afterwards."""
-    reason = lab_module.lab_unavailable_reason()
-    missing = [p for p in PROGRAMS if not os.access(p, os.X_OK)]
-    try:
-        pwd.getpwnam(USER)
-    except KeyError:
-        missing.append("user " + USER)
-    if reason or missing:
-        unavailable(reason or "missing: {}".format(", ".join(missing)))
-    links = [os.path.join(PLUGIN_DIR, name) for name in PLUGINS]
-    foreign = [link for link in links + [SUDOERS] if os.path.lexists(link)
-               and INSTALL_PREFIX not in (os.readlink(link) if os.path.islink(link) else "")]
-    if foreign:
-        unavailable("would overwrite an existing installation: {}".format(", ".join(foreign)))
-    with lab_module.readable_tempdir(INSTALL_PREFIX) as prefix:
-        try:
-            subprocess.run(["make", "install", "PREFIX=" + prefix, "PLUGINDIR=" + PLUGIN_DIR],
-                           cwd=REPO, check=True, capture_output=True, timeout=600)
-            shutil.copyfile(os.path.join(CONF, "sudoers.d", "lvs-dr-checks"), SUDOERS)
-            os.chmod(SUDOERS, 0o440)
-            yield prefix
-        finally:
-            for path in links + [SUDOERS]:
-                if os.path.lexists(path):
-                    os.unlink(path)
+    with installed_plugins(PROGRAMS) as prefix:
+        yield prefix
 
 
 @pytest.fixture(scope="module")
@@ -77,46 +41,13 @@ def workdir():
         yield path
 
 
-def _user_dir(parent, name):
-    path = os.path.join(parent, name)
-    os.makedirs(path, exist_ok=True)
-    shutil.chown(path, USER, USER)
-    return path
-
-
-class Daemon:
-    """A daemon we own: Popen in a namespace, then terminate and wait."""
-
-    def __init__(self, ns, argv, user=None):
-        self.process = subprocess.Popen(lab_module.Host.netns_argv(ns, argv, user),
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-    def stop(self):
-        self.process.terminate()
-        try:
-            return self.process.communicate(timeout=20)[0]
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.communicate()[0]
-
-
-def wait_for(predicate, seconds, what):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError("timed out waiting for " + what)
-
-
 @pytest.fixture(scope="module")
 def cluster(lab, installed, workdir):
     """rs1 broken, rs2 right, NRPE running as nagios in both with the shipped snippet."""
     lab.realservers[1].sysctl(PROTECT)
     daemons = []
     for host in lab.realservers:
-        home = _user_dir(workdir, "nrpe-" + host.role)
+        home = user_dir(workdir, "nrpe-" + host.role)
         config = os.path.join(home, "nrpe.cfg")
         with open(config, "w") as handle:
             handle.write("pid_file={}/nrpe.pid\nserver_address={}\nserver_port=5666\n"
@@ -125,7 +56,7 @@ def cluster(lab, installed, workdir):
                              home, host.ip, lab.director.ip,
                              os.path.join(CONF, "nrpe.d", "lvs-dr-checks.cfg")))
         os.chmod(config, 0o644)
-        daemons.append(Daemon(host.ns, ["/usr/sbin/nrpe", "-n", "-c", config, "-f"], user=_uid()))
+        daemons.append(Daemon(host.ns, ["/usr/sbin/nrpe", "-n", "-c", config, "-f"], user=uid()))
     for host in lab.realservers:
         wait_for(lambda h=host: h.run(["/usr/bin/ss", "-Hltn", "sport = :5666"]).stdout.strip(),
                  10, "NRPE on " + host.role)
@@ -140,7 +71,7 @@ def check_nrpe(lab, host, command):
 
 
 def direct(host, argv):
-    return Outcome(host.run(argv, user=_uid()))
+    return Outcome(host.run(argv, user=uid()))
 
 
 NRPE_COMMANDS = {"check_lvs_arp_sysctl": [PLUGIN_DIR + "/check_arp_sysctl", "-v", "--sudo"],
@@ -162,45 +93,22 @@ def test_check_nrpe_returns_the_plugins_line_and_exit_code(cluster, command):
 def test_the_sudo_rule_runs_the_probe_and_nothing_else(cluster):
     director = cluster.director
     probe = Outcome(director.run(["/usr/bin/sudo", "-n", PLUGIN_DIR + "/check_vip_arp_owner",
-                                  "--vip", lab_module.VIP], user=_uid()))
+                                  "--vip", lab_module.VIP], user=uid()))
     assert probe.code == 2, probe
     assert probe.status.startswith("VIP_ARP_OWNER CRITICAL - VIP 192.0.2.100 answered by "
                                    "02:00:5e:00:00:0b")
-    other = director.run(["/usr/bin/sudo", "-n", PLUGIN_DIR + "/check_arp_sysctl"], user=_uid())
+    other = director.run(["/usr/bin/sudo", "-n", PLUGIN_DIR + "/check_arp_sysctl"], user=uid())
     assert other.returncode == 1 and "password is required" in other.stderr
-
-
-OPENSSL = "/usr/bin/openssl"
-
-
-def _certificates(certs, node, ca_from=None):
-    """A node's certificate signed by a test CA (made here, or the one in ``ca_from``), in the
-    layout Icinga 2 reads (DataDir/certs: ca.crt, NODE.crt, NODE.key), owned by the user."""
-    ca = ca_from or certs
-    if not ca_from:
-        subprocess.run([OPENSSL, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                        "-subj", "/CN=lvs-dr-test-ca", "-keyout", certs + "/ca.key",
-                        "-out", certs + "/ca.crt"], check=True, capture_output=True)
-    else:
-        shutil.copyfile(os.path.join(ca, "ca.crt"), os.path.join(certs, "ca.crt"))
-    subprocess.run([OPENSSL, "req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj",
-                    "/CN=" + node, "-keyout", "{}/{}.key".format(certs, node),
-                    "-out", "{}/{}.csr".format(certs, node)], check=True, capture_output=True)
-    subprocess.run([OPENSSL, "x509", "-req", "-days", "1", "-in", "{}/{}.csr".format(certs, node),
-                    "-CA", ca + "/ca.crt", "-CAkey", ca + "/ca.key", "-CAcreateserial",
-                    "-out", "{}/{}.crt".format(certs, node)], check=True, capture_output=True)
-    for name in os.listdir(certs):
-        shutil.chown(os.path.join(certs, name), USER, USER)
 
 
 def _icinga_config(lab, workdir):
     """A private Icinga 2 node named like the director host, API on 127.0.0.1, the shipped
     commands and services, and the lab's hosts."""
-    home = _user_dir(workdir, "icinga2")
+    home = user_dir(workdir, "icinga2")
     for name in ("data", "data/certs", "log", "cache", "spool", "run"):
-        _user_dir(home, name)
+        user_dir(home, name)
     certs = os.path.join(home, "data", "certs")
-    _certificates(certs, "director1")
+    certificates(certs, "director1")
     hosts = ['object Host "director1" {{ check_command = "dummy"; address = "{}"; '
              'zone = ZoneName; vars.lvs_role = "director"; vars.lvs_agent = true; '
              'vars.lvs_vips = [ "{}" ] }}'.format(lab.director.ip, lab_module.VIP)]
@@ -229,37 +137,15 @@ def _icinga_config(lab, workdir):
     return config, defines, certs + "/ca.crt"
 
 
-def _icinga_api(host, address, ca):
-    """A function asking the Icinga 2 API at address (from inside host's namespace)."""
-    def api(path, body=None):
-        argv = [sys.executable, API_HELPER, "https://{}:5665/v1/{}".format(address, path),
-                "test", "lvs-dr-test", ca] + ([json.dumps(body)] if body else [])
-        done = host.run(argv)
-        return json.loads(done.stdout) if done.returncode == 0 else None
-    return api
-
-
-def _first_results(api, what):
-    """Every service rechecked now, then {name: last_check_result} once all have one."""
-    assert api("actions/reschedule-check", {"type": "Service", "filter": "true", "force": True})
-
-    def results():
-        answer = api("objects/services?attrs=last_check_result")
-        found = {s["name"]: s["attrs"]["last_check_result"] for s in answer["results"]} \
-            if answer else {}
-        return found if found and all(found.values()) else None
-    return wait_for(results, 90, what)
-
-
 def test_icinga2_runs_the_shipped_commands_and_parses_their_output(cluster, workdir):
     director = cluster.director
     config, defines, ca = _icinga_config(cluster, workdir)
     icinga = Daemon(director.ns, ["/usr/sbin/icinga2", "daemon", "-c", config] + defines)
 
-    api = _icinga_api(director, "127.0.0.1", ca)
+    api = icinga_api(director, "127.0.0.1", ca)
     try:
         wait_for(lambda: api("status/IcingaApplication"), 60, "the Icinga 2 API")
-        checked = _first_results(api, "every service's first check result")
+        checked = first_results(api, "every service's first check result")
     finally:
         log = icinga.stop()
     assert sorted(checked) == ["director1!lvs-vip-arp-owner", "rs1!lvs-arp-sysctl-nrpe",
@@ -298,24 +184,24 @@ def test_through_the_sudo_rule_a_root_only_file_reveals_nothing(cluster, tmp_pat
     for path in (str(secret), str(tmp_path / "absent"), "/dev/zero", str(tmp_path)):
         outcomes[path] = Outcome(cluster.director.run(
             ["/usr/bin/sudo", "-n", PLUGIN_DIR + "/check_vip_arp_owner", "--from-ipvs", path],
-            user=_uid()))
+            user=uid()))
     lines = {(o.code, o.stdout.replace(path, "PATH")) for path, o in outcomes.items()}
     assert lines == {(3, "VIP_ARP_OWNER UNKNOWN - --from-ipvs PATH: cannot read it as uid {} "
                          "(missing, not a regular file, or not readable): give a file this "
-                         "user may read\n".format(_uid()))}, outcomes
+                         "user may read\n".format(uid()))}, outcomes
 
 
 def test_through_the_sudo_rule_probes_stay_on_the_vips_segment(cluster):
     outcome = Outcome(cluster.director.run(
         ["/usr/bin/sudo", "-n", PLUGIN_DIR + "/check_vip_arp_owner", "--vip", "203.0.113.5",
-         "-i", cluster.director.iface], user=_uid()))
+         "-i", cluster.director.iface], user=uid()))
     assert (outcome.code, outcome.lines) == (3, [
         "VIP_ARP_OWNER UNKNOWN - 203.0.113.5 not on the segment of eth0 (held there, in its "
         "subnets, or routed through it): probes go out only where the VIPs live; name that "
         "interface with -i"]), outcome
     outcome = Outcome(cluster.director.run(
         ["/usr/bin/sudo", "-n", PLUGIN_DIR + "/check_vip_arp_owner", "--vip", lab_module.VIP,
-         "-t", "3600"], user=_uid()))
+         "-t", "3600"], user=uid()))
     assert outcome.code == 3 and "must be more than 0 and at most 300 seconds: '3600'" in \
         outcome.status
 
@@ -330,26 +216,9 @@ def test_sudo_option_turns_a_refusal_into_unknown(cluster):
     assert refused.status.startswith("VIP_ARP_OWNER UNKNOWN - sudo refused to run "
                                      "check_vip_arp_owner as root (exit 1: "), refused
     allowed = Outcome(cluster.director.run(
-        [PLUGIN_DIR + "/check_vip_arp_owner", "--sudo", "--vip", lab_module.VIP], user=_uid()))
+        [PLUGIN_DIR + "/check_vip_arp_owner", "--sudo", "--vip", lab_module.VIP], user=uid()))
     assert allowed.code == 2, allowed
     assert allowed.status.startswith("VIP_ARP_OWNER CRITICAL - VIP 192.0.2.100 answered by ")
-
-
-def _icinga_node(workdir, name, lines, ca_from=None):
-    """A private Icinga 2 node: its directories and certificate, and the -D defines."""
-    home = _user_dir(workdir, name)
-    for directory in ("data", "data/certs", "log", "cache", "spool", "run"):
-        _user_dir(home, directory)
-    _certificates(os.path.join(home, "data", "certs"), name, ca_from)
-    config = os.path.join(home, "icinga2.conf")
-    with open(config, "w") as handle:
-        handle.write("\n".join(lines) + "\n")
-    os.chmod(config, 0o644)
-    defines = ["-DRunAsUser=" + USER, "-DRunAsGroup=" + USER] + [
-        "-D{}={}".format(key, os.path.join(home, directory)) for key, directory in (
-            ("DataDir", "data"), ("LogDir", "log"), ("CacheDir", "cache"),
-            ("SpoolDir", "spool"), ("InitRunDir", "run"))]
-    return ["/usr/sbin/icinga2", "daemon", "-c", config] + defines, home
 
 
 def test_a_master_schedules_the_real_server_checks_on_an_agent(cluster, workdir):
@@ -364,7 +233,7 @@ def test_a_master_schedules_the_real_server_checks_on_an_agent(cluster, workdir)
     base = NODE_HEADER + ['object Zone "master" { endpoints = [ "master1" ] }',
                           'object Zone "rs1" { endpoints = [ "rs1" ]; parent = "master" }',
                           'object IcingaApplication "app" {}']
-    master_argv, master_home = _icinga_node(workdir, "master1", base + [
+    master_argv, master_home = icinga_node(workdir, "master1", base + [
         'const NodeName = "master1"', 'const ZoneName = "master"',
         'object Endpoint "master1" {}',
         'object Endpoint "rs1" {{ host = "{}"; port = 5665 }}'.format(rs1.ip),
@@ -376,7 +245,7 @@ def test_a_master_schedules_the_real_server_checks_on_an_agent(cluster, workdir)
         'vars.lvs_role = "realserver"; vars.lvs_agent = true; vars.lvs_vips = [ "{}" ] }}'
         .format(rs1.ip, lab_module.VIP)])
     ca = os.path.join(master_home, "data", "certs")
-    agent_argv, _ = _icinga_node(workdir, "rs1", base + [
+    agent_argv, _ = icinga_node(workdir, "rs1", base + [
         'const NodeName = "rs1"', 'const ZoneName = "rs1"',
         'object Endpoint "master1" {{ host = "{}" }}'.format(director.ip),
         'object Endpoint "rs1" {}',
@@ -385,12 +254,12 @@ def test_a_master_schedules_the_real_server_checks_on_an_agent(cluster, workdir)
     master = Daemon(director.ns, master_argv)
     agent = Daemon(rs1.ns, agent_argv)
 
-    api = _icinga_api(director, director.ip, os.path.join(ca, "ca.crt"))
+    api = icinga_api(director, director.ip, os.path.join(ca, "ca.crt"))
     try:
         wait_for(lambda: (api("objects/endpoints/rs1?attrs=connected") or {}).get(
             "results", [{}])[0].get("attrs", {}).get("connected"), 60,
             "the agent connected to the master")
-        checked = _first_results(api, "both services' first result from the agent")
+        checked = first_results(api, "both services' first result from the agent")
     finally:
         logs = master.stop() + agent.stop()
     assert sorted(checked) == ["rs1!lvs-arp-sysctl", "rs1!lvs-vip-on-lo"], logs
@@ -443,7 +312,7 @@ def test_the_shipped_example_runs_every_service_to_a_real_result(installed, work
         unavailable(reason)
     with sshlab.LoginUser() as login_home, lab_module.Lab(realservers=3) as lab:
         director, (rs1, rs2, rs3), master_host = lab.director, lab.realservers, lab.client
-        site = _user_dir(workdir, "example-site")
+        site = user_dir(workdir, "example-site")
         for host in (rs2, rs3):
             host.sysctl(PROTECT)
         rs1.sysctl(PROTECT)  # while the router learns the VIP: the director's MAC
@@ -454,7 +323,7 @@ def test_the_shipped_example_runs_every_service_to_a_real_result(installed, work
         daemons = []
         try:
             router.start()
-            secrets = _user_dir(site, "nagios-secrets")
+            secrets = user_dir(site, "nagios-secrets")
             key, known_hosts, v3 = (_nagios_copy(path, secrets) for path in (
                 ssh.key, ssh.known_hosts, router.v3_file))
             ipvs = os.path.join(site, "ipvsadm-Ln")
@@ -462,7 +331,7 @@ def test_the_shipped_example_runs_every_service_to_a_real_result(installed, work
                 handle.write(lab_module.ipvsadm_text(lab_module.VIP,
                                                      [rs.ip for rs in lab.realservers]))
             os.chmod(ipvs, 0o644)
-            nrpe_home = _user_dir(site, "nrpe")
+            nrpe_home = user_dir(site, "nrpe")
             nrpe_conf = os.path.join(nrpe_home, "nrpe.cfg")
             with open(nrpe_conf, "w") as handle:
                 handle.write("pid_file={}/nrpe.pid\nserver_address={}\nserver_port=5666\n"
@@ -470,7 +339,7 @@ def test_the_shipped_example_runs_every_service_to_a_real_result(installed, work
                              "disable_syslog=1\ninclude={}\n".format(
                                  nrpe_home, rs2.ip, master_host.ip,
                                  os.path.join(CONF, "nrpe.d", "lvs-dr-checks.cfg")))
-            daemons.append(Daemon(rs2.ns, ["/usr/sbin/nrpe", "-c", nrpe_conf, "-f"], user=_uid()))
+            daemons.append(Daemon(rs2.ns, ["/usr/sbin/nrpe", "-c", nrpe_conf, "-f"], user=uid()))
 
             ssh_vars = ('  vars.lvs_ssh_user = "{}"\n  vars.lvs_ssh_key = "{}"\n'
                         '  vars.lvs_ssh_known_hosts = "{}"\n'.format(sshlab.LOGIN, key,
@@ -489,13 +358,13 @@ def test_the_shipped_example_runs_every_service_to_a_real_result(installed, work
                 "/etc/icinga2/lvs-dr-checks/router1.snmp", v3)
             for host in (director, rs1, rs2, rs3):
                 assert '"{}"'.format(host.ip) in hosts  # the example's addresses are the lab's
-            conf_d = _user_dir(site, "zones.d-master")
+            conf_d = user_dir(site, "zones.d-master")
             with open(os.path.join(conf_d, "lvs-dr-checks-hosts.conf"), "w") as handle:
                 handle.write(hosts)
             shutil.copyfile(os.path.join(CONF, "lvs-dr-checks-services.conf"),
                             os.path.join(conf_d, "lvs-dr-checks-services.conf"))
 
-            master_argv, master_home = _icinga_node(site, "master1", NODE_HEADER + [
+            master_argv, master_home = icinga_node(site, "master1", NODE_HEADER + [
                 'const NodeName = "master1"', 'const ZoneName = "master"',
                 'object Endpoint "master1" {}',
                 'object Zone "master" { endpoints = [ "master1" ] }',
@@ -506,14 +375,14 @@ def test_the_shipped_example_runs_every_service_to_a_real_result(installed, work
                 'include "{}/*.conf"'.format(conf_d)])
             ca = os.path.join(master_home, "data", "certs")
             for name, host in (("director1", director), ("rs1", rs1)):
-                argv, _ = _icinga_node(site, name, _agent_lines(name, host.ip), ca_from=ca)
+                argv, _ = icinga_node(site, name, _agent_lines(name, host.ip), ca_from=ca)
                 daemons.append(Daemon(host.ns, argv))
             daemons.append(Daemon(master_host.ns, master_argv))
-            api = _icinga_api(master_host, master_host.ip, os.path.join(ca, "ca.crt"))
+            api = icinga_api(master_host, master_host.ip, os.path.join(ca, "ca.crt"))
             wait_for(lambda: all((api("objects/endpoints/{}?attrs=connected".format(name))
                                   or {}).get("results", [{}])[0].get("attrs", {}).get("connected")
                                  for name in ("director1", "rs1")), 60, "both agents connected")
-            checked = _first_results(api, "every service of the example's first result")
+            checked = first_results(api, "every service of the example's first result")
         finally:
             logs = "".join(daemon.stop() for daemon in reversed(daemons))
             router.stop()
