@@ -1,5 +1,6 @@
 """icinga-conf/ validated by the real programs: icinga2 daemon -C, nagios4 -v, visudo -c."""
 
+import json
 import os
 import re
 import subprocess
@@ -145,3 +146,28 @@ def test_every_checkcommand_outlasts_its_plugins_timeout():
         plugin_t = int(re.search(r"vars\.{}_timeout = (\d+)".format(name), body).group(1))
         bound = int(re.search(r"at most (\d+)\)", body).group(1))
         assert plugin_t < timeout and plugin_t <= bound, name
+
+
+def test_the_shipped_director_basket_is_generated_from_the_same_commands():
+    """The basket is what tools/make_icinga_commands.py --director-basket writes: a data field
+    for every variable of every command, each command's fields the variables its arguments
+    take, and a service template per command."""
+    generated = subprocess.run([sys.executable, os.path.join(REPO, "tools",
+                                                             "make_icinga_commands.py"),
+                                "--director-basket"],
+                               capture_output=True, text=True, timeout=60, check=True).stdout
+    with open(os.path.join(CONF, "lvs-dr-checks-director-basket.json")) as handle:
+        assert handle.read() == generated, "run tools/make_icinga_commands.py " \
+            "--director-basket > icinga-conf/lvs-dr-checks-director-basket.json"
+    basket = json.loads(generated)
+    with open(os.path.join(CONF, "lvs-dr-checks-commands.conf")) as handle:
+        variables = set(re.findall(r"\$(lvs_\w+)\$", handle.read()))
+    assert {f["varname"] for f in basket["Datafield"].values()} == variables
+    for name, command in basket["ExternalCommand"].items():
+        taken = {value.get("value", value.get("set_if")).strip("$")
+                 for value in command["arguments"].values()}
+        linked = {basket["Datafield"][str(f["datafield_id"])]["varname"]
+                  for f in command["fields"]}
+        assert linked == taken, name
+    assert sorted(t["check_command"] for t in basket["ServiceTemplate"].values()) == \
+        sorted(basket["ExternalCommand"])

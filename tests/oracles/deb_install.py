@@ -33,10 +33,11 @@ GRANTS = {"sudo": (EXAMPLES + "sudoers.d/lvs-dr-checks", "/etc/sudoers.d/lvs-dr-
           "nrpe": (EXAMPLES + "nrpe.d/lvs-dr-checks.cfg", "/etc/nagios/nrpe.d/lvs-dr-checks.cfg"),
           "capability": (EXAMPLES + "systemd/icinga2.service.d/lvs-dr-checks.conf",
                          "/etc/systemd/system/icinga2.service.d/lvs-dr-checks.conf")}
+BASKET = EXAMPLES + "lvs-dr-checks-director-basket.json"
 INSTALLED = ["{}/{}".format(PLUGIN_DIR, name) for name in PLUGINS] + [
     "/usr/share/icinga2/include/plugins-contrib.d/lvs-dr-checks.conf",
     "/usr/lib/python3/dist-packages/lvs_dr_checks/cli.py",
-    "/usr/share/man/man1/check_vip_on_lo.1.gz"]
+    "/usr/share/man/man1/check_vip_on_lo.1.gz", BASKET]
 ICINGA_CONF = """const PluginDir = "/usr/lib/nagios/plugins"
 const PluginContribDir = "/usr/lib/nagios/plugins"
 const ManubulonPluginDir = "/usr/lib/nagios/plugins"
@@ -117,6 +118,8 @@ def main():
          "--no-persistence"], results, "check_vip_on_lo")
     snmp_check(results)
     run(["/usr/bin/man", "-w", "check_vip_on_lo"], results, "man")
+    with open(BASKET) as handle:
+        results["director basket"] = [0, sorted(json.load(handle)["ServiceTemplate"])]
     enable_grants(results)
     services = "\n".join('object Service "{0}" {{ host_name = "rs1"; check_command = "{0}" }}'
                          .format(name) for name in sys.argv[2:])

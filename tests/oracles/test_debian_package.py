@@ -71,6 +71,8 @@ def test_the_package_installs_works_and_purges(deb):
         "it (nothing to judge) (ipNetToPhysicalTable of 127.0.0.1:161 (1 address on 1 interface "
         "read directly), SNMP v2c) | "), output
     assert steps["man"] == [0, "/usr/share/man/man1/check_vip_on_lo.1.gz\n"]
+    assert steps["director basket"] == [0, sorted(
+        name.replace("_", "-") for name in commands)], steps["director basket"]
     # The package grants nothing by itself; each grant is one documented command away.
     assert steps["granted by the install"] == [0, []]
     for grant in ("sudo", "nrpe", "capability"):
