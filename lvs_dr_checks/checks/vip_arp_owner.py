@@ -26,7 +26,6 @@ Examples:
 """
 
 import collections
-import ipaddress
 import os
 import sys
 
@@ -35,6 +34,7 @@ from nagiosplugin.state import Critical, Ok, Unknown, Warn
 
 from lvs_dr_checks import cli, options
 from lvs_dr_checks.host import ipvs, keepalived, links
+from lvs_dr_checks.host import segment as host_segment
 from lvs_dr_checks.source.local import Source
 from lvs_dr_checks.summary import ItemSummary, plural
 from lvs_dr_checks.wire import privilege
@@ -47,8 +47,6 @@ log = cli.logger("vip_arp_owner")
 # The probe runs with CAP_NET_RAW, also on behalf of others (sudo): bounded in time and count.
 MAX_PROBE_TIMEOUT = 300
 MAX_COUNT = 10
-# Neighbours taken as witnesses at most (the real servers and the next hop come first).
-MAX_NEIGHBOUR_WITNESSES = 16
 
 
 class Responder(collections.namedtuple("Responder", "mac eth_macs kinds replies first last")):
@@ -129,89 +127,11 @@ class VipArpOwner(nagiosplugin.Resource):
         self.asked = []
         self.own_mac = None
 
-    def _interface(self, present, addresses, held_on):
-        """The lower device of the interface holding the VIPs, else of the one whose subnet
-        holds them or routes to them (one route lookup per VIP outside every subnet)."""
-        if self.iface:
-            if self.iface not in present:
-                raise cli.PluginError("no interface {} here (present: {})".format(
-                    self.iface, ", ".join(sorted(present))))
-            chosen = {self.iface}
-        else:
-            chosen = set(held_on.values())
-            if not chosen:
-                networks = [(a.network, a.interface) for a in addresses
-                            if present.get(a.interface) and present[a.interface].arp_facing]
-                inside = {vip: {name for network, name in networks
-                                if network.version == vip.version and vip in network}
-                          for vip in self.vips}
-                routed = links.route_interfaces(self.source,
-                                                [vip for vip in self.vips if not inside[vip]])
-                for vip in self.vips:
-                    chosen |= inside[vip] or {routed[vip]}
-                chosen.discard(None)
-        lowers = {links.lower_device(self.source, name) for name in chosen}
-        if len(lowers) != 1:
-            raise cli.PluginError("cannot tell which interface to probe ({}): name it with -i"
-                                  .format(", ".join(sorted(lowers)) or "no route to the VIPs"))
-        return lowers.pop()
-
-    @staticmethod
-    def _usable(link):
-        if link.arp_silent:
-            raise cli.PluginError("interface {} does not do ARP (loopback or NOARP): name the "
-                                  "VIPs' segment with -i".format(link.name))
-        if not link.up or link.operstate in ("down", "lowerlayerdown", "notpresent"):
-            raise cli.PluginError("interface {} is down ({}): nothing can be probed; bring it up "
-                                  "or name another with -i".format(link.name, link.operstate))
-
-    def _segment(self, iface, addresses, stacked):
-        """Addresses of ``iface`` and of the devices stacked on it (the vmac interfaces)."""
-        return [a._replace(interface=iface) for a in addresses
-                if a.interface == iface or stacked.get(a.interface) == iface]
-
-    def _choose_witnesses(self, iface, segment, roles):
-        """Addresses that must answer if the probe reaches the segment: the real servers,
-        the next hop, the neighbours the kernel has heard from, and --witness."""
-        vips, own = set(self.vips), {a.address for a in segment}
-        heard = [str(n.address) for n in links.read_neighbours(self.source, iface) if n.heard]
-        candidates = links.default_gateways(self.source, iface) + heard
-        found = list(roles) + [address for address in map(_unicast, candidates)
-                               if address is not None][:MAX_NEIGHBOUR_WITNESSES + 2]
-        found = [w for w in dict.fromkeys(found + self.witnesses)
-                 if w not in vips and w not in own]
-        away = set(links.off_segment(self.source, iface, segment, found))
-        given = [w for w in self.witnesses if w in away]
-        if given:
-            raise cli.PluginError("--witness {} is not on the segment of {}: a witness must "
-                                  "answer there".format(given[0], iface))
-        for witness in away:
-            log.info("%s is not on the segment of %s: not a witness", witness, iface)
-        return [w for w in found if w not in away]
-
     def probe(self):
         from lvs_dr_checks.wire import arp  # only on this path, after the privileges are gone
 
-        present = links.read_links(self.source)
-        addresses = links.read_addresses(self.source)
-        stacked = {name: links.lower_device(self.source, name) for name in present
-                   if present[name].arp_facing}
-        stacked = {name: lower for name, lower in stacked.items() if lower != name}
-        vips = set(self.vips)
-        held_on = {a.address: a.interface for a in addresses if a.address in vips
-                   and present.get(a.interface) and present[a.interface].arp_facing}
-        iface = self._interface(present, addresses, held_on)
-        self._usable(present[iface])
-        own_mac = links.read_mac(self.source, iface)
-        segment = self._segment(iface, addresses, stacked)
-        away = links.off_segment(self.source, iface, segment, self.vips)
-        if away:
-            raise cli.PluginError("{} not on the segment of {} (held there, in its subnets, or "
-                                  "routed through it): probes go out only where the VIPs live; "
-                                  "name that interface with -i".format(
-                                      ", ".join(str(v) for v in away[:5]), iface))
-        holder = {vip for vip, name in held_on.items() if name == iface or
-                  stacked.get(name) == iface}
+        segment = host_segment.locate(self.source, self.vips, self.iface)
+        iface, own_mac, holder = segment.iface, segment.mac, segment.holder
         unowned = [vip for vip in self.vips if vip not in holder and not self.allowed[vip]]
         if unowned:
             raise cli.PluginError("this host does not hold {} and no owner is allowed for it: run "
@@ -219,7 +139,8 @@ class VipArpOwner(nagiosplugin.Resource):
                                   "--allow-mac / --expect-mac (or --from-keepalived with "
                                   "use_vmac)".format(", ".join(str(v) for v in unowned[:5])))
         roles = ipvs.realserver_roles(self.config.services)
-        self.asked = self._choose_witnesses(iface, segment, roles)
+        self.asked = host_segment.choose_witnesses(self.source, segment, self.vips, roles,
+                                                   self.witnesses)
         targets = self.vips + self.asked
         run = arp.Probe(iface, own_mac, targets, **self.timing)
         self._fits(run)
@@ -228,7 +149,7 @@ class VipArpOwner(nagiosplugin.Resource):
         finally:
             self.channels.close()
         self.iface, self.own_mac = iface, own_mac
-        self._learn_labels(run.heard, iface, roles)
+        self.labels = host_segment.labels(self.source, iface, run.heard, roles, self.names)
         yield from self._decide(run, holder)
 
     def _fits(self, run):
@@ -288,22 +209,6 @@ class VipArpOwner(nagiosplugin.Resource):
         vrids = {vrrp[1] for vrrp in map(keepalived.vrrp_mac, self.allowed[vip]) if vrrp}
         return vrids.pop() if len(vrids) == 1 else None
 
-    def _learn_labels(self, heard, iface, roles):
-        """MAC -> 'ip, role' from --name, the real servers' own replies and the neighbours."""
-        roles_of = {str(ip): texts for ip, texts in roles.items()}
-        addresses = {n.mac: str(n.address) for n in links.read_neighbours(self.source, iface)
-                     if n.mac}
-        addresses.update({h.arp_mac: h.ip for h in heard
-                          if h.kind == "reply" and h.ip in roles_of})
-        for mac, ip in addresses.items():
-            self.labels[mac] = ", ".join([ip] + roles_of.get(ip, []))
-        for h in heard:
-            vrrp = keepalived.vrrp_mac(h.arp_mac)
-            if vrrp:
-                self.labels[h.arp_mac] = "VRRP virtual MAC of an IPv{} instance, VRID {}".format(
-                    *vrrp)
-        self.labels.update(self.names)
-
     def describe(self, mac):
         if mac == "this host":
             return "this host ({})".format(self.own_mac)
@@ -338,16 +243,6 @@ def masters_at_once(times):
     masters = [name for name, (_, last, _) in times.items() if last is not None]
     return {a for a in masters for b in masters
             if a != b and not follows(a, b) and not follows(b, a)}
-
-
-def _unicast(text):
-    """A neighbour's or gateway's address as a witness: global unicast only (a link-local
-    one needs a scope, and the probes are addressed to the segment anyway)."""
-    try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
-        return None
-    return None if address.is_link_local or address.is_multicast else address
 
 
 def _responders(heard):

@@ -1,0 +1,135 @@
+"""The VIPs' segment as this host sees it: the interface that carries them (the lower device
+of the one holding them, else of the one whose subnet holds them or routes to them), whether
+it can carry ARP at all, and which VIPs this host holds there itself (also on a device
+stacked on it, such as keepalived's vmac). The probe and the watcher both start here."""
+
+import collections
+import ipaddress
+from collections.abc import Sequence
+from typing import Optional
+
+from lvs_dr_checks.errors import PluginError, logger
+from lvs_dr_checks.host import keepalived, links
+from lvs_dr_checks.kernel import IP
+from lvs_dr_checks.source.local import Source
+
+log = logger("segment")
+# Neighbours taken as witnesses at most (the real servers and the next hop come first).
+MAX_NEIGHBOUR_WITNESSES = 16
+
+
+class Segment(collections.namedtuple("Segment", "iface mac addresses holder")):
+    """The interface to probe, its MAC, its addresses (those of devices stacked on it
+    counted as its own) and the VIPs this host holds on it."""
+
+
+def _interface(source, vips, iface, present, addresses, held_on):
+    if iface:
+        if iface not in present:
+            raise PluginError("no interface {} here (present: {})".format(
+                iface, ", ".join(sorted(present))))
+        chosen = {iface}
+    else:
+        chosen = set(held_on.values())
+        if not chosen:
+            networks = [(a.network, a.interface) for a in addresses
+                        if present.get(a.interface) and present[a.interface].arp_facing]
+            inside = {vip: {name for network, name in networks
+                            if network.version == vip.version and vip in network}
+                      for vip in vips}
+            routed = links.route_interfaces(source, [vip for vip in vips if not inside[vip]])
+            for vip in vips:
+                chosen |= inside[vip] or {routed[vip]}
+            chosen.discard(None)
+    lowers = {links.lower_device(source, name) for name in chosen}
+    if len(lowers) != 1:
+        raise PluginError("cannot tell which interface to probe ({}): name it with -i"
+                          .format(", ".join(sorted(lowers)) or "no route to the VIPs"))
+    return lowers.pop()
+
+
+def _usable(link):
+    if link.arp_silent:
+        raise PluginError("interface {} does not do ARP (loopback or NOARP): name the VIPs' "
+                          "segment with -i".format(link.name))
+    if not link.up or link.operstate in ("down", "lowerlayerdown", "notpresent"):
+        raise PluginError("interface {} is down ({}): nothing can be probed; bring it up or "
+                          "name another with -i".format(link.name, link.operstate))
+
+
+def locate(source: Source, vips: Sequence[IP], iface: Optional[str] = None) -> Segment:
+    """The Segment of ``vips`` (on ``iface`` when given); a PluginError naming the fix when
+    the interface is missing, down, ARP-less, ambiguous, or when a VIP is not on it."""
+    present = links.read_links(source)
+    addresses = links.read_addresses(source)
+    stacked = {name: links.lower_device(source, name) for name in present
+               if present[name].arp_facing}
+    stacked = {name: lower for name, lower in stacked.items() if lower != name}
+    wanted = set(vips)
+    held_on = {a.address: a.interface for a in addresses if a.address in wanted
+               and present.get(a.interface) and present[a.interface].arp_facing}
+    iface = _interface(source, vips, iface, present, addresses, held_on)
+    _usable(present[iface])
+    own = [a._replace(interface=iface) for a in addresses
+           if a.interface == iface or stacked.get(a.interface) == iface]
+    away = links.off_segment(source, iface, own, vips)
+    if away:
+        raise PluginError("{} not on the segment of {} (held there, in its subnets, or routed "
+                          "through it): probes go out only where the VIPs live; name that "
+                          "interface with -i".format(", ".join(str(v) for v in away[:5]), iface))
+    holder = frozenset(vip for vip, name in held_on.items()
+                       if name == iface or stacked.get(name) == iface)
+    return Segment(iface, links.read_mac(source, iface), own, holder)
+
+
+def _unicast(text):
+    """A neighbour's or gateway's address as a witness: global unicast only (a link-local
+    one needs a scope, and the probes are addressed to the segment anyway)."""
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    return None if address.is_link_local or address.is_multicast else address
+
+
+def choose_witnesses(source: Source, segment: Segment, vips: Sequence[IP],
+                     roles: Sequence[IP], given: Sequence[IP]) -> list[IP]:
+    """Addresses that must answer if a probe reaches the segment: the real servers
+    (``roles``), the next hop, the neighbours the kernel has heard from, and ``given``
+    (--witness, which must be on the segment)."""
+    iface = segment.iface
+    own = {a.address for a in segment.addresses}
+    heard = [str(n.address) for n in links.read_neighbours(source, iface) if n.heard]
+    candidates = links.default_gateways(source, iface) + heard
+    found = list(roles) + [address for address in map(_unicast, candidates)
+                           if address is not None][:MAX_NEIGHBOUR_WITNESSES + 2]
+    found = [w for w in dict.fromkeys(found + list(given))
+             if w not in set(vips) and w not in own]
+    away = set(links.off_segment(source, iface, segment.addresses, found))
+    outside = [w for w in given if w in away]
+    if outside:
+        raise PluginError("--witness {} is not on the segment of {}: a witness must answer "
+                          "there".format(outside[0], iface))
+    for witness in away:
+        log.info("%s is not on the segment of %s: not a witness", witness, iface)
+    return [w for w in found if w not in away]
+
+
+def labels(source: Source, iface: str, heard: Sequence, roles: dict,
+           names: dict[str, str]) -> dict[str, str]:
+    """MAC -> how the suite names it: --name first, then 'VRRP virtual MAC of ...', then the
+    address (and real-server roles) from the real servers' own replies in ``heard`` and
+    the neighbour table."""
+    found = {}
+    roles_of = {str(ip): texts for ip, texts in roles.items()}
+    addresses = {n.mac: str(n.address) for n in links.read_neighbours(source, iface) if n.mac}
+    addresses.update({h.arp_mac: h.ip for h in heard
+                      if h.kind == "reply" and h.ip in roles_of})
+    for mac, ip in addresses.items():
+        found[mac] = ", ".join([ip] + roles_of.get(ip, []))
+    for h in heard:
+        vrrp = keepalived.vrrp_mac(h.arp_mac)
+        if vrrp:
+            found[h.arp_mac] = "VRRP virtual MAC of an IPv{} instance, VRID {}".format(*vrrp)
+    found.update(names)
+    return found
