@@ -48,7 +48,7 @@ test:
 # where PluginContribDir/$USER1$ point.
 PREFIX ?= /opt/lvs-dr-checks
 PLUGINDIR ?= /usr/lib/nagios/plugins
-PLUGINS := check_arp_sysctl check_vip_on_lo check_vip_arp_owner check_lvs_realservers check_vip_arp_cache
+PLUGINS := check_arp_sysctl check_vip_on_lo check_vip_arp_owner check_lvs_realservers check_vip_arp_cache check_vip_arp_watch
 
 install:
 	$(PYTHON) -m venv $(PREFIX)

@@ -5,6 +5,7 @@ one on stdout, so the run is wrapped here instead and tracebacks go to stderr at
 """
 
 import argparse
+import io
 import logging
 import re
 import signal
@@ -13,6 +14,7 @@ import textwrap
 import traceback
 
 import nagiosplugin
+from nagiosplugin.output import Output
 
 from lvs_dr_checks import __version__
 from lvs_dr_checks.errors import LOGGER, PluginError, logger  # noqa: F401 - the checks' words
@@ -98,7 +100,8 @@ def flatten(lists):
 
 def make_parser(prog, description, max_timeout=MAX_TIMEOUT):
     """The parser every check starts from: -h, -V, -v (repeatable) and -t (at most
-    ``max_timeout``). Long options are taken whole, never abbreviated."""
+    ``max_timeout``; None: no -t, for the daemon). Long options are taken whole, never
+    abbreviated."""
     parser = _ArgumentParser(prog=prog, description=description, allow_abbrev=False,
                              formatter_class=HelpFormatter)
     parser.add_argument("-V", "--version", action="version",
@@ -106,10 +109,11 @@ def make_parser(prog, description, max_timeout=MAX_TIMEOUT):
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="-v: one line per finding; -vv, -vvv: debug details "
                              "(-vvv also prints tracebacks of internal errors on stderr)")
-    parser.add_argument("-t", "--timeout", type=seconds_up_to(max_timeout), default=10.0,
-                        metavar="SECONDS",
-                        help="abort with UNKNOWN after this many seconds (default: %(default)g, "
-                             "at most {})".format(max_timeout))
+    if max_timeout is not None:
+        parser.add_argument("-t", "--timeout", type=seconds_up_to(max_timeout), default=10.0,
+                            metavar="SECONDS",
+                            help="abort with UNKNOWN after this many seconds (default: "
+                                 "%(default)g, at most {})".format(max_timeout))
     return parser
 
 
@@ -190,7 +194,18 @@ class OneLineSummary(nagiosplugin.Summary):
         return [self._one_line(line) for line in lines or []]
 
 
-class _OneLineFormatter(logging.Formatter):
+def render(name, check, verbose=1):
+    """(exit code, text) of a Check decided now, as a plugin prints it (the bounds and the
+    one-line findings included): for a daemon that reports in the plugins' words."""
+    check.name = name
+    check.summary = OneLineSummary(check.summary)
+    check()
+    output = Output(logging.StreamHandler(io.StringIO()), verbose)
+    output.add(check)
+    return check.exitcode, bounded_output(str(output))
+
+
+class OneLineFormatter(logging.Formatter):
     """-vv and -vvv log records, one line each."""
 
     def format(self, record):
@@ -233,7 +248,7 @@ def run(name, parser, build_check, argv=None):
         try:
             runtime = nagiosplugin.Runtime()
             runtime.verbose = verbose
-            runtime.logchan.setFormatter(_OneLineFormatter("%(message)s"))
+            runtime.logchan.setFormatter(OneLineFormatter("%(message)s"))
             # Records below -v's level are not even made (a probe of 20,000 VIPs would format
             # tens of thousands of lines nobody sees).
             logging.getLogger(LOGGER).setLevel(

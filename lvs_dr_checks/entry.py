@@ -12,6 +12,7 @@ PLUGINS = {
     "check_vip_arp_owner": ("vip_arp_owner", "VIP_ARP_OWNER"),
     "check_lvs_realservers": ("realservers", "LVS_REALSERVERS"),
     "check_vip_arp_cache": ("vip_arp_cache", "VIP_ARP_CACHE"),
+    "check_vip_arp_watch": ("vip_arp_watch", "VIP_ARP_WATCH"),
 }
 # The checks check_lvs_realservers runs on every real server, in this order: each module has
 # NAME and server_check(source, vips, persistence). No check imports another; this is where
@@ -66,3 +67,18 @@ def check_lvs_realservers():
 
 def check_vip_arp_cache():
     run("check_vip_arp_cache")
+
+
+def check_vip_arp_watch():
+    run("check_vip_arp_watch")
+
+
+def lvs_dr_watch():
+    """The daemon: a start that fails says why on stderr, in one line, and exits 1."""
+    try:
+        module = importlib.import_module("lvs_dr_checks.watch.daemon")
+    except ImportError as exc:
+        sys.stderr.write("lvs-dr-watch: cannot start, broken install: {}: reinstall "
+                         "lvs-dr-checks\n".format(exc))
+        sys.exit(1)
+    module.main()

@@ -63,6 +63,11 @@ SUITE = collections.OrderedDict((o.flags[-1], o) for o in (
     Option(("--snmp-port",), "PORT", "the SNMP agent's port"),
     Option(("--snmp-community-file",), "FILE", "SNMP v2c: the community, from a file"),
     Option(("--snmp-v3-file",), "FILE", "SNMP v3: user and keys, from a file"),
+    Option(("--from-watch",), "[PATH]", "read lvs-dr-watch's state file (default "
+                                        "/var/lib/lvs-dr-watch/state.json)"),
+    Option(("--window",), "SECONDS", "how long a foreign claim or split brain stays "
+                                     "CRITICAL after it ended"),
+    Option(("--max-age",), "SECONDS", "UNKNOWN when lvs-dr-watch's state is older"),
     Option(("--ssh-user",), "USER", "SSH login user"),
     Option(("--ssh-port",), "PORT", "SSH port"),
     Option(("--ssh-key",), "FILE", "SSH private key"),

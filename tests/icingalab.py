@@ -123,11 +123,11 @@ def certificates(certs, node, ca_from=None):
         shutil.chown(os.path.join(certs, name), USER, USER)
 
 
-def icinga_api(host, address, ca):
+def icinga_api(host, address, ca, user="test", password="lvs-dr-test"):
     """A function asking the Icinga 2 API at address (from inside host's namespace)."""
     def api(path, body=None):
         argv = [sys.executable, API_HELPER, "https://{}:5665/v1/{}".format(address, path),
-                "test", "lvs-dr-test", ca] + ([json.dumps(body)] if body else [])
+                user, password, ca] + ([json.dumps(body)] if body else [])
         done = host.run(argv)
         return json.loads(done.stdout) if done.returncode == 0 else None
     return api

@@ -129,7 +129,7 @@ def test_the_plugin_pages_are_the_plugins_help(tmp_path):
                 open(os.path.join(str(tmp_path), name)) as generated:
             assert shipped.read() == generated.read(), \
                 "run tools/make_manpages.py --pages docs/plugins"
-    assert len(os.listdir(str(tmp_path))) == 5
+    assert len(os.listdir(str(tmp_path))) == len(PLUGINS)
 
 
 def test_every_checkcommand_outlasts_its_plugins_timeout():
@@ -140,7 +140,7 @@ def test_every_checkcommand_outlasts_its_plugins_timeout():
     with open(os.path.join(CONF, "lvs-dr-checks-commands.conf")) as handle:
         text = handle.read()
     commands = re.findall(r'object CheckCommand "(\w+)" \{(.*?)\n\}', text, re.S)
-    assert len(commands) == 5
+    assert len(commands) == len(PLUGINS)
     for name, body in commands:
         timeout = int(re.search(r"^  timeout = (\d+)$", body, re.M).group(1))
         plugin_t = int(re.search(r"vars\.{}_timeout = (\d+)".format(name), body).group(1))

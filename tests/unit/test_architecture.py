@@ -24,8 +24,9 @@ LAYERS = {
     "host": 4, "boot": 4, "wire": 4,
     "router": 5,
     "options": 6,
-    "checks": 7,
-    "entry": 8,
+    "watch": 7,
+    "checks": 8,
+    "entry": 9,
 }
 
 

@@ -1,0 +1,54 @@
+"""lvs-dr-watch's state file: its timeline, labels and delivery counters as JSON, written
+atomically (a new file renamed over the old), so that a reader or a restart never sees half a
+state; read by the watcher when it starts and by check_vip_arp_watch."""
+
+import json
+import os
+import tempfile
+from typing import Any
+
+from lvs_dr_checks.errors import PluginError
+
+FORMAT = 1
+DEFAULT_DIRECTORY = "/var/lib/lvs-dr-watch"
+FILE_NAME = "state.json"
+DEFAULT_PATH = os.path.join(DEFAULT_DIRECTORY, FILE_NAME)
+
+
+def write(path: str, state: dict[str, Any]) -> None:
+    """Replace ``path`` by ``state``, readable by all (it names MACs and VIPs, no secret)."""
+    directory = os.path.dirname(path) or "."
+    handle, temporary = tempfile.mkstemp(prefix=".state-", dir=directory)
+    try:
+        with os.fdopen(handle, "w") as out:
+            json.dump(dict(state, format=FORMAT), out, sort_keys=True)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def read(path: str) -> dict[str, Any]:
+    """The state in ``path``; a PluginError naming the cause and the fix otherwise."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            state = json.load(handle)
+    except FileNotFoundError:
+        raise PluginError("{}: no such file: is lvs-dr-watch running, with this state "
+                          "directory? (systemctl status lvs-dr-watch)".format(path))
+    except OSError as exc:
+        raise PluginError("{}: cannot read it: {} (the file must be readable by this "
+                          "user)".format(path, exc.strerror or exc))
+    except ValueError as exc:
+        raise PluginError("{}: not lvs-dr-watch's state ({}): give the state file of "
+                          "lvs-dr-watch".format(path, exc))
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise PluginError("{}: not lvs-dr-watch's state (format {}, this reader knows {}): "
+                          "give the state file of lvs-dr-watch of the same release".format(
+                              path, state.get("format") if isinstance(state, dict) else None,
+                              FORMAT))
+    return state

@@ -1,0 +1,217 @@
+"""lvs-dr-watch's model and verdict without the wire: the timeline's events for hand-written
+sequences of packets and probe rounds, the verdict's exact lines over snapshots, and
+check_vip_arp_watch reading a state file as NRPE would run it."""
+
+import json
+import os
+
+import pytest
+
+from lvs_dr_checks import cli
+from lvs_dr_checks.checks import vip_arp_watch
+from lvs_dr_checks.watch import daemon, statefile, verdict
+from lvs_dr_checks.watch.timeline import THIS_HOST, Timeline
+
+VIP, VIP6 = "192.0.2.100", "2001:db8::100"
+D1, D2, RS1 = "02:00:5e:00:00:01", "02:00:5e:00:00:02", "02:00:5e:00:00:0b"
+T = 1_800_000_000.0  # a wall-clock time
+
+
+def timeline(*allowed):
+    return Timeline({VIP: allowed or (D1, D2), VIP6: (D1,)})
+
+
+def kinds(events):
+    return [(e["event"], e.get("mac") or e.get("macs") or e.get("after")) for e in events]
+
+
+def round_of(line, vip, answers, sent):
+    """A probe at ``sent`` answered by ``answers`` (MACs), closed a second later."""
+    events = []
+    for mac in answers:
+        events += line.heard(vip, mac, mac, sent + 0.01, reply=True)
+    return events + line.round_closed(vip, sent, sent + 1)
+
+
+def test_a_foreign_claim_starts_at_its_first_packet_and_ends_at_the_round_it_missed():
+    line = timeline()
+    assert kinds(round_of(line, VIP, [D1], T)) == []
+    started = line.heard(VIP, RS1, RS1, T + 10.2, reply=True)
+    assert kinds(started) == [("foreign-start", RS1)] and started[0]["at"] == T + 10.2
+    assert kinds(round_of(line, VIP, [D1, RS1], T + 11)) == []
+    ended = round_of(line, VIP, [D1], T + 12)
+    assert kinds(ended) == [("foreign-end", RS1)]
+    assert (ended[0]["first"], ended[0]["last"], ended[0]["count"]) == (T + 10.2, T + 11.01, 2)
+    assert line.vips[VIP].owner == D1
+
+
+def test_a_flapping_claim_is_one_event_per_change_and_a_to_b_to_a_is_never_hidden():
+    line = timeline()
+    events = []
+    for n, answers in enumerate([[D1], [D1, RS1], [D1], [D1, RS1], [D2], [D1]]):
+        events += round_of(line, VIP, answers, T + 2 * n)
+    assert kinds(events) == [("foreign-start", RS1), ("foreign-end", RS1),
+                             ("foreign-start", RS1), ("foreign-end", RS1),
+                             ("owner-change", D2), ("owner-change", D1)]
+    assert [e["id"] for e in events] == list(range(1, 7))
+
+
+def test_two_owners_in_one_round_or_one_mac_answering_twice_is_a_split_brain():
+    line = timeline()
+    assert kinds(round_of(line, VIP, [D1, D2], T)) == [("split-start", [D1, D2])]
+    assert kinds(round_of(line, VIP, [D1, D2], T + 2)) == []
+    assert kinds(round_of(line, VIP, [D2], T + 4)) == [("split-end", [D1, D2])]
+    assert kinds(round_of(line, VIP, [D2, D2], T + 6)) == [("split-start", [D2])]
+    assert kinds(round_of(line, VIP, [D2], T + 8)) == [("split-end", [D2])]
+    # IPv6: unsolicited advertisements look like answers; twice is no proof of two hosts
+    assert kinds(round_of(line, VIP6, [D1, D1], T + 10)) == []
+
+
+def test_this_host_holding_the_vip_is_an_owner():
+    line = timeline()
+    line.holding([VIP])
+    assert kinds(round_of(line, VIP, [], T)) == []
+    assert line.vips[VIP].owner == THIS_HOST
+    assert kinds(round_of(line, VIP, [D2], T + 2)) == [("split-start", [THIS_HOST, D2])]
+    line.holding([])
+    assert kinds(round_of(line, VIP, [D2], T + 4)) == [("split-end", [THIS_HOST, D2]),
+                                                        ("owner-change", D2)]
+
+
+def test_silence_is_two_rounds_without_an_owner_and_ends_with_an_answer():
+    line = timeline()
+    round_of(line, VIP, [D1], T)
+    assert kinds(round_of(line, VIP, [], T + 2)) == []
+    silent = round_of(line, VIP, [], T + 4)
+    assert kinds(silent) == [("silent-start", None)] and silent[0]["since"] == T + 4
+    assert kinds(round_of(line, VIP, [RS1], T + 6)) == [("foreign-start", RS1)]
+    assert kinds(round_of(line, VIP, [D1], T + 8)) == [("foreign-end", RS1),
+                                                        ("silent-end", None)]
+
+
+def test_a_mac_sending_from_another_ethernet_source_is_foreign():
+    line = timeline()
+    events = line.heard(VIP, D1, RS1, T, reply=True)
+    assert kinds(events) == [("foreign-start", D1)]
+
+
+def test_the_history_survives_a_restart_without_a_duplicate():
+    line = timeline()
+    round_of(line, VIP, [D1], T)
+    line.heard(VIP, RS1, RS1, T + 2.5)
+    restored = Timeline.from_dict(json.loads(json.dumps(line.to_dict())))
+    restored.reconfigure({VIP: (D1, D2), VIP6: (D1,)})
+    assert restored.to_dict() == line.to_dict()
+    assert kinds(restored.heard(VIP, RS1, RS1, T + 3)) == []  # the same claim, going on
+    assert [e["id"] for e in round_of(restored, VIP, [D1], T + 4)] == [2]
+
+
+def snapshot(line, written=T + 20, heartbeat=5.0):
+    return {"timeline": line.to_dict(), "iface": "eth0", "mac": "02:00:5e:00:00:01",
+            "labels": {RS1: "192.0.2.11, real server of 192.0.2.100:80"}, "started": T,
+            "written": written, "heartbeat": heartbeat, "delivery": []}
+
+
+def decided(state, now, **kwargs):
+    code, text = cli.render(verdict.NAME, verdict.build(state, now, **kwargs))
+    return code, daemon.split_perfdata(text)
+
+
+def test_an_ended_claim_is_critical_for_the_window_then_ok():
+    line = timeline()
+    round_of(line, VIP, [D1], T)
+    round_of(line, VIP6, [D1], T)
+    for n in range(3):
+        line.heard(VIP, RS1, RS1, T + 10 + n, reply=True)
+    round_of(line, VIP, [D1], T + 13.5)
+    code, (output, perfdata) = decided(snapshot(line), T + 60)
+    assert code == 2
+    assert output.split("\n")[0] == (
+        "VIP_ARP_WATCH CRITICAL - {} (192.0.2.11, real server of 192.0.2.100:80) claimed VIP "
+        "192.0.2.100 for 2.0 s at {}, 1 time in the last 15 min (1 of 2 VIPs affected)".format(
+            RS1, verdict.clock(T + 10)))
+    assert perfdata == ["foreign_claims=1;;0;0", "owner_changes=0;;;0", "silent_vips=0;;0;0;2",
+                        "split_brains=0;;0;0", "vips=2;;;0"]
+    code, (output, perfdata) = decided(snapshot(line), T + 14.5 + 901)  # known at 14.5
+    assert code == 0
+    assert output.split("\n")[0] == (
+        "VIP_ARP_WATCH OK - 2 VIPs watched on eth0 since {}: each owned by one allowed owner; "
+        "no foreign claim or split brain in the last 15 min".format(verdict.clock(T)))
+    assert "foreign_claims=0;;0;0" in perfdata
+
+
+def test_a_claim_going_on_names_its_start_and_a_split_brain_its_owners():
+    line = timeline()
+    line.heard(VIP, RS1, RS1, T, reply=True)
+    round_of(line, VIP6, [D1, D1], T)
+    code, (output, _) = decided(snapshot(line), T + 4.2)
+    assert code == 2 and output.split("\n")[0].startswith(
+        "VIP_ARP_WATCH CRITICAL - {} (192.0.2.11, real server of 192.0.2.100:80) claims VIP "
+        "192.0.2.100 since {} (0.0 s), 1 time in the last 15 min".format(RS1, verdict.clock(T)))
+    split = timeline()
+    round_of(split, VIP, [D1, D2], T)
+    code, (output, _) = decided(snapshot(split), T + 2)
+    assert code == 2 and "split brain: VIP 192.0.2.100 owned by {} and {} since {}".format(
+        D1, D2, verdict.clock(T + 1)) in output
+
+
+def test_a_stale_state_is_unknown_naming_the_watcher():
+    line = timeline()
+    round_of(line, VIP, [D1], T)
+    code, (output, perfdata) = decided(snapshot(line, written=T), T + 100, max_age=25)
+    assert code == 3
+    assert output.split("\n")[0] == (
+        "VIP_ARP_WATCH UNKNOWN - lvs-dr-watch last wrote its state 100.0 s ago (at {}; at most "
+        "25.0 s expected): is it running? (systemctl status lvs-dr-watch)".format(
+            verdict.clock(T)))
+    assert "age=100.0s;;;0" in perfdata
+
+
+def test_check_vip_arp_watch_reads_the_state_file(in_process, tmp_path, monkeypatch):
+    line = timeline()
+    round_of(line, VIP, [D1], T)
+    round_of(line, VIP6, [D1], T)
+    path = str(tmp_path / "state.json")
+    statefile.write(path, snapshot(line, written=T + 20))
+    monkeypatch.setattr(vip_arp_watch.time, "time", lambda: T + 30)
+    ran = in_process(vip_arp_watch.main, ["--from-watch", path])
+    assert (ran.code, ran.status) == (0, (
+        "VIP_ARP_WATCH OK - 2 VIPs watched on eth0 since {}: each owned by one allowed owner; "
+        "no foreign claim or split brain in the last 15 min".format(verdict.clock(T))))
+    assert ran.perf()["age"] == "10.0s;;;0"
+    # a watcher silent for more than 3 heartbeats (5 s) + 10 s
+    monkeypatch.setattr(vip_arp_watch.time, "time", lambda: T + 46)
+    assert in_process(vip_arp_watch.main, ["--from-watch", path]).code == 3
+
+
+@pytest.mark.parametrize("content, cause", [
+    (None, "no such file: is lvs-dr-watch running"),
+    ("{not json", "not lvs-dr-watch's state"),
+    ('{"format": 99}', "format 99, this reader knows 1"),
+])
+def test_a_missing_or_foreign_state_file_is_one_unknown_line(in_process, tmp_path, content,
+                                                             cause):
+    path = str(tmp_path / "state.json")
+    if content is not None:
+        with open(path, "w") as handle:
+            handle.write(content)
+    ran = in_process(vip_arp_watch.main, ["--from-watch", path])
+    assert ran.code == 3 and len(ran.lines) == 1 and cause in ran.status, ran
+
+
+def test_the_state_file_is_replaced_whole(tmp_path):
+    path = str(tmp_path / "state.json")
+    statefile.write(path, {"a": 1})
+    statefile.write(path, {"a": 2})
+    assert statefile.read(path) == {"a": 2, "format": 1}
+    assert os.listdir(str(tmp_path)) == ["state.json"]
+    assert os.stat(path).st_mode & 0o777 == 0o644
+
+
+def test_events_are_journal_lines_in_the_suites_words():
+    labels = {RS1: "192.0.2.11"}
+    line = timeline()
+    events = round_of(line, VIP, [D1, RS1], T) + round_of(line, VIP, [D1], T + 2.5)
+    assert [daemon.describe_event(e, labels) for e in events] == [
+        "{} (192.0.2.11) claims VIP 192.0.2.100".format(RS1),
+        "{} (192.0.2.11) claimed VIP 192.0.2.100 for 0.0 s (1 packets)".format(RS1)]
