@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Write a man page per plugin from the same text as its --help (the module docstring and the
-argument help), into the directory given: `make_manpages.py DIR`; with `--pages DIR`, one
-Markdown page per plugin from the same text (docs/plugins/); with `--options`, print
-docs/options.md, the suite's option table (tests keep the docs equal to what this makes)."""
+"""Write a man page per plugin (and lvs-dr-watch's, section 8) from the same text as its
+--help (the module docstring and the argument help), into the directory given:
+`make_manpages.py DIR`; with `--pages DIR`, one Markdown page per plugin from the same
+text (docs/plugins/); with `--options`, print docs/options.md, the suite's option table
+(tests keep the docs equal to what this makes)."""
 
 import argparse
 import importlib
@@ -15,6 +16,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.p
 from lvs_dr_checks import __version__  # noqa: E402
 from lvs_dr_checks.entry import PLUGINS  # noqa: E402
 from lvs_dr_checks.options import SUITE  # noqa: E402
+from lvs_dr_checks.watch import daemon  # noqa: E402
 
 
 def roff(text):
@@ -28,6 +30,8 @@ def roff(text):
 EXIT_STATUS = [(0, "OK"), (1, "WARNING"), (2, "CRITICAL"),
                (3, "UNKNOWN: a setup error, or no verdict could be reached; the line names "
                    "the cause and the fix")]
+DAEMON_EXIT_STATUS = [(0, "stopped (SIGTERM, SIGINT)"),
+                      (1, "could not start: one line on stderr names the cause and the fix")]
 
 
 def _option_entries(parser):
@@ -44,7 +48,7 @@ def _option_entries(parser):
     return entries
 
 
-def page(name, parser):
+def page(name, parser, section="1", exit_status=None):
     """The man page: NAME, SYNOPSIS, DESCRIPTION, OPTIONS, EXIT STATUS, EXAMPLES, SEE ALSO."""
     description, _, examples = (parser.description or "").strip().partition("\nExample")
     summary = " ".join(description.split("\n\n")[0].split()).split(": ", 1)[-1]
@@ -52,13 +56,14 @@ def page(name, parser):
     first, *rest = parser.format_usage().replace("usage: ", "", 1).rstrip().splitlines()
     usage = "\n".join([first] + [" " * (len(name) + 1) + line.strip() for line in rest])
     return "\n".join([
-        '.TH {} 1 "" "lvs-dr-checks {}" "Monitoring plugins"'.format(name.upper(), __version__),
+        '.TH {} {} "" "lvs-dr-checks {}" "Monitoring plugins"'.format(name.upper(), section,
+                                                                     __version__),
         ".SH NAME", "{} \\- {}".format(name, roff(summary)),
         ".SH SYNOPSIS", ".nf", roff(usage), ".fi",
         ".SH DESCRIPTION", "\n.PP\n".join(roff(" ".join(paragraph.split()))
                                           for paragraph in body.split("\n\n") if paragraph),
         ".SH OPTIONS", *_option_entries(parser),
-        ".SH EXIT STATUS", *[line for code, meaning in EXIT_STATUS
+        ".SH EXIT STATUS", *[line for code, meaning in exit_status or EXIT_STATUS
                              for line in (".TP", "\\fB{}\\fR".format(code), meaning)],
         ".SH EXAMPLES", ".nf", roff(textwrap.dedent(examples.split(":", 1)[-1]).strip("\n")),
         ".fi",
@@ -134,6 +139,8 @@ def main():
     for name, parser in parsers().items():
         with open(os.path.join(target, name + ".1"), "w", encoding="utf-8") as handle:
             handle.write(page(name, parser))
+    with open(os.path.join(target, "lvs-dr-watch.8"), "w", encoding="utf-8") as handle:
+        handle.write(page("lvs-dr-watch", daemon.build_parser(), "8", DAEMON_EXIT_STATUS))
 
 
 if __name__ == "__main__":

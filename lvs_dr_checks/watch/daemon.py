@@ -52,6 +52,9 @@ from lvs_dr_checks.wire import arp
 from lvs_dr_checks.wire.channels import MAX_BATCH, Pacer, bind_socket, open_socket
 
 PROG = "lvs-dr-watch"
+# The password as the shipped unit hands it over (LoadCredential=icinga-password:...).
+CREDENTIAL = os.path.join(os.environ["CREDENTIALS_DIRECTORY"], "icinga-password") \
+    if os.environ.get("CREDENTIALS_DIRECTORY") else None
 log = logger("watch")
 
 
@@ -85,8 +88,9 @@ def build_parser():
     parser.add_argument("--icinga-service", metavar="HOST!SERVICE",
                         help="the passive service the results are for")
     parser.add_argument("--icinga-user", metavar="USER", help="the API user")
-    parser.add_argument("--icinga-password-file", metavar="FILE",
-                        help="the API user's password, from a file only its owner reads")
+    parser.add_argument("--icinga-password-file", metavar="FILE", default=CREDENTIAL,
+                        help="the API user's password, from a file only its owner reads "
+                             "(default: systemd's credential icinga-password, if given)")
     parser.add_argument("--icinga-ca", metavar="FILE",
                         help="the CA that signed the API's certificate (verified)")
     parser.add_argument("--icinga-name", metavar="NAME",

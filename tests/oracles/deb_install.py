@@ -11,6 +11,7 @@ the ITL with plugins-contrib and uses every CheckCommand; dpkg -r (conffiles sta
 (nothing stays). Prints {step: [exit code, output]} and {"left": {after remove, after purge}}.
 """
 
+import glob
 import json
 import os
 import shlex
@@ -22,10 +23,11 @@ import bootns
 
 MOUNT = "/usr/bin/mount"
 PLUGINS = ("check_arp_sysctl", "check_vip_on_lo", "check_vip_arp_owner", "check_lvs_realservers",
-           "check_vip_arp_cache")
+           "check_vip_arp_cache", "check_vip_arp_watch")
 SNMPD = "/usr/sbin/snmpd"
 PLUGIN_DIR = "/usr/lib/nagios/plugins"
-CONFFILES = ("/etc/nagios-plugins/config/lvs-dr-checks.cfg",)
+CONFFILES = ("/etc/nagios-plugins/config/lvs-dr-checks.cfg", "/etc/default/lvs-dr-watch")
+WATCH_UNIT = "/lib/systemd/system/lvs-dr-watch.service"
 # What would grant or run anything: installed as examples only, each enabled by the command
 # at the top of its example (the text after "Enable (as root...):").
 EXAMPLES = "/usr/share/doc/lvs-dr-checks/examples/"
@@ -37,7 +39,8 @@ BASKET = EXAMPLES + "lvs-dr-checks-director-basket.json"
 INSTALLED = ["{}/{}".format(PLUGIN_DIR, name) for name in PLUGINS] + [
     "/usr/share/icinga2/include/plugins-contrib.d/lvs-dr-checks.conf",
     "/usr/lib/python3/dist-packages/lvs_dr_checks/cli.py",
-    "/usr/share/man/man1/check_vip_on_lo.1.gz", BASKET]
+    "/usr/share/man/man1/check_vip_on_lo.1.gz", BASKET, "/usr/sbin/lvs-dr-watch", WATCH_UNIT,
+    "/usr/share/man/man8/lvs-dr-watch.8.gz"]
 ICINGA_CONF = """const PluginDir = "/usr/lib/nagios/plugins"
 const PluginContribDir = "/usr/lib/nagios/plugins"
 const ManubulonPluginDir = "/usr/lib/nagios/plugins"
@@ -101,6 +104,11 @@ def enable_grants(results):
         results["enable " + name].append(os.path.exists(active))
     run(["/usr/sbin/visudo", "-c", "-f", GRANTS["sudo"][1]], results, "visudo")
     run(["/usr/bin/systemd-analyze", "verify", "icinga2.service"], results, "systemd")
+    run(["/usr/bin/systemd-analyze", "verify", "lvs-dr-watch.service"], results,
+        "lvs-dr-watch unit")
+    results["lvs-dr-watch enabled"] = [0, sorted(
+        path for path in glob.glob("/etc/systemd/system/*/lvs-dr-watch.service"))]
+    run(["/usr/sbin/lvs-dr-watch", "--version"], results, "lvs-dr-watch")
     for _, active in GRANTS.values():
         os.remove(active)
 

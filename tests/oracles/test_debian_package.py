@@ -24,7 +24,7 @@ from oracles.namespace import booted, need_root
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 DEBIAN_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
-CONFFILES = ["/etc/nagios-plugins/config/lvs-dr-checks.cfg"]
+CONFFILES = ["/etc/nagios-plugins/config/lvs-dr-checks.cfg", "/etc/default/lvs-dr-watch"]
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +79,10 @@ def test_the_package_installs_works_and_purges(deb):
         assert steps["enable " + grant] == [0, "", True], steps["enable " + grant]
     assert steps["visudo"][0] == 0, steps["visudo"]
     assert steps["systemd"] == [0, ""], steps["systemd"]
+    # the watcher: its unit read by systemd as valid, installed disabled
+    assert steps["lvs-dr-watch unit"] == [0, ""], steps["lvs-dr-watch unit"]
+    assert steps["lvs-dr-watch enabled"] == [0, []]
+    assert steps["lvs-dr-watch"] == [0, "lvs-dr-watch (lvs-dr-checks) {}\n".format(version())]
     assert steps["icinga2"][0] == 0, steps["icinga2"][1]
     assert "Instantiated {} Services".format(len(commands)) in steps["icinga2"][1]
     assert result["left"] == {"remove": CONFFILES, "purge": []}
