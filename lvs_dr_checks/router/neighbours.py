@@ -6,12 +6,12 @@ incomplete, failed and invalidated entries map to nothing (``mac`` None).
 """
 
 import ipaddress
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 from lvs_dr_checks.errors import PluginError
 from lvs_dr_checks.host import links
 from lvs_dr_checks.kernel import IP
-from lvs_dr_checks.router.snmp import NO_OBJECT, TooManyRows
+from lvs_dr_checks.router.snmp import NO_OBJECT, Agent, Credentials, TooManyRows
 from lvs_dr_checks.source.local import Source
 from lvs_dr_checks.summary import plural
 
@@ -144,6 +144,21 @@ class SnmpNeighbours:
         return {index: PHYSICAL_STATES.get(found.get(state_column + index), "unknown")
                 for index in rows if found.get(type_column + index) != INVALID_TYPE}
 
+    def _current(self, rows):
+        """{row index: octets} where ipNetToMediaTable has another physical address for an
+        IPv4 row of ipNetToPhysicalTable: net-snmp keeps a physical row's first MAC after the
+        router's kernel changed the entry in place (a gratuitous ARP), while its media row
+        follows the kernel (tests/daemons/test_vip_arp_cache_lab.py). ``rows``: {row index:
+        (ifIndex, address)}; agents without the media table change nothing."""
+        if self.table != IP_NET_TO_PHYSICAL:
+            return {}
+        media = {index: IP_NET_TO_MEDIA + (MEDIA_ADDRESS,) + _row_index(IP_NET_TO_MEDIA,
+                                                                        address, if_index)
+                 for index, (if_index, address) in rows.items() if address.version == 4}
+        found = self.agent.get(list(media.values())) if media else {}
+        return {index: found[oid] for index, oid in media.items()
+                if isinstance(found.get(oid), bytes) and found[oid]}
+
     def _targeted(self, addresses, if_indexes):
         address_column = self._address_column
         wanted = {_row_index(self.table, address, if_index): (if_index, address)
@@ -152,6 +167,7 @@ class SnmpNeighbours:
         present = {index: found[address_column + index] for index in wanted
                    if isinstance(found.get(address_column + index), bytes)}
         details = self._details(list(present))
+        present.update(self._current({index: wanted[index] for index in details}))
         names = self._names(wanted[index][0] for index in details)
         return [_entry(wanted[index][1], wanted[index][0], present[index], state, names)
                 for index, state in details.items()]
@@ -165,6 +181,8 @@ class SnmpNeighbours:
                 rows[index] = parsed, value
         judged = {index for index, (parsed, _) in rows.items() if parsed[1] in addresses}
         details = self._details(sorted(judged))
+        for index, octets in self._current({index: rows[index][0] for index in details}).items():
+            rows[index] = rows[index][0], octets
         names = self._names(rows[index][0][0] for index in details)
         entries = [_entry(parsed[1], parsed[0], value, details[index], names)
                    for index, (parsed, value) in rows.items() if index in details]
@@ -178,3 +196,17 @@ class SnmpNeighbours:
 def read_ip_neigh(source: Source) -> list[links.Neighbour]:
     """Every entry of the neighbour table of the host behind ``source``."""
     return links.parse_ip_neigh(source.run([links.ip_command(source), "-j", "neigh", "show"]))
+
+
+def snmp_reader(host: str, port: int, credentials: Credentials, max_entries: int) -> Callable:
+    """A function: (addresses, deadline) -> (the agent's entries for them, what was read),
+    one session per call."""
+    def read(addresses: Collection[IP], deadline: float) -> tuple[list[links.Neighbour], str]:
+        agent = Agent(host, port, credentials, deadline)
+        try:
+            table = SnmpNeighbours(agent, max_entries)
+            entries = table.read(addresses)
+            return entries, "{}, {}".format(table.describe(), credentials.describe())
+        finally:
+            agent.close()
+    return read

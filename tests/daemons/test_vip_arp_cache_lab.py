@@ -304,3 +304,21 @@ def test_on_the_router_itself_the_local_source_reads_its_kernel_table(clean, rou
         "VIP_ARP_CACHE CRITICAL - the router sends VIP {} to {} ({}) on eth0 [reachable], not an "
         "allowed owner (allowed: {}) (1 of 1 VIP affected)".format(
             VIP, clean.director.mac, clean.director.ip, clean.realservers[0].mac))
+
+
+@pytest.mark.parametrize("python", [None, DEBIAN_PYTHON], ids=["pysnmp7", "debian-pysnmp4"])
+def test_a_row_whose_mac_changed_in_place_is_read_as_the_router_holds_it(clean, router,
+                                                                         python):
+    """The router learned the VIP at the director; then a real server's gratuitous ARP
+    moves the router's entry to the real server in place (no new row). net-snmp's
+    ipNetToPhysicalTable keeps a row's first MAC (its ipNetToMediaTable has the new one):
+    the verdict must follow the router's kernel, not the agent's stale column."""
+    rs1 = clean.realservers[0]
+    rs1.run(["/usr/bin/arping", "-U", "-c", "2", "-w", "2", "-I", rs1.iface, "-s", VIP, VIP])
+    assert router_mac_of(clean, VIP) == rs1.mac  # the router's kernel follows the claim
+    outcome = cache(clean.director, *snmp(clean, router), "--from-ipvs", router.ipvs,
+                    "--expect-mac", clean.director.mac, python=python)
+    assert outcome.code == 2, outcome
+    assert outcome.status.startswith(
+        "VIP_ARP_CACHE CRITICAL - the router sends VIP {vip} to {mac} ({ip}, real server of "
+        "TCP {vip}:80) on eth0 (ifIndex 2) [".format(vip=VIP, mac=rs1.mac, ip=rs1.ip)), outcome
