@@ -3,12 +3,14 @@ real servers, a client, an IPv4 and an IPv6 VIP, with or without use_vmac. keepa
 Debian's, started by the tests inside the directors' namespaces (VRRP only, -P), stopped by
 pid; nothing is started on the machine itself."""
 
+import contextlib
 import os
 import signal
 import subprocess
 import time
 
 import lab as lab_module
+from conftest import unavailable
 
 KEEPALIVED = "/usr/sbin/keepalived"
 NFT = "/usr/sbin/nft"
@@ -23,6 +25,16 @@ def unavailable_reason():
     if missing:
         return "{} missing (Debian: keepalived, nftables)".format(", ".join(missing))
     return lab_module.lab_unavailable_reason()
+
+
+@contextlib.contextmanager
+def pair_home(prefix):
+    """A directory for a pair's files, readable by all; unavailable without keepalived."""
+    reason = unavailable_reason()
+    if reason:
+        unavailable(reason)
+    with lab_module.readable_tempdir(prefix) as path:
+        yield path
 
 
 def config(host, priority, vmac, realservers):

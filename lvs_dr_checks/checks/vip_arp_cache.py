@@ -236,20 +236,9 @@ def _reader(args, deadline):
                     "ip neigh of {} over SSH".format(args.host))
         return over_ssh
     from lvs_dr_checks.router import snmp
-    if bool(args.snmp_community_file) == bool(args.snmp_v3_file):
-        raise cli.PluginError("give one of --snmp-community-file (v2c) and --snmp-v3-file (v3)")
-    credentials = (snmp.read_community(args.snmp_community_file) if args.snmp_community_file
-                   else snmp.read_v3(args.snmp_v3_file))
-
-    def over_snmp(addresses):
-        agent = snmp.Agent(args.host, args.snmp_port, credentials, deadline)
-        try:
-            table = neighbours.SnmpNeighbours(agent, args.max_entries)
-            entries = table.read(addresses)
-            return entries, "{}, {}".format(table.describe(), credentials.describe())
-        finally:
-            agent.close()
-    return over_snmp
+    read = neighbours.snmp_reader(args.host, args.snmp_port, snmp.read_credentials(
+        args.snmp_community_file, args.snmp_v3_file), args.max_entries)
+    return lambda addresses: read(addresses, deadline)
 
 
 def build_check(args):

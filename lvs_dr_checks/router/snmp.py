@@ -12,7 +12,7 @@ import collections
 import socket
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Optional
 
 from lvs_dr_checks.errors import PluginError, logger
 from lvs_dr_checks.source.localfiles import read_local_file
@@ -114,6 +114,13 @@ def parse_v3(lines: Iterable[str], path: str) -> Credentials:
 
 def read_v3(path: str) -> Credentials:
     return parse_v3(_secret_lines(path, "--snmp-v3-file"), path)
+
+
+def read_credentials(community_file: Optional[str], v3_file: Optional[str]) -> Credentials:
+    """The credentials of --snmp-community-file or --snmp-v3-file: exactly one of them."""
+    if bool(community_file) == bool(v3_file):
+        raise PluginError("give one of --snmp-community-file (v2c) and --snmp-v3-file (v3)")
+    return read_community(community_file) if community_file else read_v3(str(v3_file))
 
 
 def _value(value):

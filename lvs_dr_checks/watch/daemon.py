@@ -46,8 +46,8 @@ from lvs_dr_checks.host import ipvs, keepalived, links
 from lvs_dr_checks.host import segment as host_segment
 from lvs_dr_checks.source.local import Source
 from lvs_dr_checks.source.localfiles import MAX_PASSWORD_BYTES, read_local_file
-from lvs_dr_checks.watch import sinks, statefile, verdict
-from lvs_dr_checks.watch.timeline import Timeline
+from lvs_dr_checks.watch import follow, sinks, statefile, verdict
+from lvs_dr_checks.watch.timeline import THIS_HOST, Timeline
 from lvs_dr_checks.wire import arp
 from lvs_dr_checks.wire.channels import MAX_BATCH, Pacer, bind_socket, open_socket
 
@@ -98,6 +98,20 @@ def build_parser():
     parser.add_argument("--ttl", type=cli.seconds_up_to(86400), metavar="SECONDS",
                         help="each result holds this long in Icinga; then its own check "
                              "command runs (default: 3 heartbeats)")
+    parser.add_argument("-H", "--host", metavar="HOST",
+                        help="the router in front of the VIPs: after each owner change, read "
+                             "its neighbour entry for the VIP over SNMP (as check_vip_arp_cache "
+                             "does) and report it if it still names the old owner")
+    parser.add_argument("--snmp-port", type=cli.port_number, default=161, metavar="PORT",
+                        help="the router's SNMP port (default %(default)s)")
+    parser.add_argument("--snmp-community-file", metavar="FILE",
+                        help="SNMP v2c: the community, from a file only its owner reads")
+    parser.add_argument("--snmp-v3-file", metavar="FILE",
+                        help="SNMP v3: user and keys, from a file only its owner reads")
+    parser.add_argument("--router-grace", type=cli.seconds_up_to(600), default=5.0,
+                        metavar="SECONDS", help="read the router this long after an owner "
+                                                "change, and as often while it is stale "
+                                                "(default %(default)g)")
     parser.add_argument("--command-file", metavar="PATH",
                         help="write PROCESS_SERVICE_CHECK_RESULT to this external command "
                              "file instead (Nagios, Icinga's command pipe)")
@@ -176,6 +190,11 @@ class Watcher:
         self.senders = self._senders(delivery)
         self.started = time.time()
         self.config_mtime = self._config_mtime()
+        self.router = None
+        if args.host:
+            self.router = follow.RouterFollow(follow.snmp_reader(
+                args.host, args.snmp_port, args.snmp_community_file, args.snmp_v3_file),
+                "{} (SNMP)".format(args.host), args.router_grace, self.wake_write)
 
     def _restore(self):
         allowed = {str(vip): macs for vip, macs in self.knowledge.allowed.items()}
@@ -221,6 +240,7 @@ class Watcher:
         return {"timeline": self.timeline.to_dict(), "iface": self.segment.iface,
                 "mac": self.segment.mac, "labels": self.labels, "started": self.started,
                 "written": now, "heartbeat": self.args.heartbeat,
+                "router": "{} (SNMP)".format(self.args.host) if self.args.host else None,
                 "delivery": [sender.counters() for sender in self.senders]}
 
     def report(self, now):
@@ -256,9 +276,12 @@ class Watcher:
             if now >= next_round:
                 rounds.append(self._probe_round())
                 next_round = now + self.args.interval
-            events = self._listen(rounds, min([next_round, next_beat] +
-                                              [r.close_at for r in rounds]) - time.monotonic())
+            wake = [next_round, next_beat] + [r.close_at for r in rounds]
+            if self.router and self.router.next_due() is not None:
+                wake.append(self.router.next_due())
+            events = self._listen(rounds, min(wake) - time.monotonic())
             events += self._close_rounds(rounds)
+            events += self._follow(events)
             if events or time.monotonic() >= next_beat:
                 for event in events:
                     log.warning("event %d: %s", event["id"], describe_event(event, self.labels))
@@ -274,6 +297,29 @@ class Watcher:
         self.report(time.time())
         for sender in self.senders:
             sender.stop()
+
+    def _follow(self, events):
+        """The router's reads: asked after each owner change, judged when they are in."""
+        if self.router is None:
+            return []
+        def mac(owner):
+            return self.segment.mac if owner == THIS_HOST else owner
+        for event in events:
+            if event["event"] == "owner-change":
+                self.router.owner_changed(event["vip"], mac(event["before"]),
+                                          mac(event["after"]))
+        self.router.start_due()
+        found = []
+        for asked, seen, error in self.router.results():
+            if error is not None:
+                log.warning("router %s, VIP %s: cannot read its entry: %s", self.args.host,
+                            asked.vip, error)
+                continue
+            found += self.timeline.router_read(asked.vip, asked.before, asked.after, seen,
+                                               time.time())
+            if seen == asked.before:
+                self.router.again(asked)
+        return found
 
     def _handle_signals(self):
         """True to stop; SIGHUP reloads."""
@@ -296,15 +342,19 @@ class Watcher:
         self.config_mtime = self._config_mtime()
         notify("READY=1")
 
-    def _probe_round(self):
-        """Probe every VIP and witness once, paced; refresh what this host holds."""
-        if self._config_mtime() != self.config_mtime:
-            self.reload("{} changed".format(self.args.from_keepalived))
+    def _holding(self):
+        """What this host holds now: read as a round closes, so that a VIP it gave up
+        during the round is not counted as its own (a failover is no split brain)."""
         try:
             current = host_segment.locate(Source("/"), self.knowledge.vips, self.segment.iface)
             self.timeline.holding(str(vip) for vip in current.holder)
         except PluginError as exc:
             log.warning("cannot read this host's addresses: %s", exc)
+
+    def _probe_round(self):
+        """Probe every VIP and witness once, paced."""
+        if self._config_mtime() != self.config_mtime:
+            self.reload("{} changed".format(self.args.from_keepalived))
         targets = [str(t) for t in self.knowledge.vips + self.witnesses]
         families = {4: arp.Arp(), 6: arp.NeighborDiscovery()}
         sent = {}
@@ -366,6 +416,7 @@ class Watcher:
                 continue
             self.labels.update(host_segment.labels(Source("/"), self.segment.iface, probe.heard,
                                                    self.knowledge.roles, self.knowledge.names))
+            self._holding()
             at = time.time()
             for vip in self.knowledge.vips:
                 if str(vip) in probe.sent:
@@ -394,6 +445,12 @@ def describe_event(event, labels):
                                                         name(event["before"]))
     if kind == "silent-start":
         return "nothing answers for VIP {}".format(vip)
+    if kind == "router-stale":
+        return "the router still sends VIP {} to {}, not to {}".format(
+            vip, name(event["before"]), name(event["after"]))
+    if kind == "router-fresh":
+        return "the router sends VIP {} to {} now".format(vip, name(event["seen"]) or
+                                                          "nobody (no entry)")
     return "VIP {} answered again".format(vip)
 
 

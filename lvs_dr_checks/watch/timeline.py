@@ -13,7 +13,11 @@ per change and an A -> B -> A change of owner is two:
   counts as an owner while it holds the VIP), or one allowed MAC answered one ARP probe
   twice (a VRRP virtual MAC on both directors);
 - ``owner-change``: the one owner of a round is not the last round's (a failover);
-- ``silent-start`` / ``silent-end``: no owner answered two rounds in a row, then one did.
+- ``silent-start`` / ``silent-end``: no owner answered two rounds in a row over at least
+  SILENT_SECONDS (a VRRP failover's gap is shorter), then one did;
+- ``router-stale`` / ``router-fresh``: after an owner change, the router's own neighbour
+  entry for the VIP still names the old owner (read by the watcher, watch/follow.py), then
+  no longer does.
 
 Times are wall-clock seconds (time.time()): events outlive the process (the state file)
 and are shown as times of day.
@@ -24,8 +28,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Optional
 
 THIS_HOST = "this host"
-# Rounds without any owner before a VIP is called silent: one lost answer is no outage.
+# Rounds without any owner, and seconds since the first of them, before a VIP is called
+# silent: one lost answer is no outage, nor the gap of a failover (keepalived's backup takes
+# over 3 advertisement intervals and a skew after the master fell silent).
 SILENT_ROUNDS = 2
+SILENT_SECONDS = 5.0
 # Events kept (the oldest go first): a day of a flapping claim at one event a second.
 MAX_EVENTS = 100000
 
@@ -47,7 +54,9 @@ class VipState:
         self.split: list[str] = []
         self.silent = False
         self.silent_rounds = 0
+        self.silent_from: Optional[float] = None  # the first round no owner answered
         self.replies: collections.Counter = collections.Counter()  # this round's answers
+        self.router_stale: Optional[dict[str, Any]] = None  # before, after, since
 
     def is_allowed(self, claim: Claim) -> bool:
         return claim.mac in self.allowed and claim.eth_macs <= self.allowed
@@ -58,6 +67,7 @@ class VipState:
     def to_dict(self) -> dict[str, Any]:
         return {"allowed": sorted(self.allowed), "owner": self.owner, "split": self.split,
                 "silent": self.silent, "silent_rounds": self.silent_rounds,
+                "router_stale": self.router_stale, "silent_from": self.silent_from,
                 "claims": {mac: dict(c._asdict(), eth_macs=sorted(c.eth_macs))
                            for mac, c in self.claims.items()}}
 
@@ -66,6 +76,7 @@ class VipState:
         state = cls(data["allowed"])
         state.owner, state.split = data["owner"], list(data["split"])
         state.silent, state.silent_rounds = data["silent"], data["silent_rounds"]
+        state.router_stale, state.silent_from = data["router_stale"], data["silent_from"]
         state.claims = {mac: Claim(c["mac"], frozenset(c["eth_macs"]), c["first"], c["last"],
                                    c["count"]) for mac, c in data["claims"].items()}
         return state
@@ -153,13 +164,31 @@ class Timeline:
                                          after=owners[0]))
             state.owner = owners[0]
         state.silent_rounds = 0 if owners else state.silent_rounds + 1
-        if state.silent_rounds >= SILENT_ROUNDS and not state.silent:
+        state.silent_from = None if owners else state.silent_from or sent_at
+        if state.silent_rounds >= SILENT_ROUNDS and not state.silent and \
+                at - state.silent_from >= SILENT_SECONDS:
             state.silent = True
-            found.append(self._event(at, vip, "silent-start", since=sent_at))
+            found.append(self._event(at, vip, "silent-start", since=state.silent_from))
         elif owners and state.silent:
             state.silent = False
             found.append(self._event(at, vip, "silent-end"))
         return found
+
+    def router_read(self, vip: str, before: str, after: str, seen: str,
+                    at: float) -> list[Event]:
+        """The router's entry for ``vip`` read after ``before`` handed it to ``after``:
+        ``seen`` the MAC it names ('' for none). The old owner's MAC there is stale."""
+        state = self.vips.get(vip)
+        if state is None:
+            return []
+        if seen == before and state.router_stale is None:
+            state.router_stale = {"before": before, "after": after, "since": at}
+            return [self._event(at, vip, "router-stale", before=before, after=after)]
+        if seen != before and state.router_stale is not None:
+            stale, state.router_stale = state.router_stale, None
+            return [self._event(at, vip, "router-fresh", before=stale["before"],
+                                after=stale["after"], since=stale["since"], seen=seen)]
+        return []
 
     def to_dict(self) -> dict[str, Any]:
         return {"vips": {vip: state.to_dict() for vip, state in self.vips.items()},

@@ -45,12 +45,14 @@ def minutes(seconds):
 
 
 class VipView(collections.namedtuple("VipView", "vip owner foreign claimed split splits "
-                                                "silent_since takeover window")):
+                                                "silent_since takeover router window")):
     """One VIP as the window shows it: the owner now; ``foreign``: claims active now
     (mac, first, last, times); ``claimed``: the last ended foreign claim in the window (mac,
     first, last, times) or None; ``split``: the owners at once now (and since when), or
     None; ``splits``: the last ended split brain (macs, start, end, times) or None;
-    ``silent_since``; ``takeover``: the last owner change in the window (before, at)."""
+    ``silent_since``; ``takeover``: the last owner change in the window (before, at);
+    ``router``: the router's entry stale now (before, after, since, None) or the last
+    stale episode in the window (before, after, since, until), or None."""
 
 
 def _views(snapshot, now, window):
@@ -84,9 +86,15 @@ def _views(snapshot, now, window):
         silent = [e for e in timeline["events"] if e["vip"] == vip and
                   e["event"] == "silent-start"]
         changes = [e for e in mine if e["event"] == "owner-change"]
+        fresh = [e for e in mine if e["event"] == "router-fresh"]
+        stale = state.get("router_stale")
+        router = (stale["before"], stale["after"], stale["since"], None) if stale else \
+            (fresh[-1]["before"], fresh[-1]["after"], fresh[-1]["since"], fresh[-1]["at"]) \
+            if fresh else None
         yield VipView(vip, state["owner"], foreign, claimed, split, splits,
                       (silent[-1]["since"] if silent else now) if state["silent"] else None,
-                      (changes[-1]["before"], changes[-1]["at"]) if changes else None, window)
+                      (changes[-1]["before"], changes[-1]["at"]) if changes else None, router,
+                      window)
 
 
 class WatchView(nagiosplugin.Resource):
@@ -124,6 +132,10 @@ class WatchView(nagiosplugin.Resource):
                                   min=0, max=len(views), context="silent_vips")
         yield nagiosplugin.Metric("owner_changes", kinds["owner-change"], min=0,
                                   context="count")
+        ongoing_stale = sum(1 for v in views if v.router and v.router[3] is None and
+                            v.router[2] < self.now - self.window)
+        yield nagiosplugin.Metric("stale_router", kinds["router-stale"] + ongoing_stale, min=0,
+                                  context="stale_router")
 
     def describe(self, mac):
         if mac == THIS_HOST:
@@ -162,6 +174,21 @@ class VipContext(nagiosplugin.Context):
                                              "{}".format(view.vip, owned_by(owners, describe),
                                                          span(end - start), clock(start),
                                                          plural(times, "time"), within), metric)
+        if view.router:
+            before, after, since, until = view.router
+            router = self.router_name(resource)
+            if until is None:
+                return self.result_cls(Critical, "{} still sends VIP {} to {} since {} ({}), "
+                                                 "not to {} that took it over: the gratuitous "
+                                                 "ARP did not reach it".format(
+                                                     router, view.vip, describe(before),
+                                                     clock(since), span(resource.now - since),
+                                                     describe(after)), metric)
+            return self.result_cls(Critical, "{} sent VIP {} to the old owner {} for {} at {}, "
+                                             "after {} took it over, {}".format(
+                                                 router, view.vip, describe(before),
+                                                 span(until - since), clock(since),
+                                                 describe(after), within), metric)
         if view.silent_since is not None:
             return self.result_cls(Critical, "nothing answers for VIP {} since {}".format(
                 view.vip, clock(view.silent_since)), metric)
@@ -173,6 +200,11 @@ class VipContext(nagiosplugin.Context):
             text += " (taken over from {} at {})".format(describe(view.takeover[0]),
                                                          clock(view.takeover[1]))
         return self.result_cls(Ok, text, metric)
+
+
+    @staticmethod
+    def router_name(resource):
+        return "router " + resource.snapshot.get("router", "?")
 
 
 class AgeContext(nagiosplugin.Context):
@@ -222,4 +254,5 @@ def build(snapshot, now, window=DEFAULT_WINDOW, max_age=None):
         nagiosplugin.ScalarContext("foreign_claims", critical="0"),
         nagiosplugin.ScalarContext("split_brains", critical="0"),
         nagiosplugin.ScalarContext("silent_vips", critical="0"),
+        nagiosplugin.ScalarContext("stale_router", critical="0"),
         WatchSummary(resource))

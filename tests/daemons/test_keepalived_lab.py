@@ -10,15 +10,12 @@ import time
 import keepalivedlab
 import lab as lab_module
 import pytest
-from conftest import run_in, unavailable
+from conftest import run_in
 
 
 @pytest.fixture
 def home():
-    reason = keepalivedlab.unavailable_reason()
-    if reason:
-        unavailable(reason)
-    with lab_module.readable_tempdir("lvs-dr-keepalived-") as path:
+    with keepalivedlab.pair_home("lvs-dr-keepalived-") as path:
         yield path
 
 

@@ -78,15 +78,19 @@ def test_this_host_holding_the_vip_is_an_owner():
                                                         ("owner-change", D2)]
 
 
-def test_silence_is_two_rounds_without_an_owner_and_ends_with_an_answer():
+def test_silence_is_rounds_without_an_owner_for_5_s_and_ends_with_an_answer():
     line = timeline()
     round_of(line, VIP, [D1], T)
-    assert kinds(round_of(line, VIP, [], T + 2)) == []
-    silent = round_of(line, VIP, [], T + 4)
-    assert kinds(silent) == [("silent-start", None)] and silent[0]["since"] == T + 4
-    assert kinds(round_of(line, VIP, [RS1], T + 6)) == [("foreign-start", RS1)]
-    assert kinds(round_of(line, VIP, [D1], T + 8)) == [("foreign-end", RS1),
-                                                        ("silent-end", None)]
+    # a failover's gap: two silent rounds within 5 s are no silence
+    assert kinds(round_of(line, VIP, [], T + 1) + round_of(line, VIP, [], T + 2)) == []
+    assert kinds(round_of(line, VIP, [D2], T + 3)) == [("owner-change", D2)]
+    assert kinds(round_of(line, VIP, [], T + 10)) == []
+    silent = round_of(line, VIP, [], T + 14)
+    assert kinds(silent) == [("silent-start", None)] and silent[0]["since"] == T + 10
+    assert kinds(round_of(line, VIP, [RS1], T + 16)) == [("foreign-start", RS1)]
+    assert kinds(round_of(line, VIP, [D1], T + 18)) == [("foreign-end", RS1),
+                                                         ("owner-change", D1),
+                                                         ("silent-end", None)]
 
 
 def test_a_mac_sending_from_another_ethernet_source_is_foreign():
@@ -131,7 +135,7 @@ def test_an_ended_claim_is_critical_for_the_window_then_ok():
         "192.0.2.100 for 2.0 s at {}, 1 time in the last 15 min (1 of 2 VIPs affected)".format(
             RS1, verdict.clock(T + 10)))
     assert perfdata == ["foreign_claims=1;;0;0", "owner_changes=0;;;0", "silent_vips=0;;0;0;2",
-                        "split_brains=0;;0;0", "vips=2;;;0"]
+                        "split_brains=0;;0;0", "stale_router=0;;0;0", "vips=2;;;0"]
     code, (output, perfdata) = decided(snapshot(line), T + 14.5 + 901)  # known at 14.5
     assert code == 0
     assert output.split("\n")[0] == (
@@ -215,3 +219,26 @@ def test_events_are_journal_lines_in_the_suites_words():
     assert [daemon.describe_event(e, labels) for e in events] == [
         "{} (192.0.2.11) claims VIP 192.0.2.100".format(RS1),
         "{} (192.0.2.11) claimed VIP 192.0.2.100 for 0.0 s (1 packets)".format(RS1)]
+
+
+def test_a_router_still_at_the_old_owner_is_stale_until_it_follows():
+    line = timeline()
+    round_of(line, VIP, [D1], T)
+    round_of(line, VIP6, [D1], T)
+    assert kinds(round_of(line, VIP, [D2], T + 2)) == [("owner-change", D2)]
+    stale = line.router_read(VIP, D1, D2, D1, T + 8)
+    assert [(e["event"], e["before"], e["after"]) for e in stale] == [("router-stale", D1, D2)]
+    assert line.router_read(VIP, D1, D2, D1, T + 13) == []  # still stale: no new event
+    state = dict(snapshot(line), router="192.0.2.254 (SNMP)")
+    code, (output, perfdata) = decided(state, T + 14)
+    assert code == 2 and output.split("\n")[0] == (
+        "VIP_ARP_WATCH CRITICAL - router 192.0.2.254 (SNMP) still sends VIP 192.0.2.100 to {} "
+        "since {} (6.0 s), not to {} that took it over: the gratuitous ARP did not reach it "
+        "(1 of 2 VIPs affected)".format(D1, verdict.clock(T + 8), D2))
+    assert "stale_router=1;;0;0" in perfdata
+    fresh = line.router_read(VIP, D1, D2, D2, T + 18)
+    assert [(e["event"], e["seen"], e["since"]) for e in fresh] == [("router-fresh", D2, T + 8)]
+    code, (output, _) = decided(dict(snapshot(line), router="192.0.2.254 (SNMP)"), T + 20)
+    assert code == 2 and "router 192.0.2.254 (SNMP) sent VIP 192.0.2.100 to the old owner {} " \
+        "for 10.0 s at {}, after {} took it over".format(D1, verdict.clock(T + 8), D2) in output
+    assert line.router_read(VIP, D2, D1, D1, T + 30) == []  # a router that followed: nothing
