@@ -46,7 +46,7 @@ from lvs_dr_checks.host import ipvs, keepalived, links
 from lvs_dr_checks.host import segment as host_segment
 from lvs_dr_checks.source.local import Source
 from lvs_dr_checks.source.localfiles import MAX_PASSWORD_BYTES, read_local_file
-from lvs_dr_checks.watch import follow, sinks, statefile, verdict
+from lvs_dr_checks.watch import follow, sinks, statefile, textfile, verdict
 from lvs_dr_checks.watch.timeline import THIS_HOST, Timeline
 from lvs_dr_checks.wire import arp
 from lvs_dr_checks.wire.channels import MAX_BATCH, Pacer, bind_socket, open_socket
@@ -83,6 +83,12 @@ def build_parser():
     parser.add_argument("--state-dir", metavar="DIR",
                         default=os.environ.get("STATE_DIRECTORY", statefile.DEFAULT_DIRECTORY),
                         help="keep the state here (default: $STATE_DIRECTORY, else %(default)s)")
+    _add_sinks(parser)
+    return parser
+
+
+def _add_sinks(parser):
+    """Where the results go, and the router the watcher reads after a failover."""
     parser.add_argument("--icinga-url", metavar="URL",
                         help="push results to this Icinga 2 API (https://HOST:5665)")
     parser.add_argument("--icinga-service", metavar="HOST!SERVICE",
@@ -112,10 +118,12 @@ def build_parser():
                         metavar="SECONDS", help="read the router this long after an owner "
                                                 "change, and as often while it is stale "
                                                 "(default %(default)g)")
+    parser.add_argument("--textfile", metavar="PATH",
+                        help="also write counters and each VIP's owner here for Prometheus "
+                             "(the node exporter's textfile collector: DIR/lvs_dr_watch.prom)")
     parser.add_argument("--command-file", metavar="PATH",
                         help="write PROCESS_SERVICE_CHECK_RESULT to this external command "
                              "file instead (Nagios, Icinga's command pipe)")
-    return parser
 
 
 def split_perfdata(text):
@@ -251,6 +259,11 @@ class Watcher:
         for sender in self.senders:
             sender.submit(sinks.Result(code, output, perfdata, now))
         statefile.write(self.state_path, snapshot)
+        if self.args.textfile:
+            try:
+                textfile.write(self.args.textfile, snapshot)
+            except OSError as exc:
+                log.warning("cannot write %s: %s", self.args.textfile, exc.strerror or exc)
         return code, output.split("\n")[0]
 
     def _on_signal(self, signum, frame):

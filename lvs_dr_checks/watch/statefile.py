@@ -15,13 +15,15 @@ FILE_NAME = "state.json"
 DEFAULT_PATH = os.path.join(DEFAULT_DIRECTORY, FILE_NAME)
 
 
-def write(path: str, state: dict[str, Any]) -> None:
-    """Replace ``path`` by ``state``, readable by all (it names MACs and VIPs, no secret)."""
+def replace(path: str, text: str) -> None:
+    """Replace ``path`` by ``text`` at once (a new file renamed over it), readable by all:
+    what the watcher writes names MACs and VIPs, no secret."""
     directory = os.path.dirname(path) or "."
-    handle, temporary = tempfile.mkstemp(prefix=".state-", dir=directory)
+    handle, temporary = tempfile.mkstemp(prefix="." + os.path.basename(path) + "-",
+                                         dir=directory)
     try:
         with os.fdopen(handle, "w") as out:
-            json.dump(dict(state, format=FORMAT), out, sort_keys=True)
+            out.write(text)
             out.flush()
             os.fsync(out.fileno())
         os.chmod(temporary, 0o644)
@@ -30,6 +32,11 @@ def write(path: str, state: dict[str, Any]) -> None:
         if os.path.exists(temporary):
             os.unlink(temporary)
         raise
+
+
+def write(path: str, state: dict[str, Any]) -> None:
+    """Replace ``path`` by ``state``."""
+    replace(path, json.dumps(dict(state, format=FORMAT), sort_keys=True))
 
 
 def read(path: str) -> dict[str, Any]:

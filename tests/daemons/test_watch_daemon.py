@@ -79,6 +79,7 @@ class Site:
         argv = AMBIENT + [lab_module.plugin("lvs-dr-watch"), "--from-ipvs", self.ipvs,
                           "--interval", "1", "--wait", "0.5", "--heartbeat", str(HEARTBEAT),
                           "--ttl", str(TTL), "--state-dir", self.state_dir,
+                          "--textfile", os.path.join(self.state_dir, "lvs_dr_watch.prom"),
                           "--icinga-url", "https://{}:5665".format(self.lab.client.ip),
                           "--icinga-service", SERVICE, "--icinga-user", "lvs-dr-watch",
                           "--icinga-password-file", self.password, "--icinga-ca", self.ca,
@@ -168,6 +169,12 @@ def test_a_three_second_claim_reaches_icinga_at_once_and_the_poll_misses_it(site
             rs1.mac, rs1.ip, lab_module.VIP, lab_module.VIP,
             verdict.span(ended["last"] - ended["first"]), verdict.clock(ended["first"]))))
     assert 1.5 <= ended["last"] - ended["first"] <= 3.5, ended
+    with open(os.path.join(site.state_dir, "lvs_dr_watch.prom")) as handle:
+        metrics = handle.read().splitlines()
+    assert 'lvs_dr_watch_foreign_claims_total{{mac="{}",vip="{}"}} 1'.format(
+        rs1.mac, lab_module.VIP) in metrics
+    assert 'lvs_dr_watch_owner_info{{mac="{}",vip="{}"}} 1'.format(
+        site.lab.director.mac, lab_module.VIP) in metrics
 
 
 def test_the_watchers_apiuser_may_report_its_own_service_only(site):

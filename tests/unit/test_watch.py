@@ -9,7 +9,7 @@ import pytest
 
 from lvs_dr_checks import cli
 from lvs_dr_checks.checks import vip_arp_watch
-from lvs_dr_checks.watch import daemon, statefile, verdict
+from lvs_dr_checks.watch import daemon, statefile, textfile, verdict
 from lvs_dr_checks.watch.timeline import THIS_HOST, Timeline
 
 VIP, VIP6 = "192.0.2.100", "2001:db8::100"
@@ -242,3 +242,44 @@ def test_a_router_still_at_the_old_owner_is_stale_until_it_follows():
     assert code == 2 and "router 192.0.2.254 (SNMP) sent VIP 192.0.2.100 to the old owner {} " \
         "for 10.0 s at {}, after {} took it over".format(D1, verdict.clock(T + 8), D2) in output
     assert line.router_read(VIP, D2, D1, D1, T + 30) == []  # a router that followed: nothing
+
+
+def test_the_prometheus_textfile_has_labels_not_names():
+    line = timeline()
+    line.holding([VIP])
+    round_of(line, VIP, [RS1], T)
+    round_of(line, VIP6, [D1], T)
+    text = textfile.render(snapshot(line))
+    assert text.splitlines() == [
+        "# HELP lvs_dr_watch_last_report_timestamp_seconds when the watcher last decided",
+        "# TYPE lvs_dr_watch_last_report_timestamp_seconds gauge",
+        "lvs_dr_watch_last_report_timestamp_seconds 1800000020.0",
+        "# HELP lvs_dr_watch_owner_info the VIP's owner now (1), by MAC",
+        "# TYPE lvs_dr_watch_owner_info gauge",
+        'lvs_dr_watch_owner_info{mac="02:00:5e:00:00:01",vip="192.0.2.100"} 1',
+        'lvs_dr_watch_owner_info{mac="02:00:5e:00:00:01",vip="2001:db8::100"} 1',
+        "# HELP lvs_dr_watch_foreign_claim_active a MAC that may not own the VIP claims it now",
+        "# TYPE lvs_dr_watch_foreign_claim_active gauge",
+        'lvs_dr_watch_foreign_claim_active{mac="02:00:5e:00:00:0b",vip="192.0.2.100"} 1',
+        "# HELP lvs_dr_watch_silent no owner answers for the VIP",
+        "# TYPE lvs_dr_watch_silent gauge",
+        'lvs_dr_watch_silent{vip="192.0.2.100"} 0', 'lvs_dr_watch_silent{vip="2001:db8::100"} 0',
+        "# HELP lvs_dr_watch_split_brain two owners at once now",
+        "# TYPE lvs_dr_watch_split_brain gauge",
+        'lvs_dr_watch_split_brain{vip="192.0.2.100"} 0',
+        'lvs_dr_watch_split_brain{vip="2001:db8::100"} 0',
+        "# HELP lvs_dr_watch_foreign_claims_total foreign claims started, by VIP and MAC",
+        "# TYPE lvs_dr_watch_foreign_claims_total counter",
+        'lvs_dr_watch_foreign_claims_total{mac="02:00:5e:00:00:0b",vip="192.0.2.100"} 1',
+        "# HELP lvs_dr_watch_split_brains_total split brains started",
+        "# TYPE lvs_dr_watch_split_brains_total counter",
+        'lvs_dr_watch_split_brains_total{vip="192.0.2.100"} 0',
+        'lvs_dr_watch_split_brains_total{vip="2001:db8::100"} 0',
+        "# HELP lvs_dr_watch_owner_changes_total owner changes (failovers)",
+        "# TYPE lvs_dr_watch_owner_changes_total counter",
+        'lvs_dr_watch_owner_changes_total{vip="192.0.2.100"} 0',
+        'lvs_dr_watch_owner_changes_total{vip="2001:db8::100"} 0',
+        "# HELP lvs_dr_watch_router_stale_total routers found at the old owner after a failover",
+        "# TYPE lvs_dr_watch_router_stale_total counter",
+        'lvs_dr_watch_router_stale_total{vip="192.0.2.100"} 0',
+        'lvs_dr_watch_router_stale_total{vip="2001:db8::100"} 0']
