@@ -8,6 +8,7 @@ the active probe."""
 
 import json
 import os
+import pwd
 import re
 import shutil
 import time
@@ -43,6 +44,8 @@ class Site:
             'const NodeName = "master1"', 'const ZoneName = "master"', "include <itl>",
             'object Endpoint NodeName { }', "object Zone ZoneName { endpoints = [ NodeName ] }",
             'object IcingaApplication "app" { }', 'object CheckerComponent "checker" { }',
+            'object ExternalCommandListener "command" {{ command_path = "{}" }}'.format(
+                os.path.join(home, "master1", "icinga2.cmd")),
             'object ApiListener "api" {{ bind_host = "{}"; bind_port = 5665 }}'.format(master.ip),
             'object ApiUser "test" { password = "lvs-dr-test"; permissions = [ "*" ] }',
             'include "{}"'.format(os.path.join(CONF, "lvs-dr-watch.conf")),
@@ -76,19 +79,22 @@ class Site:
         wait_for(lambda: self.api("status/IcingaApplication"), 60, "the Icinga 2 API")
 
     def start_watcher(self):
-        argv = AMBIENT + [lab_module.plugin("lvs-dr-watch"), "--from-ipvs", self.ipvs,
-                          "--interval", "1", "--wait", "0.5", "--heartbeat", str(HEARTBEAT),
-                          "--ttl", str(TTL), "--state-dir", self.state_dir,
-                          "--textfile", os.path.join(self.state_dir, "lvs_dr_watch.prom"),
-                          "--icinga-url", "https://{}:5665".format(self.lab.client.ip),
-                          "--icinga-service", SERVICE, "--icinga-user", "lvs-dr-watch",
-                          "--icinga-password-file", self.password, "--icinga-ca", self.ca,
-                          "--icinga-name", "master1"]
-        self.watcher = Daemon(self.lab.director.ns, argv)
+        self.watcher = Daemon(self.lab.director.ns, AMBIENT + self.watch_argv() + [
+            "--state-dir", self.state_dir,
+            "--textfile", os.path.join(self.state_dir, "lvs_dr_watch.prom"),
+            "--icinga-url", "https://{}:5665".format(self.lab.client.ip),
+            "--icinga-service", SERVICE, "--icinga-user", "lvs-dr-watch",
+            "--icinga-password-file", self.password, "--icinga-ca", self.ca,
+            "--icinga-name", "master1"])
 
-    def result(self):
+    def watch_argv(self):
+        return [lab_module.plugin("lvs-dr-watch"), "--from-ipvs", self.ipvs,
+                "--interval", "1", "--wait", "0.5", "--heartbeat", str(HEARTBEAT),
+                "--ttl", str(TTL)]
+
+    def result(self, service=SERVICE):
         """The service's last check result in Icinga, or None."""
-        answer = self.api("objects/services/{}?attrs=last_check_result".format(SERVICE))
+        answer = self.api("objects/services/{}?attrs=last_check_result".format(service))
         return answer["results"][0]["attrs"]["last_check_result"] if answer else None
 
     def state(self):
@@ -223,3 +229,26 @@ def test_a_restart_keeps_the_history_and_sends_no_duplicate(site):
     site.watcher = None
     assert re.search(r"history restored from \S+: {} events".format(len(before["events"])),
                      log), log
+
+
+def test_the_external_command_file_is_the_alternative(site):
+    """A second watcher, as the nagios user (the command pipe's group), writes
+    PROCESS_SERVICE_CHECK_RESULT into Icinga 2's command pipe for another service."""
+    uid = str(pwd.getpwnam("nagios").pw_uid)
+    state = os.path.join(site.home, "state-command-file")
+    os.mkdir(state)
+    shutil.chown(state, "nagios", "nagios")
+    as_nagios = [lab_module.SETPRIV, "--reuid", uid, "--regid", uid, "--clear-groups",
+                 "--inh-caps", "+net_raw", "--ambient-caps", "+net_raw", "--"]
+    watcher = Daemon(site.lab.director.ns, as_nagios + site.watch_argv() + [
+        "--state-dir", state, "--icinga-service", "director1!other",
+        "--command-file", os.path.join(site.home, "master1", "icinga2.cmd")])
+    try:
+        result = wait_for(lambda: "VIP_ARP_WATCH" in (site.result("director1!other") or {})
+                          .get("output", "") and site.result("director1!other"), 30,
+                          "a result through the command pipe")
+    finally:
+        log = watcher.stop()
+    assert result["output"].startswith(  # a watcher of its own: no claim in its history
+        "VIP_ARP_WATCH OK - 1 VIP watched on eth0 since "), (result, log)
+    assert "foreign_claims=" in " ".join(result["performance_data"]), result
