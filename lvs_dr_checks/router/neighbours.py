@@ -148,7 +148,7 @@ class SnmpNeighbours:
         """{row index: octets} where ipNetToMediaTable has another physical address for an
         IPv4 row of ipNetToPhysicalTable: net-snmp keeps a physical row's first MAC after the
         router's kernel changed the entry in place (a gratuitous ARP), while its media row
-        follows the kernel (tests/daemons/test_vip_arp_cache_lab.py). ``rows``: {row index:
+        follows the kernel within a second (tests/daemons/test_vip_arp_cache_lab.py). ``rows``: {row index:
         (ifIndex, address)}; agents without the media table change nothing."""
         if self.table != IP_NET_TO_PHYSICAL:
             return {}
