@@ -167,18 +167,11 @@ class VipArpOwner(nagiosplugin.Resource):
         heard_by_ip = collections.defaultdict(list)
         for heard in run.heard:
             heard_by_ip[heard.ip].append(heard)
-        heard_from = collections.defaultdict(dict)  # VRID -> {sender: [first, last, resigned]}
-        for advert in run.adverts:
-            times = heard_from[advert.vrid].setdefault(advert.sender, [advert.at, None, False])
-            if advert.priority == 0:  # a master resigning: what follows is a failover
-                times[2] = True
-            else:
-                times[1] = advert.at
-        senders = {vrid: masters_at_once(times) for vrid, times in heard_from.items()}
+        senders = keepalived.masters_at_once(run.adverts)
         owners = []
         for vip in self.vips:
             responders = _responders(heard_by_ip[str(vip)])
-            vrid = self._vrid(vip)
+            vrid = keepalived.vrid_of(self.config, vip, self.allowed[vip])
             owners.append(Ownership(vip, vip in holder, responders, self.allowed[vip],
                                     run.count, frozenset(senders.get(vrid, ()))))
             yield nagiosplugin.Metric(str(vip), owners[-1], context="vip_owner")
@@ -201,14 +194,6 @@ class VipArpOwner(nagiosplugin.Resource):
         yield nagiosplugin.Metric("probes", run.sent, min=0, context="count")
         yield nagiosplugin.Metric("duration", round(run.duration, 3), "s", min=0, context="count")
 
-    def _vrid(self, vip):
-        """The VRID of the VIP's keepalived instance, else of the VRRP virtual MAC allowed."""
-        instance = self.config.instance_of(vip)
-        if instance and instance.vrid is not None:
-            return instance.vrid
-        vrids = {vrrp[1] for vrrp in map(keepalived.vrrp_mac, self.allowed[vip]) if vrrp}
-        return vrids.pop() if len(vrids) == 1 else None
-
     def describe(self, mac):
         if mac == "this host":
             return "this host ({})".format(self.own_mac)
@@ -226,24 +211,6 @@ class VipArpOwner(nagiosplugin.Resource):
 
 
 # --- Evaluation: the Contexts decide each verdict, once ---
-
-# A backup takes over no sooner than 3 advertisement intervals after the master fell
-# silent (RFC 5798 Master_Down_Interval); closer than this, two masters are at once.
-TAKEOVER_GAP = 2.5
-
-
-def masters_at_once(times):
-    """The VRRP senders heard as master at the same time as another: not one after the other
-    (the first resigned with priority 0, or fell silent long enough for a takeover)."""
-    def follows(a, b):
-        a_first, a_last, a_resigned = times[a]
-        b_first = times[b][0]
-        return a_last is None or (a_last < b_first and (a_resigned or
-                                                         b_first - a_last >= TAKEOVER_GAP))
-    masters = [name for name, (_, last, _) in times.items() if last is not None]
-    return {a for a in masters for b in masters
-            if a != b and not follows(a, b) and not follows(b, a)}
-
 
 def _responders(heard):
     """One Responder per ARP sender MAC (or link-layer address of an advertisement)."""

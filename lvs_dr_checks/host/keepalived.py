@@ -41,6 +41,45 @@ def vrrp_mac(mac: str) -> Optional[tuple[int, int]]:
     return (4 if found.group(1) == "1" else 6, int(found.group(2), 16)) if found else None
 
 
+# A backup takes over no sooner than 3 advertisement intervals after the master fell
+# silent (RFC 5798 Master_Down_Interval); closer than this, two masters are at once.
+TAKEOVER_GAP = 2.5
+
+
+def masters_at_once(adverts: Iterable[Any]) -> dict[int, set[str]]:
+    """{VRID: the senders heard as master at the same time as another}, from VRRP
+    advertisements (vrid, sender, priority, at): not one after the other (the first
+    resigned with priority 0, or fell silent long enough for a takeover)."""
+    heard: dict[int, dict[str, list]] = collections.defaultdict(dict)
+    for advert in adverts:
+        times = heard[advert.vrid].setdefault(advert.sender, [advert.at, None, False])
+        if advert.priority == 0:  # a master resigning: what follows is a failover
+            times[2] = True
+        else:
+            times[1] = advert.at
+
+    def at_once(times):
+        def follows(a, b):
+            _, a_last, a_resigned = times[a]
+            b_first = times[b][0]
+            return a_last is None or (a_last < b_first and (a_resigned or
+                                                             b_first - a_last >= TAKEOVER_GAP))
+        masters = [name for name, (_, last, _) in times.items() if last is not None]
+        return {a for a in masters for b in masters
+                if a != b and not follows(a, b) and not follows(b, a)}
+    return {vrid: at_once(times) for vrid, times in heard.items()}
+
+
+def vrid_of(config: "Config", vip: IP, allowed: Iterable[str]) -> Optional[int]:
+    """The VRID of the VIP's keepalived instance, else of the one VRRP virtual MAC allowed
+    for it."""
+    instance = config.instance_of(vip)
+    if instance and instance.vrid is not None:
+        return instance.vrid
+    vrids = {vrrp[1] for vrrp in map(vrrp_mac, allowed) if vrrp}
+    return vrids.pop() if len(vrids) == 1 else None
+
+
 class Instance(collections.namedtuple("Instance", "name interface vrid use_vmac vips")):
     """A vrrp_instance: the VIPs it holds when master, where, and its virtual MAC."""
 

@@ -52,6 +52,10 @@ from lvs_dr_checks.wire import arp
 from lvs_dr_checks.wire.channels import MAX_BATCH, Pacer, bind_socket, open_socket
 
 PROG = "lvs-dr-watch"
+# VRRP advertisements judged at a round's close: those of the last round, and at least of
+# this many seconds (three of keepalived's default advertisement intervals), so that two
+# masters advertising once a second are heard at once however short the rounds.
+VRRP_HORIZON = 3.0
 # The password as the shipped unit hands it over (LoadCredential=icinga-password:...).
 CREDENTIAL = os.path.join(os.environ["CREDENTIALS_DIRECTORY"], "icinga-password") \
     if os.environ.get("CREDENTIALS_DIRECTORY") else None
@@ -174,6 +178,8 @@ class Knowledge:
         self.roles = ipvs.realserver_roles(config.services)
         self.names = dict(args.name)
         self.given = [links.vip_address(w, "--witness") for w in cli.flatten(args.witness)]
+        self.vrids = {str(vip): keepalived.vrid_of(config, vip, self.allowed[vip])
+                      for vip in self.vips}
 
 
 class Watcher:
@@ -195,6 +201,7 @@ class Watcher:
         self.labels = host_segment.labels(Source("/"), self.segment.iface, [],
                                           self.knowledge.roles, self.knowledge.names)
         self.timeline, delivery = self._restore()
+        self.adverts = []  # VRRP advertisements heard within VRRP_HORIZON
         self.senders = self._senders(delivery)
         self.started = time.time()
         self.config_mtime = self._config_mtime()
@@ -409,6 +416,10 @@ class Watcher:
                 return events
             if address[2] == arp.PACKET_OUTGOING:
                 continue
+            advert = arp.vrrp_advert(frame, time.time())
+            if advert:
+                self.adverts.append(advert)
+                continue
             family = dissectors.get(frame[12:14])
             heard = family and family.dissect(frame, watched, self.segment.mac, 0.0)
             if not heard:
@@ -431,9 +442,13 @@ class Watcher:
                                                    self.knowledge.roles, self.knowledge.names))
             self._holding()
             at = time.time()
-            for vip in self.knowledge.vips:
-                if str(vip) in probe.sent:
-                    events += self.timeline.round_closed(str(vip), probe.sent[str(vip)], at)
+            horizon = at - max(VRRP_HORIZON, self.args.interval + self.args.wait)
+            self.adverts = [advert for advert in self.adverts if advert.at >= horizon]
+            masters = keepalived.masters_at_once(self.adverts)
+            for vip in map(str, self.knowledge.vips):
+                if vip in probe.sent:
+                    events += self.timeline.round_closed(
+                        vip, probe.sent[vip], at, masters.get(self.knowledge.vrids[vip], ()))
         return events
 
 

@@ -11,7 +11,8 @@ per change and an A -> B -> A change of owner is two:
   probe round it did not answer;
 - ``split-start`` / ``split-end``: two allowed owners answered the same round (this host
   counts as an owner while it holds the VIP), or one allowed MAC answered one ARP probe
-  twice (a VRRP virtual MAC on both directors);
+  twice (a VRRP virtual MAC on both directors), or two routers advertised the VIP's VRID
+  as master at once (the evidence is listed: owners, and "VRRP <sender> and <sender>");
 - ``owner-change``: the one owner of a round is not the last round's (a failover);
 - ``silent-start`` / ``silent-end``: no owner answered two rounds in a row over at least
   SILENT_SECONDS (a VRRP failover's gap is shorter), then one did;
@@ -133,10 +134,12 @@ class Timeline:
                                 eth_macs=sorted(claim.eth_macs))]
         return []
 
-    def round_closed(self, vip: str, sent_at: float, at: float) -> list[Event]:
+    def round_closed(self, vip: str, sent_at: float, at: float,
+                     vrrp: Iterable[str] = ()) -> list[Event]:
         """A probe of ``vip`` went out at ``sent_at`` and its answers are in at ``at``: claims
         last heard before it are over; the owners that answered it decide split brain, the
-        owner and silence. (A round in which nothing at all answered, not even a witness,
+        owner and silence; ``vrrp``: the routers heard advertising the VIP's VRID as master
+        at once meanwhile. (A round in which nothing at all answered, not even a witness,
         tells nothing: the watcher does not close it.)"""
         state = self.vips.get(vip)
         if state is None:
@@ -153,12 +156,15 @@ class Timeline:
         owners = ([THIS_HOST] if vip in self.held else []) + sorted(
             c.mac for c in state.claims.values() if state.is_allowed(c))
         doubled = ":" not in vip and any(replies[mac] > 1 for mac in owners)
-        if (len(owners) >= 2 or doubled) and not state.split:
-            found.append(self._event(at, vip, "split-start", macs=owners))
-        elif len(owners) < 2 and not doubled and state.split:
+        masters = sorted(vrrp)
+        evidence = owners + (["VRRP " + " and ".join(masters)] if len(masters) >= 2 else [])
+        split = len(owners) >= 2 or doubled or len(masters) >= 2
+        if split and not state.split:
+            found.append(self._event(at, vip, "split-start", macs=evidence))
+        elif not split and state.split:
             found.append(self._event(at, vip, "split-end", macs=state.split))
-        state.split = owners if len(owners) >= 2 or doubled else []
-        if len(owners) == 1 and not doubled and owners[0] != state.owner:
+        state.split = evidence if split else []
+        if len(owners) == 1 and not split and owners[0] != state.owner:
             if state.owner is not None:
                 found.append(self._event(at, vip, "owner-change", before=state.owner,
                                          after=owners[0]))

@@ -29,11 +29,15 @@ def clock(at):
     return time.strftime("%H:%M:%S", time.localtime(at))
 
 
-def owned_by(owners, describe):
-    """Two owners at once, or one MAC that answered one probe twice (two hosts behind it)."""
-    if len(owners) == 1:
+def owned_by(evidence, describe):
+    """A split brain's evidence (timeline.py): two owners at once, one MAC that answered one
+    probe twice (two hosts behind it), two VRRP masters at once."""
+    owners = [item for item in evidence if not item.startswith("VRRP ")]
+    masters = ["VRRP advertisements from {} at once".format(item[len("VRRP "):])
+               for item in evidence if item.startswith("VRRP ")]
+    if len(owners) == 1 and not masters:
         return "two hosts behind {} (one probe answered twice)".format(describe(owners[0]))
-    return " and ".join(map(describe, owners))
+    return "; ".join(([" and ".join(map(describe, owners))] if owners else []) + masters)
 
 
 def span(seconds):

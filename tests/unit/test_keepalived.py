@@ -7,10 +7,11 @@ import os
 import pytest
 from conftest import FIXTURES
 
-from lvs_dr_checks.checks.vip_arp_owner import Ownership, Responder, masters_at_once
+from lvs_dr_checks.checks.vip_arp_owner import Ownership, Responder
 from lvs_dr_checks.cli import PluginError
 from lvs_dr_checks.host import ipvs, keepalived
 from lvs_dr_checks.source.local import Source
+from lvs_dr_checks.wire.arp import Advert
 
 CONF = os.path.join(FIXTURES, "keepalived", "keepalived.conf")
 ip = ipaddress.ip_address
@@ -79,11 +80,21 @@ def test_exactly_one_owner_from_the_allowed_set(case, ownership, foreign, split,
     assert ownership.silent == silent, case
 
 
+def _adverts(**senders):
+    """VRID 51 advertisements: sender -> [(at, priority)]."""
+    return [Advert(51, sender, "00:00:5e:00:01:33", priority, at)
+            for sender, heard in senders.items() for at, priority in heard]
+
+
 def test_vrrp_masters_at_once_or_one_after_the_other():
-    assert masters_at_once({"a": [0.1, 1.1, False], "b": [0.6, 1.6, False]}) == {"a", "b"}
-    assert masters_at_once({"a": [0.1, 0.1, False], "b": [0.6, 0.6, False]}) == {"a", "b"}
-    assert masters_at_once({"a": [0.1, 1.1, True], "b": [1.3, 2.3, False]}) == set()
-    assert masters_at_once({"a": [0.1, 1.1, False], "b": [4.0, 5.0, False]}) == set()
+    at_once = keepalived.masters_at_once
+    assert at_once(_adverts(a=[(0.1, 150), (1.1, 150)], b=[(0.6, 100), (1.6, 100)])) == \
+        {51: {"a", "b"}}
+    assert at_once(_adverts(a=[(0.1, 150)], b=[(0.6, 100)])) == {51: {"a", "b"}}
+    # a resigned (priority 0) before b took over; a fell silent long enough before b
+    assert at_once(_adverts(a=[(0.1, 150), (1.1, 0)], b=[(1.3, 100), (2.3, 100)])) == {51: set()}
+    assert at_once(_adverts(a=[(0.1, 150), (1.1, 150)], b=[(4.0, 100), (5.0, 100)])) == \
+        {51: set()}
 
 
 @pytest.mark.parametrize("where, text, found", [

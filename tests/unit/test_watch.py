@@ -283,3 +283,22 @@ def test_the_prometheus_textfile_has_labels_not_names():
         "# TYPE lvs_dr_watch_router_stale_total counter",
         'lvs_dr_watch_router_stale_total{vip="192.0.2.100"} 0',
         'lvs_dr_watch_router_stale_total{vip="2001:db8::100"} 0']
+
+
+def test_two_vrrp_masters_at_once_are_a_split_brain_with_their_names():
+    line = timeline()
+    vmac = "00:00:5e:00:02:34"
+    line = Timeline({VIP6: (vmac,)})
+    events = round_of(line, VIP6, [vmac], T)
+    assert kinds(events) == []
+    line.heard(VIP6, vmac, vmac, T + 2.01, reply=True)
+    started = line.round_closed(VIP6, T + 2, T + 3, vrrp=["2001:db8::2", "2001:db8::1"])
+    assert kinds(started) == [("split-start", [vmac, "VRRP 2001:db8::1 and 2001:db8::2"])]
+    code, (output, _) = decided(dict(snapshot(line), labels={}), T + 4)
+    assert code == 2 and output.split("\n")[0] == (
+        "VIP_ARP_WATCH CRITICAL - split brain: VIP 2001:db8::100 owned by {}; VRRP "
+        "advertisements from 2001:db8::1 and 2001:db8::2 at once since {} (1 of 1 VIP "
+        "affected)".format(vmac, verdict.clock(T + 3)))
+    line.heard(VIP6, vmac, vmac, T + 4.01, reply=True)
+    assert kinds(line.round_closed(VIP6, T + 4, T + 5, vrrp=["2001:db8::1"])) == [
+        ("split-end", [vmac, "VRRP 2001:db8::1 and 2001:db8::2"])]
