@@ -187,10 +187,14 @@ class Watcher:
 
     def __init__(self, args):
         self.args = args
+        self.sock = open_socket()  # the privileged part first, as the probe takes it
+        if not os.path.isdir(args.state_dir) or not os.access(args.state_dir, os.W_OK):
+            raise PluginError("--state-dir {}: not a directory this user may write: create "
+                              "it, owned by the user the watcher runs as (the shipped unit: "
+                              "StateDirectory=)".format(args.state_dir))
         self.state_path = os.path.join(args.state_dir, statefile.FILE_NAME)
         self.wake_read, self.wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.signals = []
-        self.sock = open_socket()
         self.pacer = Pacer()
         self.knowledge = Knowledge(args)
         self.segment = host_segment.locate(Source("/"), self.knowledge.vips, args.interface)
@@ -240,7 +244,9 @@ class Watcher:
                                          password, args.icinga_ca, args.icinga_name,
                                          args.ttl or 3 * args.heartbeat, socket.getfqdn()))
         if args.command_file:
-            found.append(sinks.CommandFile(args.command_file, args.icinga_service or ""))
+            if not args.icinga_service:
+                raise PluginError("--command-file needs --icinga-service HOST!SERVICE")
+            found.append(sinks.CommandFile(args.command_file, args.icinga_service))
         return [sinks.Sender(sink, **{k: v for k, v in delivery.get(str(sink), {}).items()
                                       if k in ("delivered", "dropped")}) for sink in found]
 
@@ -265,12 +271,13 @@ class Watcher:
         output, perfdata = split_perfdata(text)
         for sender in self.senders:
             sender.submit(sinks.Result(code, output, perfdata, now))
-        statefile.write(self.state_path, snapshot)
-        if self.args.textfile:
+        for path, write in ((self.state_path, statefile.write),
+                            (self.args.textfile, textfile.write)):
             try:
-                textfile.write(self.args.textfile, snapshot)
+                if path:
+                    write(path, snapshot)
             except OSError as exc:
-                log.warning("cannot write %s: %s", self.args.textfile, exc.strerror or exc)
+                log.warning("cannot write %s: %s", path, exc.strerror or exc)
         return code, output.split("\n")[0]
 
     def _on_signal(self, signum, frame):

@@ -10,6 +10,10 @@ from typing import Any
 from lvs_dr_checks.errors import PluginError
 
 FORMAT = 1
+# What a reader needs of a state, and of its timeline (watch/verdict.py, timeline.py).
+SHAPE = {"timeline": dict, "iface": str, "started": (int, float), "written": (int, float),
+         "heartbeat": (int, float)}
+TIMELINE_SHAPE = {"vips": dict, "events": list, "next_id": int, "held": list}
 DEFAULT_DIRECTORY = "/var/lib/lvs-dr-watch"
 FILE_NAME = "state.json"
 DEFAULT_PATH = os.path.join(DEFAULT_DIRECTORY, FILE_NAME)
@@ -58,4 +62,12 @@ def read(path: str) -> dict[str, Any]:
                           "give the state file of lvs-dr-watch of the same release".format(
                               path, state.get("format") if isinstance(state, dict) else None,
                               FORMAT))
+    missing = [key for key, kind in SHAPE.items() if not isinstance(state.get(key), kind)]
+    timeline = state.get("timeline") if isinstance(state.get("timeline"), dict) else {}
+    missing += ["timeline." + key for key, kind in TIMELINE_SHAPE.items()
+                if not isinstance(timeline.get(key), kind)]
+    if missing:
+        raise PluginError("{}: damaged lvs-dr-watch state ({} missing or wrong): restart "
+                          "lvs-dr-watch, which starts a new history".format(
+                              path, ", ".join(missing)))
     return state

@@ -88,3 +88,12 @@ def test_a_start_without_cap_net_raw_is_one_line_and_exit_1(lab, tmp_path):
     assert done.returncode == 1
     assert done.stderr.startswith("lvs-dr-watch: cannot start: sending ARP needs CAP_NET_RAW")
     assert len(done.stderr.splitlines()) == 1 and done.stdout == ""
+
+
+def test_a_state_directory_it_cannot_write_is_one_line_and_exit_1(lab, tmp_path):
+    done = lab.director.run([lab_module.plugin("lvs-dr-watch"), "--vip", lab_module.VIP,
+                             "--state-dir", str(tmp_path / "absent")])
+    assert (done.returncode, done.stdout, done.stderr) == (1, "", (
+        "lvs-dr-watch: cannot start: --state-dir {}: not a directory this user may write: "
+        "create it, owned by the user the watcher runs as (the shipped unit: "
+        "StateDirectory=)\n".format(tmp_path / "absent")))

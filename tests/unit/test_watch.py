@@ -192,6 +192,9 @@ def test_check_vip_arp_watch_reads_the_state_file(in_process, tmp_path, monkeypa
     (None, "no such file: is lvs-dr-watch running"),
     ("{not json", "not lvs-dr-watch's state"),
     ('{"format": 99}', "format 99, this reader knows 1"),
+    ('{"format": 1, "timeline": {"vips": {}}}', "damaged lvs-dr-watch state (iface, started, "
+                                                "written, heartbeat, timeline.events, "
+                                                "timeline.next_id, timeline.held missing"),
 ])
 def test_a_missing_or_foreign_state_file_is_one_unknown_line(in_process, tmp_path, content,
                                                              cause):
@@ -205,9 +208,9 @@ def test_a_missing_or_foreign_state_file_is_one_unknown_line(in_process, tmp_pat
 
 def test_the_state_file_is_replaced_whole(tmp_path):
     path = str(tmp_path / "state.json")
-    statefile.write(path, {"a": 1})
-    statefile.write(path, {"a": 2})
-    assert statefile.read(path) == {"a": 2, "format": 1}
+    statefile.write(path, snapshot(timeline()))
+    statefile.write(path, dict(snapshot(timeline()), written=T + 30))
+    assert statefile.read(path)["written"] == T + 30
     assert os.listdir(str(tmp_path)) == ["state.json"]
     assert os.stat(path).st_mode & 0o777 == 0o644
 
