@@ -172,6 +172,19 @@ def add_owners(parser, expect_text):
                         metavar="MAC=LABEL", help="name a MAC in the output")
 
 
+def add_snmp(group):
+    """--snmp-port, --snmp-community-file, --snmp-v3-file: how the router is read."""
+    group.add_argument("--snmp-port", type=cli.port_number, default=161, metavar="PORT",
+                       help="default: %(default)s")
+    group.add_argument("--snmp-community-file", metavar="FILE",
+                       help="SNMP v2c: the community on the first line; FILE readable by its "
+                            "owner alone")
+    group.add_argument("--snmp-v3-file", metavar="FILE",
+                       help="SNMP v3: lines 'user = ...', 'auth_protocol = SHA', "
+                            "'auth_key = ...', 'priv_protocol = AES', 'priv_key = ...' "
+                            "(without priv_*: authNoPriv); FILE readable by its owner alone")
+
+
 def owners(args, vips, config):
     """{vip: frozenset of the MACs that may own it}: those of --allow-mac and --expect-mac for
     every VIP or for that VIP, and its VRRP virtual MAC (keepalived's use_vmac). A VIP=MAC for

@@ -193,16 +193,7 @@ def build_parser():
                         help="refuse a table walk past N rows (default %(default)s); the "
                              "interfaces' rows for the VIPs are read directly where the agent "
                              "lists its interfaces")
-    snmp = parser.add_argument_group("SNMP (--source snmp)")
-    snmp.add_argument("--snmp-port", type=cli.port_number, default=161, metavar="PORT",
-                      help="default: %(default)s")
-    snmp.add_argument("--snmp-community-file", metavar="FILE",
-                      help="SNMP v2c: the community on the first line; FILE readable by its "
-                           "owner alone")
-    snmp.add_argument("--snmp-v3-file", metavar="FILE",
-                      help="SNMP v3: lines 'user = ...', 'auth_protocol = SHA', 'auth_key = ...', "
-                           "'priv_protocol = AES', 'priv_key = ...' (without priv_*: "
-                           "authNoPriv); FILE readable by its owner alone")
+    options.add_snmp(parser.add_argument_group("SNMP (--source snmp)"))
     parser.add_argument("-H", "--host", type=valid_host, metavar="HOST",
                         help="the router: its SNMP agent, or its SSH server with --source ssh")
     target.add_ssh_options(parser)

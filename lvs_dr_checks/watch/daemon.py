@@ -46,6 +46,7 @@ from lvs_dr_checks.host import ipvs, keepalived, links
 from lvs_dr_checks.host import segment as host_segment
 from lvs_dr_checks.source.local import Source
 from lvs_dr_checks.source.localfiles import MAX_PASSWORD_BYTES, read_local_file
+from lvs_dr_checks.source.ssh.config import valid_host
 from lvs_dr_checks.watch import follow, sinks, statefile, textfile, verdict
 from lvs_dr_checks.watch.timeline import THIS_HOST, Timeline
 from lvs_dr_checks.wire import arp
@@ -108,16 +109,11 @@ def _add_sinks(parser):
     parser.add_argument("--ttl", type=cli.seconds_up_to(86400), metavar="SECONDS",
                         help="each result holds this long in Icinga; then its own check "
                              "command runs (default: 3 heartbeats)")
-    parser.add_argument("-H", "--host", metavar="HOST",
+    parser.add_argument("-H", "--host", type=valid_host, metavar="HOST",
                         help="the router in front of the VIPs: after each owner change, read "
                              "its neighbour entry for the VIP over SNMP (as check_vip_arp_cache "
                              "does) and report it if it still names the old owner")
-    parser.add_argument("--snmp-port", type=cli.port_number, default=161, metavar="PORT",
-                        help="the router's SNMP port (default %(default)s)")
-    parser.add_argument("--snmp-community-file", metavar="FILE",
-                        help="SNMP v2c: the community, from a file only its owner reads")
-    parser.add_argument("--snmp-v3-file", metavar="FILE",
-                        help="SNMP v3: user and keys, from a file only its owner reads")
+    options.add_snmp(parser)
     parser.add_argument("--router-grace", type=cli.seconds_up_to(600), default=5.0,
                         metavar="SECONDS", help="read the router this long after an owner "
                                                 "change, and as often while it is stale "
