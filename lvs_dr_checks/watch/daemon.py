@@ -296,13 +296,14 @@ class Watcher:
             if self.signals:
                 if self._handle_signals():
                     break
+            events = []
             if now >= next_round:
-                rounds.append(self._probe_round())
+                events += self._probe_round(rounds)
                 next_round = now + self.args.interval
             wake = [next_round, next_beat] + [r.close_at for r in rounds]
             if self.router and self.router.next_due() is not None:
                 wake.append(self.router.next_due())
-            events = self._listen(rounds, min(wake) - time.monotonic())
+            events += self._listen(rounds, min(wake) - time.monotonic())
             events += self._close_rounds(rounds)
             events += self._follow(events)
             if events or time.monotonic() >= next_beat:
@@ -374,27 +375,32 @@ class Watcher:
         except PluginError as exc:
             log.warning("cannot read this host's addresses: %s", exc)
 
-    def _probe_round(self):
-        """Probe every VIP and witness once, paced."""
+    def _probe_round(self, rounds):
+        """Probe every VIP and witness once, paced; what is heard while the pacing waits is
+        taken in (a round of thousands of VIPs lasts seconds). Returns the events heard."""
         if self._config_mtime() != self.config_mtime:
             self.reload("{} changed".format(self.args.from_keepalived))
         targets = [str(t) for t in self.knowledge.vips + self.witnesses]
         families = {4: arp.Arp(), 6: arp.NeighborDiscovery()}
-        sent = {}
+        probe = Round(float("inf"), {}, not self.witnesses)
+        rounds.append(probe)
+        events = []
         for start in range(0, len(targets), MAX_BATCH):
             batch = targets[start:start + MAX_BATCH]
-            delay = self.pacer.reserve(len(batch)) - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            for target in batch:
-                frame = families[6 if ":" in target else 4].frame(self.segment.mac, target)
-                try:
-                    self.sock.send(frame)
-                except OSError as exc:
-                    log.warning("cannot send on %s: %s", self.segment.iface, exc)
-                    return Round(time.monotonic() + self.args.wait, {}, False)
-                sent[target] = time.time()
-        return Round(time.monotonic() + self.args.wait, sent, not self.witnesses)
+            release = self.pacer.reserve(len(batch))
+            while time.monotonic() < release:
+                events += self._listen(rounds, release - time.monotonic())
+            try:
+                for target in batch:
+                    self.sock.send(families[6 if ":" in target else 4].frame(
+                        self.segment.mac, target))
+                    probe.sent[target] = time.time()
+            except OSError as exc:
+                log.warning("cannot send on %s: %s", self.segment.iface, exc)
+                probe.sent, probe.reached = {}, False
+                break
+        probe.close_at = time.monotonic() + self.args.wait
+        return events
 
     def _listen(self, rounds, seconds):
         readable, _, _ = select.select([self.sock, self.wake_read], [], [], max(seconds, 0))
