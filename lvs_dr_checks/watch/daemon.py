@@ -336,8 +336,9 @@ class Watcher:
         found = []
         for asked, seen, error in self.router.results():
             if error is not None:
-                log.warning("router %s, VIP %s: cannot read its entry: %s", self.args.host,
-                            asked.vip, error)
+                log.warning("router %s, VIP %s: cannot read its entry (%s): %s", self.args.host,
+                            asked.vip, "trying again" if self.router.again(asked, failed=True)
+                            else "giving up for this failover", error)
                 continue
             found += self.timeline.router_read(asked.vip, asked.before, asked.after, seen,
                                                time.time())

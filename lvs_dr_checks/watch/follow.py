@@ -15,14 +15,16 @@ from lvs_dr_checks.errors import PluginError, logger
 
 log = logger("watch.follow")
 READ_SECONDS = 10.0  # one read's deadline
+MAX_FAILED_READS = 3  # reads of one failover that may fail (the router busy, a lost datagram)
 MAX_ENTRIES = 100000  # check_vip_arp_cache's default bound of a walk
 
 
 class Follow:
     """One VIP's failover to check at the router: the old owner's MAC, the new one's."""
 
-    def __init__(self, vip: str, before: str, after: str, due: float):
+    def __init__(self, vip: str, before: str, after: str, due: float, failed: int = 0):
         self.vip, self.before, self.after, self.due = vip, before, after, due
+        self.failed = failed
 
 
 class RouterFollow:
@@ -40,11 +42,17 @@ class RouterFollow:
     def owner_changed(self, vip: str, before: str, after: str) -> None:
         self.pending[vip] = Follow(vip, before, after, time.monotonic() + self.grace)
 
-    def again(self, follow: Follow) -> None:
-        """The router was stale: read it again one grace period later."""
+    def again(self, follow: Follow, failed: bool = False) -> bool:
+        """Read the router again one grace period later: it was stale, or (``failed``) the
+        read failed, at most MAX_FAILED_READS times. False when it gives up; a newer owner
+        change asked meanwhile goes first."""
+        failures = follow.failed + failed
+        if failures >= MAX_FAILED_READS:
+            return False
         if follow.vip not in self.pending:
             self.pending[follow.vip] = Follow(follow.vip, follow.before, follow.after,
-                                              time.monotonic() + self.grace)
+                                              time.monotonic() + self.grace, failures)
+        return True
 
     def next_due(self) -> Optional[float]:
         return min((f.due for f in self.pending.values()), default=None)

@@ -9,7 +9,9 @@ import pytest
 
 from lvs_dr_checks import cli
 from lvs_dr_checks.checks import vip_arp_watch
-from lvs_dr_checks.watch import daemon, statefile, textfile, verdict
+from lvs_dr_checks.errors import PluginError
+from lvs_dr_checks.host.links import Neighbour
+from lvs_dr_checks.watch import daemon, follow, statefile, textfile, verdict
 from lvs_dr_checks.watch.timeline import THIS_HOST, Timeline
 
 VIP, VIP6 = "192.0.2.100", "2001:db8::100"
@@ -305,3 +307,36 @@ def test_two_vrrp_masters_at_once_are_a_split_brain_with_their_names():
     line.heard(VIP6, vmac, vmac, T + 4.01, reply=True)
     assert kinds(line.round_closed(VIP6, T + 4, T + 5, vrrp=["2001:db8::1"])) == [
         ("split-end", [vmac, "VRRP 2001:db8::1 and 2001:db8::2"])]
+
+
+def _followed(answers):
+    """The reads of one failover by a RouterFollow whose reader gives ``answers`` in turn
+    (a MAC, or an exception): (what each read saw, whether it asked again)."""
+    answers = list(answers)
+
+    def reader(addresses, deadline):
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return [Neighbour(addresses[0], "eth0", answer, "reachable")], "a table"
+    wake_read, wake_write = os.pipe()
+    router = follow.RouterFollow(reader, "router", 0.0, wake_write)
+    router.owner_changed(VIP, D1, D2)
+    seen = []
+    while router.pending:
+        router.start_due()
+        os.read(wake_read, 1)
+        for asked, mac, error in router.results():
+            again = router.again(asked, failed=error is not None) if error or mac == D1 \
+                else False
+            seen.append((mac, error is not None, again))
+    os.close(wake_read)
+    os.close(wake_write)
+    return seen
+
+
+def test_a_router_read_that_fails_is_tried_again_three_times_at_most():
+    assert _followed([PluginError("no answer"), D1, D2]) == [
+        (None, True, True), (D1, False, True), (D2, False, False)]
+    assert _followed([PluginError("no answer")] * 3) == [
+        (None, True, True), (None, True, True), (None, True, False)]
