@@ -176,6 +176,13 @@ class Knowledge:
         self.given = [links.vip_address(w, "--witness") for w in cli.flatten(args.witness)]
         self.vrids = {str(vip): keepalived.vrid_of(config, vip, self.allowed[vip])
                       for vip in self.vips}
+        self.vip_names = frozenset(self.vrids)
+
+    def watch(self, witnesses):
+        """What each round probes (the addresses' texts) and what is heard: the VIPs and
+        ``witnesses``, made once, not for every packet."""
+        self.targets = [str(t) for t in self.vips + witnesses]
+        self.watched = frozenset(self.targets)
 
 
 class Watcher:
@@ -198,6 +205,7 @@ class Watcher:
         self.witnesses = host_segment.choose_witnesses(
             Source("/"), self.segment, self.knowledge.vips, self.knowledge.roles,
             self.knowledge.given)
+        self.knowledge.watch(self.witnesses)
         self.labels = host_segment.labels(Source("/"), self.segment.iface, [],
                                           self.knowledge.roles, self.knowledge.names)
         self.timeline, delivery = self._restore()
@@ -361,6 +369,7 @@ class Watcher:
         except PluginError as exc:
             log.warning("reload (%s) refused, keeping the old configuration: %s", why, exc)
         else:
+            knowledge.watch(self.witnesses)
             self.knowledge = knowledge
             self.timeline.reconfigure({str(vip): macs for vip, macs in knowledge.allowed.items()})
             log.warning("reloaded (%s): %d VIPs", why, len(knowledge.vips))
@@ -381,8 +390,7 @@ class Watcher:
         taken in (a round of thousands of VIPs lasts seconds). Returns the events heard."""
         if self._config_mtime() != self.config_mtime:
             self.reload("{} changed".format(self.args.from_keepalived))
-        targets = [str(t) for t in self.knowledge.vips + self.witnesses]
-        families = {4: arp.Arp(), 6: arp.NeighborDiscovery()}
+        targets = self.knowledge.targets
         probe = Round(float("inf"), {}, not self.witnesses)
         rounds.append(probe)
         events = []
@@ -393,8 +401,7 @@ class Watcher:
                 events += self._listen(rounds, release - time.monotonic())
             try:
                 for target in batch:
-                    self.sock.send(families[6 if ":" in target else 4].frame(
-                        self.segment.mac, target))
+                    self.sock.send(arp.probe_frame(self.segment.mac, target))
                     probe.sent[target] = time.time()
             except OSError as exc:
                 log.warning("cannot send on %s: %s", self.segment.iface, exc)
@@ -415,31 +422,19 @@ class Watcher:
         return self._drain(rounds)
 
     def _drain(self, rounds):
-        watched = {str(t) for t in self.knowledge.vips + self.witnesses}
-        vips = {str(v) for v in self.knowledge.vips}
-        dissectors = {b"\x08\x06": arp.Arp(), b"\x86\xdd": arp.NeighborDiscovery()}
         events = []
-        while True:
-            try:
-                frame, address = self.sock.recvfrom(65535)
-            except (BlockingIOError, InterruptedError):
-                return events
-            if address[2] == arp.PACKET_OUTGOING:
-                continue
-            advert = arp.vrrp_advert(frame, time.time())
-            if advert:
-                self.adverts.append(advert)
-                continue
-            family = dissectors.get(frame[12:14])
-            heard = family and family.dissect(frame, watched, self.segment.mac, 0.0)
-            if not heard:
+        for heard in arp.receive(self.sock, arp.DISSECTORS, self.knowledge.watched,
+                                 self.segment.mac, time.time):
+            if isinstance(heard, arp.Advert):
+                self.adverts.append(heard)
                 continue
             for probe in rounds:
                 probe.heard.append(heard)
                 probe.reached = probe.reached or (heard.kind == "reply" and heard.ip in probe.sent)
-            if heard.ip in vips:
-                events += self.timeline.heard(heard.ip, heard.arp_mac, heard.eth_mac,
-                                              time.time(), heard.kind == "reply")
+            if heard.ip in self.knowledge.vip_names:
+                events += self.timeline.heard(heard.ip, heard.arp_mac, heard.eth_mac, heard.at,
+                                              heard.kind == "reply")
+        return events
 
     def _close_rounds(self, rounds):
         events = []

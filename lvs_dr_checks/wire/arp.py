@@ -151,6 +151,36 @@ def vrrp_advert(frame, at):
     return Advert(frame[header + 1], sender, mac, frame[header + 2], at)
 
 
+FAMILIES = {4: Arp(), 6: NeighborDiscovery()}
+# Every family's dissector by the ethertype of its frames.
+DISSECTORS = {family.ethertype.to_bytes(2, "big"): family for family in FAMILIES.values()}
+
+
+def probe_frame(own_mac, target):
+    """The probe of ``target`` (an address's text: IPv6 has colons)."""
+    return FAMILIES[6 if ":" in target else 4].frame(own_mac, target)
+
+
+def receive(sock, dissectors, watched, own_mac, clock):
+    """Every packet waiting on ``sock`` that names a watched address (a Heard) or is a
+    VRRP advertisement (an Advert), ``at`` the ``clock()`` of its reading; our own frames
+    and the rest are left out. Stops when nothing more is waiting."""
+    while True:
+        try:
+            frame, address = sock.recvfrom(65535)
+        except (BlockingIOError, InterruptedError):
+            return
+        if address[2] == PACKET_OUTGOING:
+            continue
+        at = clock()
+        found = vrrp_advert(frame, at)
+        if found is None:
+            family = dissectors.get(frame[12:14])
+            found = family and family.dissect(frame, watched, own_mac, at)
+        if found:
+            yield found
+
+
 class Probe:
     """Sends ``count`` rounds of probes for ``targets`` on ``iface``, ``interval`` seconds
     apart, and listens until ``wait`` seconds after the last one, then ``listen`` seconds more.
@@ -194,17 +224,14 @@ class Probe:
     def run(self, channels):
         """Probe through ``channels`` (taken beforehand, see Channels), bound here."""
         bind_socket(channels.sock, self.iface)
-        families = {4: Arp(), 6: None}
-        if any(":" in t for t in self.targets):  # the targets' text: IPv6 has colons
-            families[6] = NeighborDiscovery()
-        return self._run(channels.sock, families, channels.pacer)
+        ipv6 = any(":" in t for t in self.targets)  # else no solicitation is even read
+        dissectors = {ethertype: family for ethertype, family in DISSECTORS.items()
+                      if ipv6 or family is FAMILIES[4]}
+        return self._run(channels.sock, dissectors, channels.pacer)
 
-    def _run(self, sock, families, pacer):
+    def _run(self, sock, dissectors, pacer):
         watched = set(self.targets)
-        frames = {t: families[6 if ":" in t else 4].frame(self.own_mac, t)
-                  for t in self.targets}
-        dissectors = {family.ethertype.to_bytes(2, "big"): family
-                      for family in families.values() if family}
+        frames = {t: probe_frame(self.own_mac, t) for t in self.targets}
         start = time.monotonic()
         self.start = start
         pending = collections.deque(self.schedule(start))
@@ -256,19 +283,6 @@ class Probe:
         self.sent += 1
 
     def _drain(self, sock, dissectors, watched):
-        while True:
-            try:
-                frame, address = sock.recvfrom(65535)
-            except (BlockingIOError, InterruptedError):
-                return
-            if address[2] == PACKET_OUTGOING:
-                continue
-            at = time.monotonic() - self.start
-            advert = vrrp_advert(frame, at)
-            if advert:
-                self.adverts.append(advert)
-                continue
-            family = dissectors.get(frame[12:14])
-            heard = family and family.dissect(frame, watched, self.own_mac, at)
-            if heard:
-                self.heard.append(heard)
+        for found in receive(sock, dissectors, watched, self.own_mac,
+                             lambda: time.monotonic() - self.start):
+            (self.adverts if isinstance(found, Advert) else self.heard).append(found)
