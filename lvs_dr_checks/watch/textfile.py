@@ -5,7 +5,7 @@ report: labels carry the VIPs and MACs, metric names never do."""
 import collections
 
 from lvs_dr_checks.watch import statefile
-from lvs_dr_checks.watch.timeline import THIS_HOST
+from lvs_dr_checks.watch.timeline import THIS_HOST, foreign_claims
 
 HELP = {
     "lvs_dr_watch_last_report_timestamp_seconds": ("gauge", "when the watcher last decided"),
@@ -34,20 +34,20 @@ def render(snapshot):
     samples = collections.defaultdict(list)
     samples["lvs_dr_watch_last_report_timestamp_seconds"].append(("", snapshot["written"]))
     timeline = snapshot["timeline"]
+    counts = collections.Counter((e["vip"], e["event"]) for e in timeline["events"])
     for vip, state in sorted(timeline["vips"].items()):
         owner = snapshot["mac"] if state["owner"] == THIS_HOST else state["owner"]
         if owner:
             samples["lvs_dr_watch_owner_info"].append((_labels(vip=vip, mac=owner), 1))
-        for mac, claim in sorted(state["claims"].items()):
-            if mac not in state["allowed"] or not set(claim["eth_macs"]) <= set(state["allowed"]):
-                samples["lvs_dr_watch_foreign_claim_active"].append((_labels(vip=vip, mac=mac),
-                                                                    1))
+        for claim in sorted(foreign_claims(state), key=lambda c: c["mac"]):
+            samples["lvs_dr_watch_foreign_claim_active"].append(
+                (_labels(vip=vip, mac=claim["mac"]), 1))
         samples["lvs_dr_watch_silent"].append((_labels(vip=vip), int(state["silent"])))
         samples["lvs_dr_watch_split_brain"].append((_labels(vip=vip), int(bool(state["split"]))))
         for kind, name in (("split-start", "split_brains"), ("owner-change", "owner_changes"),
                            ("router-stale", "router_stale")):
-            count = sum(1 for e in timeline["events"] if e["vip"] == vip and e["event"] == kind)
-            samples["lvs_dr_watch_{}_total".format(name)].append((_labels(vip=vip), count))
+            samples["lvs_dr_watch_{}_total".format(name)].append((_labels(vip=vip),
+                                                                  counts[vip, kind]))
     claims = collections.Counter((e["vip"], e["mac"]) for e in timeline["events"]
                                  if e["event"] == "foreign-start")
     for (vip, mac), count in sorted(claims.items()):

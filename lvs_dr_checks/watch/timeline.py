@@ -40,6 +40,18 @@ MAX_EVENTS = 100000
 Event = dict  # {"id", "at", "vip", "event", and what the kind needs: mac, macs, first, ...}
 
 
+def owns(allowed: Iterable[str], mac: str, eth_macs: Iterable[str]) -> bool:
+    """May ``mac``, sent from ``eth_macs``, own a VIP that ``allowed`` may own?"""
+    allowed = set(allowed)
+    return mac in allowed and set(eth_macs) <= allowed
+
+
+def foreign_claims(state: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The claims of a VIP's saved state (VipState.to_dict) that it may not have."""
+    return [claim for claim in state["claims"].values()
+            if not owns(state["allowed"], claim["mac"], claim["eth_macs"])]
+
+
 class Claim(collections.namedtuple("Claim", "mac eth_macs first last count")):
     """A MAC heard for a VIP since ``first``: the Ethernet sources it came from, when it was
     last heard, and how many packets."""
@@ -60,7 +72,7 @@ class VipState:
         self.router_stale: Optional[dict[str, Any]] = None  # before, after, since
 
     def is_allowed(self, claim: Claim) -> bool:
-        return claim.mac in self.allowed and claim.eth_macs <= self.allowed
+        return owns(self.allowed, claim.mac, claim.eth_macs)
 
     def foreign(self) -> list[Claim]:
         return [c for c in self.claims.values() if not self.is_allowed(c)]

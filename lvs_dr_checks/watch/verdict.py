@@ -18,7 +18,7 @@ import nagiosplugin
 from nagiosplugin.state import Critical, Ok, Unknown
 
 from lvs_dr_checks.summary import ItemSummary, plural
-from lvs_dr_checks.watch.timeline import THIS_HOST
+from lvs_dr_checks.watch.timeline import THIS_HOST, foreign_claims
 
 NAME = "VIP_ARP_WATCH"
 DEFAULT_WINDOW = 900.0
@@ -62,35 +62,32 @@ class VipView(collections.namedtuple("VipView", "vip owner foreign claimed split
 def _views(snapshot, now, window):
     timeline = snapshot["timeline"]
     since = now - window
-    events = [e for e in timeline["events"] if e["at"] >= since]
+    every = collections.defaultdict(list)  # VIP -> its events, oldest first
+    for event in timeline["events"]:
+        every[event["vip"]].append(event)
     for vip, state in timeline["vips"].items():
-        mine = [e for e in events if e["vip"] == vip]
-        starts = collections.Counter(e["mac"] for e in mine if e["event"] == "foreign-start")
+        mine = [e for e in every[vip] if e["at"] >= since]
+
+        def kind(name, events=mine):
+            return [e for e in events if e["event"] == name]
+        starts = collections.Counter(e["mac"] for e in kind("foreign-start"))
         foreign = sorted((c["mac"], c["first"], c["last"], max(starts[c["mac"]], 1))
-                         for c in state["claims"].values()
-                         if not (c["mac"] in state["allowed"] and
-                                 set(c["eth_macs"]) <= set(state["allowed"])))
-        ended = [e for e in mine if e["event"] == "foreign-end"]
+                         for c in foreign_claims(state))
+        ended = kind("foreign-end")
         claimed = (ended[-1]["mac"], ended[-1]["first"], ended[-1]["last"],
                    max(starts[ended[-1]["mac"]], 1)) if ended else None
-        split_starts = [e for e in mine if e["event"] == "split-start"]
-        split = None
-        if state["split"]:
-            began = [e["at"] for e in timeline["events"]
-                     if e["vip"] == vip and e["event"] == "split-start"]
-            split = (state["split"], began[-1] if began else now)
-        split_ends = [e for e in mine if e["event"] == "split-end"]
+        began = kind("split-start", every[vip])
+        split = (state["split"], began[-1]["at"] if began else now) if state["split"] else None
+        split_ends = kind("split-end")
         splits = None
         if split_ends:
             end = split_ends[-1]
-            began = [e["at"] for e in timeline["events"] if e["vip"] == vip and
-                     e["event"] == "split-start" and e["at"] <= end["at"]]
-            splits = (end["macs"], began[-1] if began else end["at"], end["at"],
-                      max(len(split_starts), 1))
-        silent = [e for e in timeline["events"] if e["vip"] == vip and
-                  e["event"] == "silent-start"]
-        changes = [e for e in mine if e["event"] == "owner-change"]
-        fresh = [e for e in mine if e["event"] == "router-fresh"]
+            opened = [e["at"] for e in began if e["at"] <= end["at"]]
+            splits = (end["macs"], opened[-1] if opened else end["at"], end["at"],
+                      max(len(kind("split-start")), 1))
+        silent = kind("silent-start", every[vip])
+        changes = kind("owner-change")
+        fresh = kind("router-fresh")
         stale = state.get("router_stale")
         router = (stale["before"], stale["after"], stale["since"], None) if stale else \
             (fresh[-1]["before"], fresh[-1]["after"], fresh[-1]["since"], fresh[-1]["at"]) \
