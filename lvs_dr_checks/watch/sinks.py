@@ -26,6 +26,14 @@ Result.__doc__ = ("A check result: exit code, the output without perfdata (statu
                   "long output), the perfdata items, and when it was decided (wall clock).")
 
 
+def service_of(text: str) -> tuple[str, str]:
+    """(host, service) of --icinga-service HOST!SERVICE."""
+    host, bang, service = text.partition("!")
+    if not bang or not host or not service or "!" in service:
+        raise PluginError("--icinga-service {}: give HOST!SERVICE".format(text))
+    return host, service
+
+
 class _NamedTLS(http.client.HTTPSConnection):
     """HTTPS to an address whose certificate names another host (Icinga's certificates name
     the node, not its address)."""
@@ -50,10 +58,8 @@ class IcingaApi:
         if parts.scheme != "https" or not parts.hostname:
             raise PluginError("--icinga-url {}: give https://HOST:PORT of the Icinga 2 API"
                               .format(url))
-        if service.count("!") != 1:
-            raise PluginError("--icinga-service {}: give HOST!SERVICE".format(service))
         self.address, self.port = parts.hostname, parts.port or 5665
-        self.host_name, self.service_name = service.split("!")
+        self.host_name, self.service_name = service_of(service)
         self.name = name or parts.hostname
         try:
             self.context = ssl.create_default_context(cafile=ca)
@@ -92,10 +98,8 @@ class CommandFile:
     without blocking: a monitoring core that does not read it is a failed delivery)."""
 
     def __init__(self, path: str, service: str):
-        if service.count("!") != 1:
-            raise PluginError("--icinga-service {}: give HOST!SERVICE".format(service))
         self.path = path
-        self.host_name, self.service_name = service.split("!")
+        self.host_name, self.service_name = service_of(service)
 
     def deliver(self, result: Result) -> None:
         text = result.output.replace("\n", "\\n").replace("|", "/")
