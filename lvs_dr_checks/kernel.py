@@ -7,11 +7,27 @@ key and kind of interface decides the state, the counts and the perfdata alike.
 import collections
 import ipaddress
 import re
+import socket
 from collections.abc import Collection, Iterable
 from typing import Optional, Union
 
 # An address as the kernel holds it.
 IP = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+
+
+def ipv6_text(packed: bytes) -> str:
+    """An IPv6 address's text from its 16 bytes, as ipaddress writes it, at C speed:
+    inet_ntop's RFC 5952 text is the same but for the forms with an IPv4 tail
+    (::ffff:192.0.2.1), left to ipaddress. Its str() costs microseconds, x 20,000 VIPs."""
+    text = socket.inet_ntop(socket.AF_INET6, packed)
+    return text if "." not in text else str(ipaddress.IPv6Address(packed))
+
+
+def address_text(address: IP) -> str:
+    """str(address), made fast for IPv6 (see ipv6_text)."""
+    if address.version == 6 and address.scope_id is None:
+        return ipv6_text(address.packed)
+    return str(address)
 
 # Interface flags from /sys/class/net/<if>/flags (include/uapi/linux/if.h).
 IFF_UP = 0x1

@@ -9,11 +9,11 @@ import ipaddress
 import json
 import re
 from collections.abc import Iterable
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from lvs_dr_checks import kernel
 from lvs_dr_checks.errors import PluginError, logger
-from lvs_dr_checks.kernel import IP
+from lvs_dr_checks.kernel import IP, address_text
 from lvs_dr_checks.source.local import Source, json_output
 
 log = logger("links")
@@ -76,18 +76,22 @@ class Address(collections.namedtuple("Address", "interface address prefixlen sco
         return "{}/{} on {}".format(self.address, self.prefixlen, self.interface)
 
 
-def vip_address(text: str, option: str = "--vip") -> IP:
+def vip_address(text: Union[str, IP], option: str = "--vip") -> IP:
     """One VIP (or witness): a unicast address a host can hold and neighbours can resolve;
     anything else (unspecified, multicast, broadcast, loopback, link-local, IPv4-mapped, a
     scope) is refused by name, since a probe or a check of it would judge something else.
-    ``option``: the option the text was given with, named in the refusal."""
-    if "%" in text:
+    ``text``: as given, or an address a configuration already holds; ``option``: the option
+    it was given with, named in the refusal."""
+    if not isinstance(text, str) and getattr(text, "scope_id", None) is None:
+        vip = text
+    elif "%" in str(text):
         raise PluginError("{} {!r}: a scoped address is not a VIP; give the address alone"
-                          .format(option, text))
-    try:
-        vip = ipaddress.ip_address(text)
-    except ValueError:
-        raise PluginError("{} {!r} is not an IPv4 or IPv6 address".format(option, text))
+                          .format(option, str(text)))
+    else:
+        try:
+            vip = ipaddress.ip_address(text)
+        except ValueError:
+            raise PluginError("{} {!r} is not an IPv4 or IPv6 address".format(option, text))
     kind = None
     if vip.is_unspecified:
         kind = "the unspecified address"
@@ -111,9 +115,10 @@ NO_VIP_GIVEN = "no VIP given: name at least one with --vip ADDRESS"
 OR_FROM_CONFIGURATION = ", or take them with --from-keepalived or --from-ipvs"
 
 
-def parse_vips(values: Iterable[str], elsewhere: str = "") -> list[IP]:
-    """VIP addresses from repeatable options that also take comma lists, in order, without
-    duplicates (linear: thousands of VIPs are common on kube-proxy nodes)."""
+def parse_vips(values: Iterable[Union[str, IP]], elsewhere: str = "") -> list[IP]:
+    """VIP addresses from repeatable options that also take comma lists, and from a
+    configuration, in order, without duplicates (linear: thousands of VIPs are common on
+    kube-proxy nodes)."""
     vips = list(dict.fromkeys(vip_address(text) for text in values))
     if not vips:
         raise PluginError(NO_VIP_GIVEN + elsewhere)
@@ -211,7 +216,8 @@ def route_interfaces(source: Source, addresses: Iterable[IP]) -> dict[IP, Option
 
 def _route_lookups(source, addresses):
     found = dict.fromkeys(addresses)
-    batch = "".join("route get {}\n".format(address) for address in addresses)
+    asked = {address_text(address): address for address in addresses}  # as ip writes dst
+    batch = "".join("route get {}\n".format(text) for text in asked)
     try:  # ip exits 1 when a lookup failed (no route); the others are printed all the same
         output = source.run([ip_command(source), "-j", "-force", "-batch", "-"], stdin=batch,
                             statuses=(0, 1))
@@ -224,9 +230,10 @@ def _route_lookups(source, addresses):
         except PluginError:
             continue
         for route in routes if isinstance(routes, list) else []:
+            dst = str(route.get("dst") if isinstance(route, dict) else None)
             try:
-                address = ipaddress.ip_address(str(route.get("dst")))
-            except (ValueError, AttributeError):
+                address = asked.get(dst) or ipaddress.ip_address(dst)
+            except ValueError:
                 continue
             if address in found and route.get("dev"):
                 found[address] = str(route["dev"])

@@ -44,6 +44,7 @@ from lvs_dr_checks import cli, options
 from lvs_dr_checks.errors import LOGGER, PluginError, logger
 from lvs_dr_checks.host import ipvs, keepalived, links
 from lvs_dr_checks.host import segment as host_segment
+from lvs_dr_checks.kernel import address_text
 from lvs_dr_checks.source.local import Source
 from lvs_dr_checks.source.localfiles import MAX_PASSWORD_BYTES, read_local_file
 from lvs_dr_checks.source.ssh.config import valid_host
@@ -168,20 +169,20 @@ class Knowledge:
     def __init__(self, args):
         config = keepalived.from_options(args.from_keepalived, args.from_ipvs,
                                          lambda option, path, reader: reader(Source("/"), path))
-        self.vips = links.parse_vips(cli.flatten(args.vip) + [str(v) for v in config.vips()],
+        self.vips = links.parse_vips(cli.flatten(args.vip) + config.vips(),
                                      links.OR_FROM_CONFIGURATION)
         self.allowed = options.owners(args, self.vips, config)
         self.roles = ipvs.realserver_roles(config.services)
         self.names = dict(args.name)
         self.given = [links.vip_address(w, "--witness") for w in cli.flatten(args.witness)]
-        self.vrids = {str(vip): keepalived.vrid_of(config, vip, self.allowed[vip])
+        self.vrids = {address_text(vip): keepalived.vrid_of(config, vip, self.allowed[vip])
                       for vip in self.vips}
         self.vip_names = frozenset(self.vrids)
 
     def watch(self, witnesses):
         """What each round probes (the addresses' texts) and what is heard: the VIPs and
         ``witnesses``, made once, not for every packet."""
-        self.targets = [str(t) for t in self.vips + witnesses]
+        self.targets = [address_text(t) for t in self.vips + witnesses]
         self.watched = frozenset(self.targets)
 
 

@@ -14,13 +14,13 @@ VIPs; docs/architecture.md). scapy stays the reference the tests hold these fram
 """
 
 import collections
-import ipaddress
 import select
 import socket
 import struct
 import time
 
 from lvs_dr_checks.errors import PluginError, logger
+from lvs_dr_checks.kernel import address_text, ipv6_text
 from lvs_dr_checks.wire.channels import MAX_BATCH, MAX_RATE, bind_socket
 
 log = logger("arp")
@@ -53,7 +53,7 @@ def _checksum(data):
 
 
 def _mac(data):
-    return ":".join("{:02x}".format(b) for b in data)
+    return data.hex(":")
 
 
 class Arp:
@@ -113,8 +113,7 @@ class NeighborDiscovery:
         kind = {self.ADVERTISEMENT: "reply", self.SOLICITATION: "claim"}.get(frame[54])
         if kind is None:
             return None
-        address = frame[62:78] if kind == "reply" else frame[22:38]
-        address = str(ipaddress.IPv6Address(address))
+        address = ipv6_text(frame[62:78] if kind == "reply" else frame[22:38])
         if address not in watched:
             return None
         wanted = self.TARGET_LINK if kind == "reply" else self.SOURCE_LINK
@@ -189,7 +188,7 @@ class Probe:
     def __init__(self, iface, own_mac, targets, count, interval, wait, listen=0.0):
         self.iface = iface
         self.own_mac = own_mac
-        self.targets = [str(t) for t in targets]
+        self.targets = [address_text(t) for t in targets]
         self.count = count
         self.interval = interval
         self.wait = wait

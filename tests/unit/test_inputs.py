@@ -1,11 +1,14 @@
 """Input and output rules that need no root: VIPs, perfdata labels, printable output, the
 ssh_config reader and the sweep's ranking, in-process."""
 
+import ipaddress
+import random
+
 import pytest
 import sshlab
 from nagiosplugin.state import Critical, Ok, Unknown, Warn
 
-from lvs_dr_checks import cli
+from lvs_dr_checks import cli, kernel
 from lvs_dr_checks.checks import realservers, sweep
 from lvs_dr_checks.host import links
 from lvs_dr_checks.source.ssh import config as ssh_config
@@ -36,10 +39,28 @@ def test_a_vip_list_is_read_in_linear_time_without_duplicates():
 
 
 @pytest.mark.parametrize("text", ["0.0.0.0", "::", "224.0.0.1", "255.255.255.255", "127.0.0.2",
-                                  "fe80::2", "::ffff:192.0.2.1", "fe80::1%lo"])
+                                  "fe80::2", "::ffff:192.0.2.1", "fe80::1%lo", "2001:db8::1%eth0"])
 def test_addresses_that_cannot_be_vips_are_refused(text):
+    """As text, and as the address a configuration already holds."""
     with pytest.raises(cli.PluginError, match="VIP"):
         links.vip_address(text)
+    with pytest.raises(cli.PluginError, match="VIP"):
+        links.vip_address(ipaddress.ip_address(text))
+
+
+def test_an_address_text_is_what_ipaddress_writes():
+    """The fast text (inet_ntop) against str(): hand-written forms (zero runs, ties, a lone
+    zero group, IPv4 tails), then seeded random addresses rich in zero groups."""
+    hand = ["::", "::1", "1::", "2001:db8::1", "2001:db8:0:0:1:0:0:1", "2001:0:0:1::1",
+            "2001:db8:0:1:1:1:1:1", "::ffff:192.0.2.1", "::192.0.2.1", "::ffff:0:192.0.2.1",
+            "64:ff9b::192.0.2.1", "fe80::1%eth0", "192.0.2.1", "0.0.0.0"]
+    rng = random.Random(24)
+    drawn = [ipaddress.IPv6Address(sum(rng.choice([0, 0, 0, 1, 0xffff, rng.getrandbits(16)])
+                                       << (16 * n) for n in range(8))) for _ in range(20000)]
+    for address in [ipaddress.ip_address(t) for t in hand] + drawn:
+        assert kernel.address_text(address) == str(address), address
+        if address.version == 6 and address.scope_id is None:
+            assert kernel.ipv6_text(address.packed) == str(address), address
 
 
 def test_ssh_config_reader_reads_four_keywords_and_acts_on_nothing_else():

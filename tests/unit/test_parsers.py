@@ -53,8 +53,8 @@ def test_ipvs_proc_and_ipvsadm():
 def test_probe_window_does_not_grow_with_the_number_of_vips():
     """All VIPs share one window: count x interval + wait, up to the pacing rate."""
     def window(n):
-        return Probe("eth0", "02:00:00:00:00:01", ["192.0.2.1"] * n, count=2, interval=0.25,
-                     wait=1.0).window
+        return Probe("eth0", "02:00:00:00:00:01", [ipaddress.ip_address("192.0.2.1")] * n,
+                     count=2, interval=0.25, wait=1.0).window
     assert window(1) == pytest.approx(1.25, abs=0.01)
     assert window(256) == pytest.approx(1.31, abs=0.01)
     assert window(1024) < 1.9
