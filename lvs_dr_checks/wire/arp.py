@@ -180,6 +180,19 @@ def receive(sock, dissectors, watched, own_mac, clock):
             yield found
 
 
+class Frames(dict):
+    """Each target's probe frame, made when it is first due (while the pacing waits), not
+    all before the first one goes out."""
+
+    def __init__(self, own_mac):
+        super().__init__()
+        self.own_mac = own_mac
+
+    def __missing__(self, target):
+        frame = self[target] = probe_frame(self.own_mac, target)
+        return frame
+
+
 class Probe:
     """Sends ``count`` rounds of probes for ``targets`` on ``iface``, ``interval`` seconds
     apart, and listens until ``wait`` seconds after the last one, then ``listen`` seconds more.
@@ -230,7 +243,7 @@ class Probe:
 
     def _run(self, sock, dissectors, pacer):
         watched = set(self.targets)
-        frames = {t: probe_frame(self.own_mac, t) for t in self.targets}
+        frames = Frames(self.own_mac)
         start = time.monotonic()
         self.start = start
         pending = collections.deque(self.schedule(start))

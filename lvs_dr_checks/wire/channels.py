@@ -28,6 +28,8 @@ CAP_NET_RAW_HINT = ("sending ARP needs CAP_NET_RAW: give it to the monitoring da
 
 ETH_P_ALL = 0x0003
 SO_ATTACH_FILTER = 26
+SOL_PACKET = 263
+PACKET_IGNORE_OUTGOING = 23  # Linux 4.20
 # Classic BPF: keep ARP, IPv6 ICMPv6 or VRRP (next header 58 or 112, no extension headers,
 # as neighbour discovery and VRRP send them) and IPv4 VRRP (protocol 112); drop the rest in
 # the kernel, so that a busy segment costs the probe nothing.
@@ -60,6 +62,10 @@ def open_socket():
     sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER,
                     struct.pack("HP", len(CAPTURE_FILTER), ctypes.addressof(buffer)))
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    try:  # our own frames are not queued back to us (older kernels: receive() skips them)
+        sock.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
+    except OSError as exc:
+        log.info("own frames are read back and skipped: %s", exc.strerror or exc)
     sock.setblocking(False)
     return sock
 
