@@ -29,6 +29,8 @@ def checked_port(number: int) -> int:
     return number
 
 
+_HEX_ADDRESS = re.compile(r"[0-9A-Fa-f]{8}")
+_HEX_PORT = re.compile(r"[0-9A-Fa-f]{4}")
 _SERVICE = re.compile(r"^(?P<proto>TCP|UDP|SCTP)\s+(?P<addr>\S+)\s+\S+")
 _REALSERVER = re.compile(r"^\s+->\s+(?P<addr>\S+)\s+(?P<forward>[A-Za-z]+)\s+-?\d+")
 
@@ -39,10 +41,10 @@ def _endpoint(text):
         host, _, port = text[1:].partition("]:")
     else:
         host, _, port = text.rpartition(":")
-    if re.fullmatch(r"[0-9A-Fa-f]{8}", host) and re.fullmatch(r"[0-9A-Fa-f]{4}", port):
+    if _HEX_ADDRESS.fullmatch(host) and _HEX_PORT.fullmatch(port):
         return ipaddress.ip_address(int(host, 16)), checked_port(int(port, 16))
     ip = ipaddress.ip_address(host)
-    if ip.version == 6 and re.fullmatch(r"[0-9A-Fa-f]{4}", port) and ":" in host \
+    if ip.version == 6 and _HEX_PORT.fullmatch(port) and ":" in host \
             and len(host.split(":")) == 8 and all(len(g) == 4 for g in host.split(":")):
         return ip, checked_port(int(port, 16))  # /proc: IPv6 as eight 4-digit groups, hex port
     if not port.isdigit():
