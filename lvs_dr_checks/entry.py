@@ -2,7 +2,10 @@
 incomplete install (nagiosplugin or paramiko missing) is an UNKNOWN line naming the
 missing piece, never a traceback with an empty stdout (which Icinga shows as WARNING)."""
 
+import gc
 import importlib
+import logging
+import os
 import sys
 
 # plugin -> (module of lvs_dr_checks.checks, status name)
@@ -29,6 +32,10 @@ def _broken(name, message):
 
 def run(plugin):
     module_name, name = PLUGINS[plugin]
+    # A plugin is one short process that makes few reference cycles: the cyclic collector's
+    # passes over 20,000 VIPs' objects cost 0.15 s and would free next to nothing the exit
+    # does not (the sweep's processes for each server are as short).
+    gc.disable()
     try:
         module = importlib.import_module("lvs_dr_checks.checks." + module_name)
         arguments = {}
@@ -46,7 +53,28 @@ def run(plugin):
     except Exception as exc:  # a damaged file of the package itself
         _broken(name, "broken install, cannot load {}: {}: {}: reinstall lvs-dr-checks".format(
             module_name, type(exc).__name__, exc))
-    module.main(**arguments)
+    try:
+        module.main(**arguments)
+    except SystemExit as ended:
+        exit_now(ended.code)
+
+
+def exit_now(code):
+    """End the plugin once its output is written, without the interpreter's teardown: that
+    frees every object the check made one by one (0.2 to 0.3 s for 20,000 VIPs), where the
+    kernel takes the whole memory back at once. Output and log records are flushed first;
+    nothing a check leaves for atexit needs running (a lingering SSH thread ends with the
+    process)."""
+    if code is not None and not isinstance(code, int):  # sys.exit(text), as Python does it
+        sys.stderr.write("{}\n".format(code))
+        code = 1
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (AttributeError, OSError, ValueError):  # closed, or none at all
+            pass
+    os._exit(code or 0)
 
 
 def check_arp_sysctl():
