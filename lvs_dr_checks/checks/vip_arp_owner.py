@@ -213,18 +213,15 @@ class VipArpOwner(nagiosplugin.Resource):
 # --- Evaluation: the Contexts decide each verdict, once ---
 
 def _responders(heard):
-    """One Responder per ARP sender MAC (or link-layer address of an advertisement)."""
-    found = {}
+    """One Responder per ARP sender MAC (or link-layer address of an advertisement), from
+    the packets heard for one VIP in the order they were read."""
+    by_mac = {}
     for h in heard:
-        known = found.get(h.arp_mac)
-        if known is None:
-            found[h.arp_mac] = Responder(h.arp_mac, frozenset({h.eth_mac}), frozenset({h.kind}),
-                                         int(h.kind == "reply"), h.at, h.at)
-        else:
-            found[h.arp_mac] = known._replace(
-                eth_macs=known.eth_macs | {h.eth_mac}, kinds=known.kinds | {h.kind},
-                replies=known.replies + (h.kind == "reply"), last=h.at)
-    return sorted(found.values())
+        by_mac.setdefault(h.arp_mac, []).append(h)
+    return sorted(Responder(mac, frozenset(h.eth_mac for h in packets),
+                            frozenset(h.kind for h in packets),
+                            sum(h.kind == "reply" for h in packets), packets[0].at, packets[-1].at)
+                  for mac, packets in by_mac.items())
 
 
 Reach = collections.namedtuple("Reach", "asked answered replied iface")
