@@ -29,6 +29,7 @@ def address_text(address: IP) -> str:
         return ipv6_text(address.packed)
     return str(address)
 
+
 # Interface flags from /sys/class/net/<if>/flags (include/uapi/linux/if.h).
 IFF_UP = 0x1
 IFF_LOOPBACK = 0x8
