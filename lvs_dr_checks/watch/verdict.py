@@ -202,10 +202,12 @@ class VipContext(nagiosplugin.Context):
                                                          clock(view.takeover[1]))
         return self.result_cls(Ok, text, metric)
 
-
     @staticmethod
     def router_name(resource):
-        return "router " + resource.snapshot.get("router", "?")
+        """The router as the watcher read it; a history kept from a watcher that read one,
+        restarted without -H, names none."""
+        router = resource.snapshot.get("router")
+        return "router " + router if router else "the router"
 
 
 class AgeContext(nagiosplugin.Context):

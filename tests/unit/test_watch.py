@@ -247,6 +247,9 @@ def test_a_router_still_at_the_old_owner_is_stale_until_it_follows():
     assert code == 2 and "router 192.0.2.254 (SNMP) sent VIP 192.0.2.100 to the old owner {} " \
         "for 10.0 s at {}, after {} took it over".format(D1, verdict.clock(T + 8), D2) in output
     assert line.router_read(VIP, D2, D1, D1, T + 30) == []  # a router that followed: nothing
+    code, (output, _) = decided(dict(snapshot(line), router=None), T + 20)  # restarted, no -H
+    assert code == 2 and "the router sent VIP 192.0.2.100 to the old owner {} ".format(D1) \
+        in output
 
 
 def test_the_prometheus_textfile_has_labels_not_names():
