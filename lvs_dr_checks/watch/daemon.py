@@ -203,6 +203,7 @@ class Watcher:
         self.knowledge = Knowledge(args)
         self.segment = host_segment.locate(Source("/"), self.knowledge.vips, args.interface)
         bind_socket(self.sock, self.segment.iface)
+        self.frames = arp.Frames(self.segment.mac)  # each target's probe, made once
         self.witnesses = host_segment.choose_witnesses(
             Source("/"), self.segment, self.knowledge.vips, self.knowledge.roles,
             self.knowledge.given)
@@ -402,7 +403,7 @@ class Watcher:
                 events += self._listen(rounds, release - time.monotonic())
             try:
                 for target in batch:
-                    self.sock.send(arp.probe_frame(self.segment.mac, target))
+                    self.sock.send(self.frames[target])
                     probe.sent[target] = time.time()
             except OSError as exc:
                 log.warning("cannot send on %s: %s", self.segment.iface, exc)
@@ -451,10 +452,10 @@ class Watcher:
             horizon = at - max(VRRP_HORIZON, self.args.interval + self.args.wait)
             self.adverts = [advert for advert in self.adverts if advert.at >= horizon]
             masters = keepalived.masters_at_once(self.adverts)
-            for vip in map(str, self.knowledge.vips):
+            for vip, vrid in self.knowledge.vrids.items():  # by the VIPs' texts, in order
                 if vip in probe.sent:
-                    events += self.timeline.round_closed(
-                        vip, probe.sent[vip], at, masters.get(self.knowledge.vrids[vip], ()))
+                    events += self.timeline.round_closed(vip, probe.sent[vip], at,
+                                                         masters.get(vrid, ()))
         return events
 
 
