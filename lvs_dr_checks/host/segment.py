@@ -57,17 +57,32 @@ def _usable(link):
                           "name another with -i".format(link.name, link.operstate))
 
 
+def _stacked(source, present):
+    """{device: its lower device} for the ARP-facing devices stacked on another."""
+    lowers = {name: links.lower_device(source, name) for name in present
+              if present[name].arp_facing}
+    return {name: lower for name, lower in lowers.items() if lower != name}
+
+
+def _held_on(present, addresses, vips):
+    """{VIP: the ARP-facing interface that holds it} for the VIPs held here."""
+    wanted = set(vips)
+    return {a.address: a.interface for a in addresses if a.address in wanted
+            and present.get(a.interface) and present[a.interface].arp_facing}
+
+
+def _holder(iface, held_on, stacked):
+    return frozenset(vip for vip, name in held_on.items()
+                     if name == iface or stacked.get(name) == iface)
+
+
 def locate(source: Source, vips: Sequence[IP], iface: Optional[str] = None) -> Segment:
     """The Segment of ``vips`` (on ``iface`` when given); a PluginError naming the fix when
     the interface is missing, down, ARP-less, ambiguous, or when a VIP is not on it."""
     present = links.read_links(source)
     addresses = links.read_addresses(source)
-    stacked = {name: links.lower_device(source, name) for name in present
-               if present[name].arp_facing}
-    stacked = {name: lower for name, lower in stacked.items() if lower != name}
-    wanted = set(vips)
-    held_on = {a.address: a.interface for a in addresses if a.address in wanted
-               and present.get(a.interface) and present[a.interface].arp_facing}
+    stacked = _stacked(source, present)
+    held_on = _held_on(present, addresses, vips)
     iface = _interface(source, vips, iface, present, addresses, held_on)
     _usable(present[iface])
     own = [a._replace(interface=iface) for a in addresses
@@ -77,9 +92,16 @@ def locate(source: Source, vips: Sequence[IP], iface: Optional[str] = None) -> S
         raise PluginError("{} not on the segment of {} (held there, in its subnets, or routed "
                           "through it): probes go out only where the VIPs live; name that "
                           "interface with -i".format(", ".join(str(v) for v in away[:5]), iface))
-    holder = frozenset(vip for vip, name in held_on.items()
-                       if name == iface or stacked.get(name) == iface)
-    return Segment(iface, links.read_mac(source, iface), own, holder)
+    return Segment(iface, links.read_mac(source, iface), own, _holder(iface, held_on, stacked))
+
+
+def holder(source: Source, vips: Sequence[IP], iface: str) -> frozenset:
+    """The VIPs this host holds now on ``iface`` or a device stacked on it: the Segment's
+    holder, read again without choosing the interface and looking up every VIP's route
+    (the watcher asks at the close of every round)."""
+    present = links.read_links(source)
+    held_on = _held_on(present, links.read_addresses(source), vips)
+    return _holder(iface, held_on, _stacked(source, present))
 
 
 def _unicast(text):

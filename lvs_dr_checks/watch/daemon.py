@@ -382,8 +382,8 @@ class Watcher:
         """What this host holds now: read as a round closes, so that a VIP it gave up
         during the round is not counted as its own (a failover is no split brain)."""
         try:
-            current = host_segment.locate(Source("/"), self.knowledge.vips, self.segment.iface)
-            self.timeline.holding(str(vip) for vip in current.holder)
+            held = host_segment.holder(Source("/"), self.knowledge.vips, self.segment.iface)
+            self.timeline.holding(address_text(vip) for vip in held)
         except PluginError as exc:
             log.warning("cannot read this host's addresses: %s", exc)
 
