@@ -422,6 +422,14 @@ def ipvsadm_vips_text(vips, port=80):
                       for v in vips))
 
 
+def keepalived_vips_text(vips, vrid=51):
+    """A keepalived.conf of one VRRP instance holding ``vips`` (virtual_ipaddress_excluded,
+    where pools of thousands go): for the probe, like ipvsadm_vips_text."""
+    return ("vrrp_instance VI_LARGE {{\n  interface eth0\n  virtual_router_id {}\n"
+            "  virtual_ipaddress_excluded {{\n{}  }}\n}}\n".format(
+                vrid, "".join("    {}\n".format(v) for v in vips)))
+
+
 ROUTED_PREFIX = "2001:db8:6::/64"
 
 

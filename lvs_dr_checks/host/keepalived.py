@@ -6,6 +6,7 @@ keepalived's syntax: words and braces, comments from '#' or '!' to the end of th
 """
 
 import collections
+import functools
 import ipaddress
 import posixpath
 import re
@@ -102,8 +103,18 @@ class Config(collections.namedtuple("Config", "instances services")):
         return list(dict.fromkeys([vip for instance in self.instances for vip in instance.vips]
                                   + [service.vip for service in self.services]))
 
+    @functools.cached_property
+    def _instances_by_vip(self) -> dict[IP, Instance]:
+        """{VIP: the first instance holding it}, made once: asked once per VIP, and one
+        instance may hold thousands (virtual_ipaddress_excluded)."""
+        found: dict[IP, Instance] = {}
+        for instance in self.instances:
+            for vip in instance.vips:
+                found.setdefault(vip, instance)
+        return found
+
     def instance_of(self, vip: IP) -> Optional[Instance]:
-        return next((i for i in self.instances if vip in i.vips), None)
+        return self._instances_by_vip.get(vip)
 
     def owner_macs(self, vip: IP) -> set[Optional[str]]:
         """The MACs this configuration makes owners of the VIP: its instance's VRRP virtual

@@ -26,6 +26,18 @@ def test_instances_vips_virtual_macs_and_dr_real_servers_with_includes():
                              ip("203.0.113.12")]
     assert list(ipvs.direct_routing(config.services)) == [ip("203.0.113.21"), ip("203.0.113.22")]
     assert config.instance_of(ip("203.0.113.12")).name == "VI_4"
+    assert config.instance_of(ip("203.0.113.99")) is None
+
+
+def test_a_vip_held_by_two_instances_belongs_to_the_first(tmp_path):
+    path = tmp_path / "keepalived.conf"
+    path.write_text("".join("vrrp_instance {} {{\n virtual_router_id {}\n use_vmac\n"
+                            " virtual_ipaddress {{\n  192.0.2.{}/32\n  192.0.2.9/32\n }}\n}}\n"
+                            .format(name, vrid, vrid) for name, vrid in (("A", 1), ("B", 2))))
+    config = keepalived.read(Source("/"), str(path))
+    assert [config.instance_of(ip(a)).name for a in ("192.0.2.9", "192.0.2.1", "192.0.2.2")] \
+        == ["A", "A", "B"]
+    assert config.owner_macs(ip("192.0.2.9")) == {"00:00:5e:00:01:01"}
 
 
 @pytest.mark.parametrize("text, message", [
