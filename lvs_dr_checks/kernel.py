@@ -30,6 +30,18 @@ def address_text(address: IP) -> str:
     return str(address)
 
 
+def parse_address(text: str) -> IP:
+    """ipaddress.ip_address(text), at C speed for the texts inet_pton reads (which ipaddress
+    reads alike: the differential test holds it); ipaddress itself decides the rest (a
+    scope, junk) and names what is wrong. Its parser costs microseconds, x 20,000 VIPs."""
+    try:
+        if ":" in text:
+            return ipaddress.IPv6Address(socket.inet_pton(socket.AF_INET6, text))
+        return ipaddress.IPv4Address(socket.inet_pton(socket.AF_INET, text))
+    except (OSError, ValueError, TypeError):
+        return ipaddress.ip_address(text)
+
+
 # Interface flags from /sys/class/net/<if>/flags (include/uapi/linux/if.h).
 IFF_UP = 0x1
 IFF_LOOPBACK = 0x8

@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterable
 
 from lvs_dr_checks.errors import PluginError
-from lvs_dr_checks.kernel import IP
+from lvs_dr_checks.kernel import IP, parse_address
 from lvs_dr_checks.source.local import Source
 
 PROC_IP_VS = "/proc/net/ip_vs"
@@ -43,7 +43,7 @@ def _endpoint(text):
         host, _, port = text.rpartition(":")
     if _HEX_ADDRESS.fullmatch(host) and _HEX_PORT.fullmatch(port):
         return ipaddress.ip_address(int(host, 16)), checked_port(int(port, 16))
-    ip = ipaddress.ip_address(host)
+    ip = parse_address(host)
     if ip.version == 6 and _HEX_PORT.fullmatch(port) and ":" in host \
             and len(host.split(":")) == 8 and all(len(g) == 4 for g in host.split(":")):
         return ip, checked_port(int(port, 16))  # /proc: IPv6 as eight 4-digit groups, hex port
@@ -58,7 +58,7 @@ def parse(text: str) -> list[Service]:
     current = None
     for number, line in enumerate(text.splitlines(), 1):
         service = _SERVICE.match(line)
-        realserver = _REALSERVER.match(line)
+        realserver = None if service else _REALSERVER.match(line)
         try:
             if service:
                 vip, port = _endpoint(service.group("addr"))

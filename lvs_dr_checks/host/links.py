@@ -13,7 +13,7 @@ from typing import Any, Optional, Union
 
 from lvs_dr_checks import kernel
 from lvs_dr_checks.errors import PluginError, logger
-from lvs_dr_checks.kernel import IP, address_text
+from lvs_dr_checks.kernel import IP, address_text, parse_address
 from lvs_dr_checks.source.local import Source, json_output
 
 log = logger("links")
@@ -76,6 +76,9 @@ class Address(collections.namedtuple("Address", "interface address prefixlen sco
         return "{}/{} on {}".format(self.address, self.prefixlen, self.interface)
 
 
+BROADCAST = ipaddress.IPv4Address("255.255.255.255")
+
+
 def vip_address(text: Union[str, IP], option: str = "--vip") -> IP:
     """One VIP (or witness): a unicast address a host can hold and neighbours can resolve;
     anything else (unspecified, multicast, broadcast, loopback, link-local, IPv4-mapped, a
@@ -89,7 +92,7 @@ def vip_address(text: Union[str, IP], option: str = "--vip") -> IP:
                           .format(option, str(text)))
     else:
         try:
-            vip = ipaddress.ip_address(text)
+            vip = parse_address(str(text))
         except ValueError:
             raise PluginError("{} {!r} is not an IPv4 or IPv6 address".format(option, text))
     kind = None
@@ -97,7 +100,7 @@ def vip_address(text: Union[str, IP], option: str = "--vip") -> IP:
         kind = "the unspecified address"
     elif vip.is_multicast:
         kind = "a multicast address"
-    elif vip == ipaddress.IPv4Address("255.255.255.255"):
+    elif vip == BROADCAST:
         kind = "the broadcast address"
     elif vip.is_loopback:
         kind = "a loopback address"

@@ -63,6 +63,46 @@ def test_an_address_text_is_what_ipaddress_writes():
             assert kernel.ipv6_text(address.packed) == str(address), address
 
 
+def _address_or_refusal(parse, text):
+    try:
+        address = parse(text)
+    except ValueError:
+        return "refused"
+    return (type(address), address, address.scope_id if address.version == 6 else None)
+
+
+def test_an_address_is_read_as_ipaddress_reads_it():
+    """The fast reader (inet_pton) against ipaddress.ip_address: the same address or the same
+    refusal, for hand-written forms (leading zeros, IPv4 tails, scopes, too many groups,
+    junk) and seeded random texts built from the pieces addresses are written with."""
+    hand = ["192.0.2.1", "0.0.0.0", "255.255.255.255", "01.2.3.4", "1.2.3", "1.2.3.4.5",
+            "256.1.1.1", "1.2.3.04", " 192.0.2.1", "192.0.2.1\n", "192.0.2.1\x00", "",
+            "::", "::1", "1::", "2001:db8::1", "2001:DB8::A", "2001:0db8:0000::00001",
+            "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8:9", "1::2:3:4:5:6:7", "1:2:3:4:5:6:7::",
+            "1:2:3:4:5:6:7:8::", ":1::2", "1::2::3", "::ffff:192.0.2.1", "::192.0.2.01",
+            "::1.2.3.4:1", "1.2.3.4::", "fe80::1%eth0", "2001:db8::1%", "2001:db8::g",
+            "\u0661::1", "::\u00a0", "[::1]", "2001:db8::1/128"]
+    rng = random.Random(24)
+    pieces = ["", ":", "::", "0", "00", "000", "0000", "00000", "1", "a", "F", "ffff", "db8",
+              "1.2.3.4", "192.0.2.01", "255", "256", ".", "%", "%eth0", " ", "g", "12345"]
+    drawn = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 12)))
+             for _ in range(20000)]
+
+    def written():  # an address as people write one: groups, a '::' run, an IPv4 tail
+        groups = ["{:x}".format(rng.getrandbits(rng.choice([0, 4, 16, 16, 16, 20])))
+                  .zfill(rng.choice([0, 0, 4])) for _ in range(rng.choice([6, 7, 8, 9]))]
+        if rng.random() < 0.3:
+            groups[-2:] = [".".join(str(rng.choice([0, 1, 2, 192, 255, 256])) for _ in range(4))]
+        if rng.random() < 0.6:
+            start = rng.randrange(len(groups))
+            groups[start:start + rng.randint(0, 4)] = [""] if 0 < start < len(groups) else ["", ""]
+        return ":".join(groups)
+    drawn += [written() for _ in range(20000)]
+    for text in hand + drawn:
+        assert _address_or_refusal(kernel.parse_address, text) \
+            == _address_or_refusal(ipaddress.ip_address, text), repr(text)
+
+
 def test_ssh_config_reader_reads_four_keywords_and_acts_on_nothing_else():
     text = ('Match exec "touch /tmp/x"\n  User evil\n'
             "Host web* !web9\n  HostName 192.0.2.11\n  Port=2222\n  ProxyCommand nc %h %p\n"
