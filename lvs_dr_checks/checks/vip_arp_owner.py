@@ -35,6 +35,7 @@ from nagiosplugin.state import Critical, Ok, Unknown, Warn
 from lvs_dr_checks import cli, options
 from lvs_dr_checks.host import ipvs, keepalived, links
 from lvs_dr_checks.host import segment as host_segment
+from lvs_dr_checks.kernel import address_text
 from lvs_dr_checks.source.local import Source
 from lvs_dr_checks.summary import ItemSummary, plural
 from lvs_dr_checks.wire import privilege
@@ -130,10 +131,11 @@ class VipArpOwner(nagiosplugin.Resource):
     def probe(self):
         from lvs_dr_checks.wire import arp  # only on this path, after the privileges are gone
 
-        segment = host_segment.locate(self.source, self.vips, self.iface)
+        segment = host_segment.locate(self.source, self.vips, self.iface, proven=False)
         iface, own_mac, holder = segment.iface, segment.mac, segment.holder
         unowned = [vip for vip in self.vips if vip not in holder and not self.allowed[vip]]
         if unowned:
+            segment.prove([address_text(vip) for vip in unowned])  # off the segment, first
             raise cli.PluginError("this host does not hold {} and no owner is allowed for it: run "
                                   "the check where the VIP lives, or name the owners with "
                                   "--allow-mac / --expect-mac (or --from-keepalived with "
@@ -142,7 +144,7 @@ class VipArpOwner(nagiosplugin.Resource):
         self.asked = host_segment.choose_witnesses(self.source, segment, self.vips, roles,
                                                    self.witnesses)
         targets = self.vips + self.asked
-        run = arp.Probe(iface, own_mac, targets, **self.timing)
+        run = arp.Probe(iface, own_mac, targets, admit=segment.prove, **self.timing)
         self._fits(run)
         try:
             run.run(self.channels)

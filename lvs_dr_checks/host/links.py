@@ -8,7 +8,7 @@ import collections
 import ipaddress
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, Optional, Union
 
 from lvs_dr_checks import kernel
@@ -207,51 +207,99 @@ def read_mac(source: Source, name: str) -> Optional[str]:
     return source.read_text("{}/{}/address".format(SYS_NET, name)).strip().lower()
 
 
-def route_interfaces(source: Source, addresses: Iterable[IP]) -> dict[IP, Optional[str]]:
-    """{address: the interface of the kernel's route to it, or None}: one ``ip -j -force
-    -batch -`` of ``route get`` lines for those not asked before in this run (policy routing
-    included), however many; an address without a route is left out by ip: None."""
-    wanted = [a for a in dict.fromkeys(addresses) if a not in source.routes]
-    if wanted:
-        source.routes.update(_route_lookups(source, wanted))
-    return {address: source.routes[address] for address in addresses}
+class RouteLookups:
+    """The kernel's route to each address: the interface, or None (no route). One ``ip -j
+    -force -batch -`` of ``route get`` lines (policy routing included) is started at once for
+    all of them, however many, and its answers are read as they are asked for, in the order
+    asked. So the probe sends its first VIPs' probes while the kernel still answers for the
+    last (ip stays a pipe's length ahead), and reads the answers while the pacing waits:
+    20,000 lookups take 0.2 s, their probes at the host-wide pace 5 s."""
 
+    def __init__(self, source: Source, addresses: Iterable[IP]):
+        self.asked = {address: n for n, address in enumerate(dict.fromkeys(addresses))}
+        self._numbers = {address_text(address): n for address, n in self.asked.items()}
+        self._routes: dict[int, str] = {}
+        self._decided = 0  # each lookup before this one is answered, or failed (no route)
+        self._reads: Iterator[list[str]] = iter(())
+        if not self.asked:
+            return
+        batch = "".join("route get {}\n".format(text) for text in self._numbers)
+        try:  # ip exits 1 when a lookup failed (no route); the others are printed all the same
+            self._reads = source.stream([ip_command(source), "-j", "-force", "-batch", "-"],
+                                        batch, statuses=(0, 1))
+        except PluginError as exc:
+            log.info("route lookups failed: %s", exc)
 
-def _route_lookups(source, addresses):
-    found = dict.fromkeys(addresses)
-    asked = {address_text(address): address for address in addresses}  # as ip writes dst
-    batch = "".join("route get {}\n".format(text) for text in asked)
-    try:  # ip exits 1 when a lookup failed (no route); the others are printed all the same
-        output = source.run([ip_command(source), "-j", "-force", "-batch", "-"], stdin=batch,
-                            statuses=(0, 1))
-    except PluginError as exc:
-        log.info("route lookups failed: %s", exc)
-        return found
-    for line in output.splitlines():
+    def interface(self, address: IP) -> Optional[str]:
+        number = self.asked[address]
+        while self._decided <= number:
+            self._read()
+        return self._routes.get(number)
+
+    def _read(self):
+        """The answers one more read of ip's output brings; after its end, every lookup not
+        answered failed."""
+        try:
+            read = next(self._reads)
+        except StopIteration:
+            read = None
+        except (PluginError, OSError) as exc:
+            log.info("route lookups failed: %s", exc)
+            read = None
+        if read is None:
+            self._decided = len(self.asked)
+            return
+        for line in read:
+            for number, device in self._answers(line):
+                self._routes[number] = device
+                self._decided = max(self._decided, number + 1)
+
+    def _answers(self, line):
+        """(number asked, interface) of each route in one line of ip's output."""
         try:
             routes = json_output(line, "ip -j route get")
         except PluginError:
-            continue
+            return
         for route in routes if isinstance(routes, list) else []:
-            dst = str(route.get("dst") if isinstance(route, dict) else None)
-            try:
-                address = asked.get(dst) or ipaddress.ip_address(dst)
-            except ValueError:
+            if not isinstance(route, dict) or not route.get("dev"):
                 continue
-            if address in found and route.get("dev"):
-                found[address] = str(route["dev"])
-    return found
+            dst = str(route.get("dst"))  # as asked, else in another form of the same address
+            number = self._numbers.get(dst)
+            if number is None:
+                try:
+                    number = self.asked.get(parse_address(dst))
+                except ValueError:
+                    continue
+            if number is not None:
+                yield number, str(route["dev"])
+
+
+def route_interfaces(source: Source, addresses: Iterable[IP]) -> dict[IP, Optional[str]]:
+    """{address: the interface of the kernel's route to it, or None}, all of them (RouteLookups
+    for those not asked before in this run)."""
+    addresses = list(addresses)
+    wanted = [a for a in dict.fromkeys(addresses) if a not in source.routes]
+    if wanted:
+        lookups = RouteLookups(source, wanted)
+        source.routes.update((address, lookups.interface(address)) for address in wanted)
+    return {address: source.routes[address] for address in addresses}
+
+
+def off_subnets(iface: str, addresses: Iterable[Address], targets: Iterable[IP]) -> list[IP]:
+    """The targets neither held on ``iface`` nor inside one of its subnets: on its segment
+    only if the kernel routes them through it."""
+    networks = [a.network for a in addresses if a.interface == iface]
+    held = {a.address for a in addresses if a.interface == iface}
+    return [target for target in targets
+            if target not in held
+            and not any(target.version == n.version and target in n for n in networks)]
 
 
 def off_segment(source: Source, iface: str, addresses: Iterable[Address],
                 targets: Iterable[IP]) -> list[IP]:
     """The targets that are not on ``iface``'s segment: neither held on it, nor inside one of
     its subnets, nor routed through it (route lookups, in one batch, only for those left)."""
-    networks = [a.network for a in addresses if a.interface == iface]
-    held = {a.address for a in addresses if a.interface == iface}
-    left = [target for target in targets
-            if target not in held
-            and not any(target.version == n.version and target in n for n in networks)]
+    left = off_subnets(iface, addresses, targets)
     routes = route_interfaces(source, left)
     return [target for target in left if routes[target] != iface]
 

@@ -10,7 +10,7 @@ from typing import Optional
 
 from lvs_dr_checks.errors import PluginError, logger
 from lvs_dr_checks.host import keepalived, links
-from lvs_dr_checks.kernel import IP
+from lvs_dr_checks.kernel import IP, address_text
 from lvs_dr_checks.source.local import Source
 
 log = logger("segment")
@@ -18,12 +18,69 @@ log = logger("segment")
 MAX_NEIGHBOUR_WITNESSES = 16
 
 
-class Segment(collections.namedtuple("Segment", "iface mac addresses holder")):
+class Segment(collections.namedtuple("Segment", "iface mac addresses holder routed")):
     """The interface to probe, its MAC, its addresses (those of devices stacked on it
-    counted as its own) and the VIPs this host holds on it."""
+    counted as its own), the VIPs this host holds on it, and the VIPs on it only by a
+    route (``routed``, a Routed: each proven when asked)."""
+
+    def prove(self, targets: Sequence[str]) -> None:
+        """Nothing when each target (an address's text) is on the segment, else the
+        PluginError that names the fix; waits for the routes of those on it by a route."""
+        self.routed.prove(targets)
+
+
+def _ambiguous(interfaces):
+    return PluginError("cannot tell which interface to probe ({}): name it with -i".format(
+        ", ".join(sorted(interfaces)) or "no route to the VIPs"))
+
+
+class Routed:
+    """The VIPs neither held on the segment's interface nor inside its subnets: there only if
+    the kernel routes them through it (RouteLookups, read while they come). When the
+    interface was itself chosen by the VIPs' subnets and routes, a VIP routed through
+    another is no telling which interface to probe."""
+
+    def __init__(self, source: Source, iface: str, vips: Sequence[IP],
+                 lookups: links.RouteLookups, chosen_by_routes: bool):
+        self.source = source
+        self.iface = iface
+        self.vips = {address_text(vip): vip for vip in vips}
+        self.lookups = lookups
+        self.chosen_by_routes = chosen_by_routes
+        self._lowers: dict[str, str] = {}
+
+    def prove(self, targets: Sequence[str]) -> None:
+        away: list[IP] = []
+        elsewhere: set[str] = set()
+        for target in targets:
+            vip = self.vips.get(target)
+            route = None if vip is None else self.lookups.interface(vip)
+            if vip is None or route == self.iface:
+                continue
+            lower = route and self._lower(route)
+            if self.chosen_by_routes and lower and lower != self.iface:
+                elsewhere.add(lower)
+            else:
+                away.append(vip)
+        if elsewhere:
+            raise _ambiguous(elsewhere | {self.iface})
+        if away:
+            raise PluginError("{} not on the segment of {} (held there, in its subnets, or "
+                              "routed through it): probes go out only where the VIPs live; "
+                              "name that interface with -i".format(
+                                  ", ".join(str(v) for v in away[:5]), self.iface))
+
+    def _lower(self, name):
+        if name not in self._lowers:
+            self._lowers[name] = links.lower_device(self.source, name)
+        return self._lowers[name]
 
 
 def _interface(source, vips, iface, present, addresses, held_on):
+    """(the interface to probe, the route lookups started to choose it or None): -i, else
+    the holder of the VIPs, else the interfaces whose subnets hold them, else the route of
+    the first VIP the kernel routes."""
+    lookups = None
     if iface:
         if iface not in present:
             raise PluginError("no interface {} here (present: {})".format(
@@ -37,15 +94,15 @@ def _interface(source, vips, iface, present, addresses, held_on):
             inside = {vip: {name for network, name in networks
                             if network.version == vip.version and vip in network}
                       for vip in vips}
-            routed = links.route_interfaces(source, [vip for vip in vips if not inside[vip]])
-            for vip in vips:
-                chosen |= inside[vip] or {routed[vip]}
-            chosen.discard(None)
+            chosen = set().union(*inside.values())
+            lookups = links.RouteLookups(source, [vip for vip in vips if not inside[vip]])
+            if not chosen:
+                routes = (lookups.interface(vip) for vip in lookups.asked)
+                chosen = {next((route for route in routes if route), None)} - {None}
     lowers = {links.lower_device(source, name) for name in chosen}
     if len(lowers) != 1:
-        raise PluginError("cannot tell which interface to probe ({}): name it with -i"
-                          .format(", ".join(sorted(lowers)) or "no route to the VIPs"))
-    return lowers.pop()
+        raise _ambiguous(lowers)
+    return lowers.pop(), lookups
 
 
 def _usable(link):
@@ -76,23 +133,29 @@ def _holder(iface, held_on, stacked):
                      if name == iface or stacked.get(name) == iface)
 
 
-def locate(source: Source, vips: Sequence[IP], iface: Optional[str] = None) -> Segment:
+def locate(source: Source, vips: Sequence[IP], iface: Optional[str] = None,
+           proven: bool = True) -> Segment:
     """The Segment of ``vips`` (on ``iface`` when given); a PluginError naming the fix when
-    the interface is missing, down, ARP-less, ambiguous, or when a VIP is not on it."""
+    the interface is missing, down, ARP-less, ambiguous, or when a VIP is not on it.
+    ``proven=False``: the VIPs on the segment only by a route are left for Segment.prove(),
+    which the probe asks as each VIP's first probe falls due."""
     present = links.read_links(source)
     addresses = links.read_addresses(source)
     stacked = _stacked(source, present)
     held_on = _held_on(present, addresses, vips)
-    iface = _interface(source, vips, iface, present, addresses, held_on)
+    iface, lookups = _interface(source, vips, iface, present, addresses, held_on)
     _usable(present[iface])
     own = [a._replace(interface=iface) for a in addresses
            if a.interface == iface or stacked.get(a.interface) == iface]
-    away = links.off_segment(source, iface, own, vips)
-    if away:
-        raise PluginError("{} not on the segment of {} (held there, in its subnets, or routed "
-                          "through it): probes go out only where the VIPs live; name that "
-                          "interface with -i".format(", ".join(str(v) for v in away[:5]), iface))
-    return Segment(iface, links.read_mac(source, iface), own, _holder(iface, held_on, stacked))
+    left = links.off_subnets(iface, own, vips)
+    routed = Routed(source, iface, left, lookups if lookups is not None and
+                    all(vip in lookups.asked for vip in left)
+                    else links.RouteLookups(source, left), lookups is not None)
+    segment = Segment(iface, links.read_mac(source, iface), own,
+                      _holder(iface, held_on, stacked), routed)
+    if proven:
+        segment.prove(list(routed.vips))
+    return segment
 
 
 def holder(source: Source, vips: Sequence[IP], iface: str) -> frozenset:

@@ -11,7 +11,7 @@ import os
 import posixpath
 import stat
 import subprocess
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Any, BinaryIO, Optional
 
 from lvs_dr_checks.errors import PluginError, logger
@@ -120,6 +120,27 @@ class Source:
         if error is not None:
             raise error
         return output
+
+    def stream(self, argv: Sequence[str], stdin: str,
+               statuses: Collection[int] = (0,)) -> Iterator[list[str]]:
+        """Start a fixed command (full path, no shell) at once, ``stdin`` (text) on its standard
+        input, and give its stdout's lines as it writes them, those of each read together: a
+        long batch's first answers are used while it works on the last. At the end, a
+        PluginError when it exited with another status than ``statuses``; one that cannot be
+        started is raised here."""
+        log.info("running %s", " ".join(argv))
+        try:
+            with _memory_file(stdin.encode()) as given:
+                errors = _memory_file(b"")
+                try:
+                    process = subprocess.Popen(argv, stdin=given, stdout=subprocess.PIPE,
+                                               stderr=errors)
+                except OSError:
+                    errors.close()
+                    raise
+        except OSError as exc:
+            raise PluginError("cannot run {}: {}".format(argv[0], exc.strerror or exc))
+        return _lines(argv, process, errors, statuses)
 
     def _run(self, argv, stdin=None, statuses=(0,)):
         log.info("running %s", " ".join(argv))
@@ -275,6 +296,33 @@ def decode_text(data: bytes) -> str:
     (U+DC80-U+DCFF), so that the models see the bytes the real tools see (the kernel takes a
     lone 0xA0 for a space); printing escapes them (cli.printable)."""
     return data.decode("utf-8", "surrogateescape")
+
+
+def _memory_file(data: bytes) -> BinaryIO:
+    """An anonymous file in memory holding ``data``, read from its start: a command's
+    standard input or error, which it never blocks on however large."""
+    handle = os.fdopen(os.memfd_create("lvs-dr-checks", os.MFD_CLOEXEC), "w+b")
+    handle.write(data)
+    handle.flush()
+    handle.seek(0)
+    return handle
+
+
+def _lines(argv, process, errors, statuses):
+    with process, errors:
+        rest = b""
+        while True:
+            data = process.stdout.read1(READ_CHUNK)
+            if not data:
+                break
+            lines = (rest + data).split(b"\n")
+            rest = lines.pop()
+            yield [line.decode("utf-8", "surrogateescape") for line in lines]
+        if rest:
+            yield [rest.decode("utf-8", "surrogateescape")]
+        process.wait()
+        errors.seek(0)
+        command_output(argv, process.returncode, b"", errors.read(), statuses=statuses)
 
 
 def command_output(argv: Sequence[str], status: int, stdout: bytes, stderr: bytes,

@@ -182,13 +182,17 @@ def receive(sock, dissectors, watched, own_mac, clock):
 
 class Frames(dict):
     """Each target's probe frame, made when it is first due (while the pacing waits), not
-    all before the first one goes out."""
+    all before the first one goes out; ``admit([target])``, when given, is asked first and
+    raises what forbids the probe (a VIP not proven on the segment yet, Segment.prove)."""
 
-    def __init__(self, own_mac):
+    def __init__(self, own_mac, admit=None):
         super().__init__()
         self.own_mac = own_mac
+        self.admit = admit
 
     def __missing__(self, target):
+        if self.admit is not None:
+            self.admit([target])
         frame = self[target] = probe_frame(self.own_mac, target)
         return frame
 
@@ -196,9 +200,10 @@ class Frames(dict):
 class Probe:
     """Sends ``count`` rounds of probes for ``targets`` on ``iface``, ``interval`` seconds
     apart, and listens until ``wait`` seconds after the last one, then ``listen`` seconds more.
-    Every packet whose sender IP is a target is kept, not only the first answer."""
+    Every packet whose sender IP is a target is kept, not only the first answer. ``admit``:
+    asked before a target's first probe (Frames); what it raises ends the run."""
 
-    def __init__(self, iface, own_mac, targets, count, interval, wait, listen=0.0):
+    def __init__(self, iface, own_mac, targets, count, interval, wait, listen=0.0, admit=None):
         self.iface = iface
         self.own_mac = own_mac
         self.targets = [address_text(t) for t in targets]
@@ -206,6 +211,7 @@ class Probe:
         self.interval = interval
         self.wait = wait
         self.listen = listen
+        self.admit = admit  # see Frames
         self.sent = 0
         self.heard = []
         self.adverts = []
@@ -243,7 +249,7 @@ class Probe:
 
     def _run(self, sock, dissectors, pacer):
         watched = set(self.targets)
-        frames = Frames(self.own_mac)
+        frames = Frames(self.own_mac, self.admit)
         start = time.monotonic()
         self.start = start
         pending = collections.deque(self.schedule(start))

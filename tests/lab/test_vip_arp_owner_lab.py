@@ -290,15 +290,48 @@ def test_concurrent_probes_share_one_host_wide_rate(cluster):
 def test_twenty_thousand_vips_on_a_routed_prefix_within_the_timeout():
     """A client probing 20,000 VIPs of a prefix routed on its segment (not inside its own
     subnet): the routes are looked up in one `ip -batch`, not one `ip route get` each (55 s,
-    ended by -t 30, before); the director answers for each (lab.routed_vips)."""
+    ended by -t 30, before); the director answers for each (lab.routed_vips). Then 40,000
+    probed once each, the last 20,000 answered by nobody: ip's answers (6 MB) are read as
+    they come, where a whole output over 4 MiB was refused and every VIP read as unrouted
+    (UNKNOWN, "no route to the VIPs"). Then one VIP among them routed elsewhere or
+    unreachable stops the run, as before its probe: it is named, and no verdict given."""
     with lab_module.Lab(realservers=1, vips=()) as lab:
         vips, witness = lab_module.routed_vips(lab, 20000)
+        client = lab.client
+        client.iproute("link", "add", "spare0", "type", "veth", "peer", "name", "spare1")
+        client.iproute("link", "set", "spare0", "up")
+        client.iproute("-6", "route", "add", "2001:db8:7::/64", "dev", "spare0")
+        client.iproute("-6", "route", "add", "unreachable", "2001:db8:8::/64")
+        more = ["2001:db8:6::{:x}".format(n) for n in range(20001, 40001)]
         with lab_module.readable_tempdir("lvs-dr-20k-") as home:
-            table = os.path.join(home, "ipvsadm")
-            lab_module.write_config(home, {"ipvsadm": lab_module.ipvsadm_vips_text(vips)})
-            outcome = owner(lab.client, "--from-ipvs", table, "--expect-mac", lab.director.mac,
-                            "--witness", witness, "-t", "30")
+            lab_module.write_config(home, {
+                "ipvsadm": lab_module.ipvsadm_vips_text(vips),
+                "ipvsadm-40k": lab_module.ipvsadm_vips_text(vips + more),
+                "elsewhere": lab_module.ipvsadm_vips_text(vips[:1000] + ["2001:db8:7::1"]
+                                                          + vips[1000:]),
+                "unreachable": lab_module.ipvsadm_vips_text(vips[:1000] + ["2001:db8:8::1"]
+                                                            + vips[1000:])})
+
+            def probe(table, *args):
+                return owner(client, "--from-ipvs", os.path.join(home, table), "--expect-mac",
+                             lab.director.mac, "--witness", witness, "-t", "30", *args)
+            outcome = probe("ipvsadm")
+            once = probe("ipvsadm-40k", "--count", "1")
+            stopped = [probe("elsewhere"), probe("elsewhere", "-i", "eth0"),
+                       probe("unreachable")]
     assert outcome.code == 0, outcome
     assert outcome.status.startswith("VIP_ARP_OWNER OK - 20000 VIPs probed on eth0: each owned "
                                      "by one allowed owner"), outcome
     assert outcome.perf()["vips"] == "20000;;;0", outcome
+    assert once.code == 2, once
+    assert once.status.startswith("VIP_ARP_OWNER CRITICAL - nothing answers for VIP "
+                                  "2001:db8:6::4e21"), once
+    assert (once.perf()["silent_vips"], once.perf()["probes"]) == ("20000;;0;0;40000",
+                                                                   "40001;;;0"), once
+    away = ("not on the segment of eth0 (held there, in its subnets, or routed through it): "
+            "probes go out only where the VIPs live; name that interface with -i")
+    assert [(o.code, o.lines) for o in stopped] == [
+        (3, ["VIP_ARP_OWNER UNKNOWN - cannot tell which interface to probe (eth0, spare0): "
+             "name it with -i"]),
+        (3, ["VIP_ARP_OWNER UNKNOWN - 2001:db8:7::1 " + away]),
+        (3, ["VIP_ARP_OWNER UNKNOWN - 2001:db8:8::1 " + away])], stopped
