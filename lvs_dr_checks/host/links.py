@@ -285,14 +285,27 @@ def route_interfaces(source: Source, addresses: Iterable[IP]) -> dict[IP, Option
     return {address: source.routes[address] for address in addresses}
 
 
+class Subnets:
+    """The subnets of addresses, asked which interfaces' subnets hold an address: compared
+    as integers, since thousands of VIPs are asked."""
+
+    def __init__(self, addresses: Iterable[Address]):
+        self._masks = [(a.address.version, int(a.network.network_address),
+                        int(a.network.netmask), a.interface) for a in addresses]
+
+    def holding(self, address: IP) -> set[str]:
+        version, value = address.version, int(address)
+        return {name for v, network, mask, name in self._masks
+                if v == version and value & mask == network}
+
+
 def off_subnets(iface: str, addresses: Iterable[Address], targets: Iterable[IP]) -> list[IP]:
     """The targets neither held on ``iface`` nor inside one of its subnets: on its segment
     only if the kernel routes them through it."""
-    networks = [a.network for a in addresses if a.interface == iface]
-    held = {a.address for a in addresses if a.interface == iface}
-    return [target for target in targets
-            if target not in held
-            and not any(target.version == n.version and target in n for n in networks)]
+    own = [a for a in addresses if a.interface == iface]
+    held = {a.address for a in own}
+    subnets = Subnets(own)
+    return [target for target in targets if target not in held and not subnets.holding(target)]
 
 
 def off_segment(source: Source, iface: str, addresses: Iterable[Address],

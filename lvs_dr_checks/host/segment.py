@@ -89,11 +89,9 @@ def _interface(source, vips, iface, present, addresses, held_on):
     else:
         chosen = set(held_on.values())
         if not chosen:
-            networks = [(a.network, a.interface) for a in addresses
-                        if present.get(a.interface) and present[a.interface].arp_facing]
-            inside = {vip: {name for network, name in networks
-                            if network.version == vip.version and vip in network}
-                      for vip in vips}
+            subnets = links.Subnets(a for a in addresses
+                                    if present.get(a.interface) and present[a.interface].arp_facing)
+            inside = {vip: subnets.holding(vip) for vip in vips}
             chosen = set().union(*inside.values())
             lookups = links.RouteLookups(source, [vip for vip in vips if not inside[vip]])
             if not chosen:

@@ -103,6 +103,27 @@ def test_an_address_is_read_as_ipaddress_reads_it():
             == _address_or_refusal(ipaddress.ip_address, text), repr(text)
 
 
+def test_subnets_hold_what_ipaddress_networks_hold():
+    """links.Subnets (integers) against ipaddress's own containment, seeded random addresses
+    of both families with every prefix length, some inside, some just outside."""
+    rng = random.Random(24)
+    bases = {4: [0xC0000200, 0xC6336400, 0xCB007100, 0], 6: [0x20010DB8 << 96, 0]}
+
+    def address(version):
+        low = rng.getrandbits(rng.choice([4, 10, 20]))
+        return ipaddress.ip_address(rng.choice(bases[version]) + low) if version == 4 \
+            else ipaddress.IPv6Address(rng.choice(bases[version]) + (low << rng.choice([0, 64])))
+    addresses = [links.Address("if{}".format(rng.randint(0, 4)), a, rng.randint(0, a.max_prefixlen),
+                               "global", None) for a in (address(rng.choice([4, 6]))
+                                                         for _ in range(300))]
+    subnets = links.Subnets(addresses)
+    networks = [(a.interface, a.network) for a in addresses]
+    for target in [address(rng.choice([4, 6])) for _ in range(3000)]:
+        assert subnets.holding(target) == {name for name, network in networks
+                                           if network.version == target.version
+                                           and target in network}, target
+
+
 def test_ssh_config_reader_reads_four_keywords_and_acts_on_nothing_else():
     text = ('Match exec "touch /tmp/x"\n  User evil\n'
             "Host web* !web9\n  HostName 192.0.2.11\n  Port=2222\n  ProxyCommand nc %h %p\n"
