@@ -190,9 +190,15 @@ def owners(args, vips, config):
     every VIP or for that VIP, and its VRRP virtual MAC (keepalived's use_vmac). A VIP=MAC for
     a VIP not checked is refused by name."""
     given = args.allow_mac + args.expect_mac
-    everywhere = {mac for vip, mac in given if vip is None}
-    allowed = {vip: frozenset(everywhere | config.owner_macs(vip) |
-                              {mac for v, mac in given if v == vip}) for vip in vips}
+    everywhere = frozenset(mac for vip, mac in given if vip is None)
+    named = collections.defaultdict(set)
+    for vip, mac in given:
+        if vip is not None:
+            named[vip].add(mac)
+    allowed = {}
+    for vip in vips:  # thousands share the MACs allowed everywhere: one set for all of them
+        more = config.owner_macs(vip) | named.get(vip, set())
+        allowed[vip] = everywhere | more if more else everywhere
     stray = [v for v, _ in given if v is not None and v not in allowed]
     if stray:
         option = "--allow-mac" if stray[0] in {v for v, _ in args.allow_mac} else "--expect-mac"

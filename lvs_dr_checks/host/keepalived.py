@@ -77,6 +77,13 @@ def vrid_of(config: "Config", vip: IP, allowed: Iterable[str]) -> Optional[int]:
     instance = config.instance_of(vip)
     if instance and instance.vrid is not None:
         return instance.vrid
+    return _vrid_of_macs(frozenset(allowed))
+
+
+@functools.lru_cache(maxsize=1024)
+def _vrid_of_macs(allowed):
+    """The VRID of the one VRRP virtual MAC among ``allowed``; asked once per VIP, and
+    thousands of VIPs share one set of allowed MACs."""
     vrids = {vrrp[1] for vrrp in map(vrrp_mac, allowed) if vrrp}
     return vrids.pop() if len(vrids) == 1 else None
 
