@@ -56,54 +56,40 @@ class Responder(collections.namedtuple("Responder", "mac eth_macs kinds replies 
     answers, and when it was first and last heard (seconds into the probe)."""
 
 
-class Ownership(collections.namedtuple("Ownership", "vip holder responders allowed probes "
-                                                    "vrrp_senders")):
-    """The one decision about one VIP: who owns it, who may, and what follows.
+class Ownership:
+    """The one decision about one VIP: who owns it, who may, and what follows; each drawn
+    once, as the Ownership is made (a run makes thousands).
 
     ``holder``: this host holds the VIP (it never hears itself answer). ``probes``: probes
     sent for the VIP (one answer each per owner). ``vrrp_senders``: the routers heard
     advertising the VIP's VRID at the same time in the window (priority above 0; one after
-    the other is a failover)."""
+    the other is a failover).
 
-    def is_allowed(self, responder):
-        return responder.mac in self.allowed and responder.eth_macs <= self.allowed
+    ``foreign``: the responders not allowed. ``owners``: the allowed MACs heard owning the
+    VIP, this host first when it holds it. ``doubled``: the allowed MACs that answered more
+    often than we asked, two hosts behind one MAC (a VRRP virtual MAC on both directors);
+    IPv4 only, an ARP answer being addressed to the prober while unsolicited neighbour
+    advertisements look like answers. ``handover``: (old, new) when two allowed MACs were
+    heard one after the other, never together: a failover during the window, not a split
+    brain."""
 
-    @property
-    def foreign(self):
-        return [r for r in self.responders if not self.is_allowed(r)]
+    __slots__ = ("vip", "holder", "responders", "allowed", "probes", "vrrp_senders", "foreign",
+                 "owners", "doubled", "handover", "split_brain", "silent")
 
-    @property
-    def owners(self):
-        """Allowed MACs heard owning the VIP, this host first when it holds it."""
-        return (["this host"] if self.holder else []) + \
-            [r.mac for r in self.responders if self.is_allowed(r)]
-
-    @property
-    def doubled(self):
-        """Allowed MACs that answered more often than we asked: two hosts behind one MAC
-        (a VRRP virtual MAC on both directors). IPv4 only: an ARP answer is addressed to the
-        prober, while unsolicited neighbour advertisements look like answers."""
-        if self.vip.version != 4:
-            return []
-        return [r.mac for r in self.responders if self.is_allowed(r) and r.replies > self.probes]
-
-    @property
-    def handover(self):
-        """(old, new) when two allowed MACs were heard one after the other, never together:
-        a failover during the window, not a split brain."""
-        heard = sorted((r for r in self.responders if self.is_allowed(r)), key=lambda r: r.first)
-        if self.holder or len(heard) != 2 or heard[0].last >= heard[1].first:
-            return None
-        return heard[0].mac, heard[1].mac
-
-    @property
-    def split_brain(self):
+    def __init__(self, vip, holder, responders, allowed, probes, vrrp_senders):
+        self.vip, self.holder, self.responders = vip, holder, responders
+        self.allowed, self.probes, self.vrrp_senders = allowed, probes, vrrp_senders
+        heard = [r for r in responders if r.mac in allowed and r.eth_macs <= allowed]
+        self.foreign = [r for r in responders if r not in heard]
+        self.owners = (["this host"] if holder else []) + [r.mac for r in heard]
+        self.doubled = [r.mac for r in heard if r.replies > probes] if vip.version == 4 else []
+        heard.sort(key=lambda r: r.first)
+        self.handover = None
+        if not holder and len(heard) == 2 and heard[0].last < heard[1].first:
+            self.handover = heard[0].mac, heard[1].mac
         two_owners = len(self.owners) >= 2 and self.handover is None
-        return bool(two_owners or self.doubled or len(self.vrrp_senders) >= 2)
-
-    @property
-    def silent(self):
-        return not self.owners
+        self.split_brain = bool(two_owners or self.doubled or len(vrrp_senders) >= 2)
+        self.silent = not self.owners
 
 
 class VipArpOwner(nagiosplugin.Resource):
@@ -169,15 +155,17 @@ class VipArpOwner(nagiosplugin.Resource):
         heard_by_ip = collections.defaultdict(list)
         for heard in run.heard:
             heard_by_ip[heard.ip].append(heard)
-        senders = keepalived.masters_at_once(run.adverts)
+        senders = {vrid: frozenset(masters)
+                   for vrid, masters in keepalived.masters_at_once(run.adverts).items()}
         owners = []
         for vip, name in zip(self.vips, run.targets):  # the texts the probe made, VIPs first
-            responders = _responders(heard_by_ip[name])
-            vrid = keepalived.vrid_of(self.config, vip, self.allowed[vip])
-            owners.append(Ownership(vip, vip in holder, responders, self.allowed[vip],
-                                    run.count, frozenset(senders.get(vrid, ()))))
+            allowed = self.allowed[vip]
+            vrid = keepalived.vrid_of(self.config, vip, allowed)
+            owners.append(Ownership(vip, vip in holder, _responders(heard_by_ip.get(name, ())),
+                                    allowed, run.count, senders.get(vrid, frozenset())))
             yield nagiosplugin.Metric(name, owners[-1], context="vip_owner")
-        answered = [w for w in self.asked if any(h.kind == "reply" for h in heard_by_ip[str(w)])]
+        answered = [w for w in self.asked
+                    if any(h.kind == "reply" for h in heard_by_ip.get(str(w), ()))]
         replied = any(h.kind == "reply" for h in run.heard)
         yield nagiosplugin.Metric("witnesses", Reach(self.asked, answered, replied, self.iface),
                                   context="reach")
