@@ -221,6 +221,7 @@ class RouteLookups:
         self._routes: dict[int, str] = {}
         self._decided = 0  # each lookup before this one is answered, or failed (no route)
         self._reads: Iterator[list[str]] = iter(())
+        self._unread: collections.deque = collections.deque()
         if not self.asked:
             return
         batch = "".join("route get {}\n".format(text) for text in self._numbers)
@@ -233,26 +234,25 @@ class RouteLookups:
     def interface(self, address: IP) -> Optional[str]:
         number = self.asked[address]
         while self._decided <= number:
-            self._read()
+            self._next_line()
         return self._routes.get(number)
 
-    def _read(self):
-        """The answers one more read of ip's output brings; after its end, every lookup not
-        answered failed."""
-        try:
-            read = next(self._reads)
-        except StopIteration:
-            read = None
-        except (PluginError, OSError) as exc:
-            log.info("route lookups failed: %s", exc)
-            read = None
-        if read is None:
-            self._decided = len(self.asked)
+    def _next_line(self):
+        """Read one more line of ip's answers (a read of its output brings hundreds when
+        it waited on a full pipe: they are read one by one, as asked, so that no probe
+        waits on a whole read); after the end, every lookup not answered failed."""
+        if not self._unread:
+            try:
+                self._unread.extend(next(self._reads))
+            except StopIteration:
+                self._decided = len(self.asked)
+            except (PluginError, OSError) as exc:
+                log.info("route lookups failed: %s", exc)
+                self._decided = len(self.asked)
             return
-        for line in read:
-            for number, device in self._answers(line):
-                self._routes[number] = device
-                self._decided = max(self._decided, number + 1)
+        for number, device in self._answers(self._unread.popleft()):
+            self._routes[number] = device
+            self._decided = max(self._decided, number + 1)
 
     def _answers(self, line):
         """(number asked, interface) of each route in one line of ip's output."""
