@@ -234,10 +234,12 @@ class Probe:
             + self.listen
 
     def schedule(self, start):
-        """(send time, target) for every probe: rounds ``interval`` apart, paced within."""
+        """(send time, target) of every probe in turn, rounds ``interval`` apart, paced
+        within; made as the run asks (tens of thousands: not before the first goes out)."""
         round_time = self.round_time
-        return [(start + n * round_time + i / MAX_RATE, target)
-                for n in range(self.count) for i, target in enumerate(self.targets)]
+        for n in range(self.count):
+            for i, target in enumerate(self.targets):
+                yield start + n * round_time + i / MAX_RATE, target
 
     def run(self, channels):
         """Probe through ``channels`` (taken beforehand, see Channels), bound here."""
@@ -252,26 +254,28 @@ class Probe:
         frames = Frames(self.own_mac, self.admit)
         start = time.monotonic()
         self.start = start
-        pending = collections.deque(self.schedule(start))
+        schedule = self.schedule(start)
+        due = next(schedule, None)  # the next probe: (send time, target); None after the last
         batch, release = [], None  # due frames and the time the shared pacer lets them out
-        end = None if pending else start + self.wait + self.listen
+        end = None if due else start + self.wait + self.listen
         try:
             while True:
                 now = time.monotonic()
                 if not batch:
-                    while pending and pending[0][0] <= now and len(batch) < MAX_BATCH:
-                        batch.append(frames[pending.popleft()[1]])
+                    while due and due[0] <= now and len(batch) < MAX_BATCH:
+                        batch.append(frames[due[1]])
+                        due = next(schedule, None)
                     release = pacer.reserve(len(batch)) if batch else None
                 if batch and release <= now:
                     for frame in batch:
                         self._send(sock, frame)
                     batch = []
-                    if not pending:
+                    if not due:
                         end = time.monotonic() + self.wait + self.listen
                 if end is not None and now >= end:
                     break
                 wake = [t for t in (end, release if batch else None,
-                                    pending[0][0] if pending and not batch else None)
+                                    due[0] if due and not batch else None)
                         if t is not None]
                 readable, _, _ = select.select([sock], [], [], max(min(wake) - now, 0))
                 if readable:
