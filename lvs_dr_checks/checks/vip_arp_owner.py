@@ -113,6 +113,7 @@ class VipArpOwner(nagiosplugin.Resource):
         self.labels = {}
         self.asked = []
         self.own_mac = None
+        self._allowed_texts = {}
 
     def probe(self):
         from lvs_dr_checks.wire import arp  # only on this path, after the privileges are gone
@@ -161,7 +162,8 @@ class VipArpOwner(nagiosplugin.Resource):
         for vip, name in zip(self.vips, run.targets):  # the texts the probe made, VIPs first
             allowed = self.allowed[vip]
             vrid = keepalived.vrid_of(self.config, vip, allowed)
-            owners.append(Ownership(vip, vip in holder, _responders(heard_by_ip.get(name, ())),
+            heard = heard_by_ip.get(name)
+            owners.append(Ownership(vip, vip in holder, _responders(heard) if heard else [],
                                     allowed, run.count, senders.get(vrid, frozenset())))
             yield nagiosplugin.Metric(name, owners[-1], context="vip_owner")
         answered = [w for w in self.asked
@@ -189,6 +191,13 @@ class VipArpOwner(nagiosplugin.Resource):
             return "this host ({})".format(self.own_mac)
         label = self.labels.get(mac)
         return "{} ({})".format(mac, label) if label else mac
+
+    def describe_allowed(self, allowed):
+        """The MACs allowed for a VIP, each described; made once for each set (thousands of
+        VIPs share one)."""
+        if allowed not in self._allowed_texts:
+            self._allowed_texts[allowed] = ", ".join(self.describe(m) for m in sorted(allowed))
+        return self._allowed_texts[allowed]
 
     def describe_responder(self, responder):
         text = self.describe(responder.mac)
@@ -236,7 +245,7 @@ class OwnerContext(nagiosplugin.Context):
                 vip, _evidence(owner, resource)), metric)
         if owner.silent:
             return self.result_cls(Critical, "nothing answers for VIP {} (allowed: {})".format(
-                vip, ", ".join(resource.describe(m) for m in sorted(owner.allowed))), metric)
+                vip, resource.describe_allowed(owner.allowed)), metric)
         text = "VIP {} owned by {}".format(vip, resource.describe(owner.owners[-1]))
         if owner.handover:
             text += " (taken over from {} during the probe)".format(
