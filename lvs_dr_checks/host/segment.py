@@ -186,8 +186,8 @@ def choose_witnesses(source: Source, segment: Segment, vips: Sequence[IP],
     candidates = links.default_gateways(source, iface) + heard
     found = list(roles) + [address for address in map(_unicast, candidates)
                            if address is not None][:MAX_NEIGHBOUR_WITNESSES + 2]
-    found = [w for w in dict.fromkeys(found + list(given))
-             if w not in set(vips) and w not in own]
+    probed = set(vips)
+    found = [w for w in dict.fromkeys(found + list(given)) if w not in probed and w not in own]
     away = set(links.off_segment(source, iface, segment.addresses, found))
     outside = [w for w in given if w in away]
     if outside:
