@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional
 
 from lvs_dr_checks.errors import PluginError
 from lvs_dr_checks.host import ipvs
-from lvs_dr_checks.kernel import IP
+from lvs_dr_checks.kernel import IP, parse_address
 from lvs_dr_checks.source.local import Source, glob_paths
 
 DEFAULT_PATH = "/etc/keepalived/keepalived.conf"
@@ -225,8 +225,16 @@ def _glob(source, pattern):
 
 
 def _address(word):
-    """The address of a virtual_ipaddress line's first word (192.0.2.100/32, 2001:db8::1)."""
+    """The address of a virtual_ipaddress line's first word (192.0.2.100/32, 2001:db8::1),
+    as ipaddress.ip_interface() reads it; the common forms (an address, a prefix length)
+    without building the network (thousands of VIPs in one instance)."""
+    address, slash, prefix = word.partition("/")
     try:
+        if "%" not in address:  # an interface's address drops a scope
+            ip = parse_address(address)
+            if not slash or (prefix.isascii() and prefix.isdigit()
+                             and int(prefix) <= ip.max_prefixlen):
+                return ip
         return ipaddress.ip_interface(word).ip
     except ValueError:
         return None

@@ -3,6 +3,7 @@ root: a fixture configuration with includes, and Ownership built in-process."""
 
 import ipaddress
 import os
+import random
 
 import pytest
 from conftest import FIXTURES
@@ -27,6 +28,25 @@ def test_instances_vips_virtual_macs_and_dr_real_servers_with_includes():
     assert list(ipvs.direct_routing(config.services)) == [ip("203.0.113.21"), ip("203.0.113.22")]
     assert config.instance_of(ip("203.0.113.12")).name == "VI_4"
     assert config.instance_of(ip("203.0.113.99")) is None
+
+
+def test_a_virtual_ipaddress_word_is_read_as_ipaddress_reads_an_interface():
+    """keepalived._address (no network built) against ip_interface(word).ip: hand-written
+    forms (masks, bad prefixes, scopes, two slashes) and seeded random words."""
+    hand = ["192.0.2.1", "192.0.2.1/32", "192.0.2.1/032", "192.0.2.1/33", "192.0.2.1/",
+            "192.0.2.1/255.255.255.0", "192.0.2.1/0.0.0.255", "192.0.2.1/24/1", "2001:db8::1",
+            "2001:db8::1/128", "2001:db8::1/129", "2001:db8::1/64", "fe80::1%eth0/64",
+            "192.0.2.1/+8", "192.0.2.1/\u0663", "", "/32", "dev"]
+    rng = random.Random(24)
+    pieces = ["192.0.2.", "2001:db8::", "1", "255", "/", "32", "128", "0", "24", "%eth0",
+              ".", ":", "255.255.0.0", "-"]
+    drawn = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 6))) for _ in range(5000)]
+    for word in hand + drawn:
+        try:
+            expected = ipaddress.ip_interface(word).ip
+        except ValueError:
+            expected = None
+        assert keepalived._address(word) == expected, repr(word)
 
 
 def test_a_vip_held_by_two_instances_belongs_to_the_first(tmp_path):
