@@ -217,14 +217,14 @@ class RouteLookups:
 
     def __init__(self, source: Source, addresses: Iterable[IP]):
         self.asked = {address: n for n, address in enumerate(dict.fromkeys(addresses))}
-        self._numbers = {address_text(address): n for address, n in self.asked.items()}
+        self.texts = {address_text(address): address for address in self.asked}  # as ip writes
         self._routes: dict[int, str] = {}
         self._decided = 0  # each lookup before this one is answered, or failed (no route)
         self._reads: Iterator[list[str]] = iter(())
         self._unread: collections.deque = collections.deque()
         if not self.asked:
             return
-        batch = "".join("route get {}\n".format(text) for text in self._numbers)
+        batch = "".join("route get {}\n".format(text) for text in self.texts)
         try:  # ip exits 1 when a lookup failed (no route); the others are printed all the same
             self._reads = source.stream([ip_command(source), "-j", "-force", "-batch", "-"],
                                         batch, statuses=(0, 1))
@@ -264,12 +264,10 @@ class RouteLookups:
             if not isinstance(route, dict) or not route.get("dev"):
                 continue
             dst = str(route.get("dst"))  # as asked, else in another form of the same address
-            number = self._numbers.get(dst)
-            if number is None:
-                try:
-                    number = self.asked.get(parse_address(dst))
-                except ValueError:
-                    continue
+            try:
+                number = self.asked.get(self.texts.get(dst) or parse_address(dst))
+            except ValueError:
+                continue
             if number is not None:
                 yield number, str(route["dev"])
 

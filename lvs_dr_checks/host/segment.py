@@ -40,11 +40,11 @@ class Routed:
     interface was itself chosen by the VIPs' subnets and routes, a VIP routed through
     another is no telling which interface to probe."""
 
-    def __init__(self, source: Source, iface: str, vips: Sequence[IP],
+    def __init__(self, source: Source, iface: str, vips: dict[str, IP],
                  lookups: links.RouteLookups, chosen_by_routes: bool):
         self.source = source
         self.iface = iface
-        self.vips = {address_text(vip): vip for vip in vips}
+        self.vips = vips  # {text: VIP}
         self.lookups = lookups
         self.chosen_by_routes = chosen_by_routes
         self._lowers: dict[str, str] = {}
@@ -146,9 +146,12 @@ def locate(source: Source, vips: Sequence[IP], iface: Optional[str] = None,
     own = [a._replace(interface=iface) for a in addresses
            if a.interface == iface or stacked.get(a.interface) == iface]
     left = links.off_subnets(iface, own, vips)
-    routed = Routed(source, iface, left, lookups if lookups is not None and
-                    all(vip in lookups.asked for vip in left)
-                    else links.RouteLookups(source, left), lookups is not None)
+    chosen_by_routes = lookups is not None
+    if lookups is None or not all(vip in lookups.asked for vip in left):
+        lookups = links.RouteLookups(source, left)
+    texts = lookups.texts if len(lookups.asked) == len(left) else \
+        {address_text(vip): vip for vip in left}
+    routed = Routed(source, iface, texts, lookups, chosen_by_routes)
     segment = Segment(iface, links.read_mac(source, iface), own,
                       _holder(iface, held_on, stacked), routed)
     if proven:

@@ -94,7 +94,8 @@ def test_no_address_starts_no_ip():
 
 def routed(answers, chosen_by_routes):
     lookups = links.RouteLookups(ScriptedIp([answers]), VIPS[:3])
-    proof = segment.Routed(ScriptedIp([]), "eth0", VIPS[:3], lookups, chosen_by_routes)
+    proof = segment.Routed(ScriptedIp([]), "eth0", {str(v): v for v in VIPS[:3]}, lookups,
+                           chosen_by_routes)
     proof._lowers.update({"eth0.7": "eth0", "eth1": "eth1"})  # what /sys would say
     return proof
 
