@@ -317,6 +317,10 @@ def _lines(argv, process, errors, statuses):
                 break
             lines = (rest + data).split(b"\n")
             rest = lines.pop()
+            if len(rest) > MAX_FILE_BYTES:
+                raise PluginError("{}: a line of its output is larger than {} MiB: no verdict "
+                                  "comes from part of it".format(" ".join(argv),
+                                                                 MAX_FILE_BYTES >> 20))
             yield [line.decode("utf-8", "surrogateescape") for line in lines]
         if rest:
             yield [rest.decode("utf-8", "surrogateescape")]

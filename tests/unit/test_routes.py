@@ -1,7 +1,8 @@
 """The kernel's routes as the probe reads them, without root: ip's answers to one batch of
-``route get`` lines, read as they are asked for (RouteLookups), and what they prove about
-the VIPs' segment (segment.Routed). The lab holds the same against the real ip and kernel
-(tests/lab/test_vip_arp_owner_lab.py)."""
+``route get`` lines, read as they are asked for (RouteLookups), what they prove about the
+VIPs' segment (segment.Routed), and the stream of a command's output they come by
+(Source.stream, against real commands). The lab holds the same against the real ip and
+kernel (tests/lab/test_vip_arp_owner_lab.py)."""
 
 import ipaddress
 import json
@@ -10,7 +11,7 @@ import pytest
 
 from lvs_dr_checks.cli import PluginError
 from lvs_dr_checks.host import links, segment
-from lvs_dr_checks.source.local import Source
+from lvs_dr_checks.source.local import MAX_FILE_BYTES, Source
 
 ip = ipaddress.ip_address
 
@@ -124,3 +125,19 @@ def test_a_routed_vip_is_proven_on_the_segment_when_asked(answers, chosen_by_rou
     with pytest.raises(PluginError) as raised:
         proof.prove(["2001:db8:6::2"])
     assert str(raised.value).startswith(message)
+
+
+def test_a_stream_gives_a_commands_lines_and_names_its_failure(tmp_path):
+    """Source.stream against real commands: every line of a 3 MB stdin given back by cat,
+    in order, the last one without its newline too; a failed exit raised at the end."""
+    lines = ["line {}".format(n) for n in range(300000)]
+    given = [line for read in Source("/").stream(["/bin/cat"], "\n".join(lines))
+             for line in read]
+    assert given == lines
+    reads = Source("/").stream(["/bin/false"], "")
+    with pytest.raises(PluginError, match=r"^/bin/false failed \(exit 1\)"):
+        list(reads)
+    with pytest.raises(PluginError, match="cannot run /nonexistent"):
+        Source("/").stream(["/nonexistent"], "")
+    with pytest.raises(PluginError, match="a line of its output is larger than 4 MiB"):
+        list(Source("/").stream(["/bin/cat"], "x" * (MAX_FILE_BYTES + 1)))
