@@ -9,8 +9,10 @@ import fnmatch
 import json
 import os
 import posixpath
+import select
 import stat
 import subprocess
+import time
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Any, BinaryIO, Optional
 
@@ -126,7 +128,8 @@ class Source:
         """Start a fixed command (full path, no shell) at once, ``stdin`` (text) on its standard
         input, and give its stdout's lines as it writes them, those of each read together: a
         long batch's first answers are used while it works on the last. At the end, a
-        PluginError when it exited with another status than ``statuses``; one that cannot be
+        PluginError when it exited with another status than ``statuses``, or kept its reader
+        waiting COMMAND_TIMEOUT in all (as run() bounds a command); one that cannot be
         started is raised here."""
         log.info("running %s", " ".join(argv))
         try:
@@ -134,7 +137,7 @@ class Source:
                 errors = _memory_file(b"")
                 try:
                     process = subprocess.Popen(argv, stdin=given, stdout=subprocess.PIPE,
-                                               stderr=errors)
+                                               stderr=errors, bufsize=0)
                 except OSError:
                     errors.close()
                     raise
@@ -149,6 +152,8 @@ class Source:
                                   input=None if stdin is None else stdin.encode())
         except OSError as exc:
             raise PluginError("cannot run {}: {}".format(argv[0], exc.strerror or exc))
+        except subprocess.TimeoutExpired:
+            raise _unfinished(argv)
         return command_output(argv, done.returncode, done.stdout, done.stderr,
                               statuses=statuses)
 
@@ -308,11 +313,24 @@ def _memory_file(data: bytes) -> BinaryIO:
     return handle
 
 
+def _unfinished(argv):
+    return PluginError("{} did not end within {} s: no verdict from what it wrote so far"
+                       .format(" ".join(argv), COMMAND_TIMEOUT))
+
+
 def _lines(argv, process, errors, statuses):
+    waited = 0.0  # on the command only: a reader that asks late (the probe's pace) is not it
     with process, errors:
         rest = b""
         while True:
-            data = process.stdout.read1(READ_CHUNK)
+            asked = time.monotonic()
+            ready, _, _ = select.select([process.stdout], [], [],
+                                        max(COMMAND_TIMEOUT - waited, 0))
+            waited += time.monotonic() - asked
+            if not ready:
+                process.kill()
+                raise _unfinished(argv)
+            data = process.stdout.read(READ_CHUNK)  # unbuffered: one read of what is there
             if not data:
                 break
             lines = (rest + data).split(b"\n")

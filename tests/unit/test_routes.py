@@ -6,11 +6,13 @@ kernel (tests/lab/test_vip_arp_owner_lab.py)."""
 
 import ipaddress
 import json
+import time
 
 import pytest
 
 from lvs_dr_checks.cli import PluginError
 from lvs_dr_checks.host import links, segment
+from lvs_dr_checks.source import local
 from lvs_dr_checks.source.local import MAX_FILE_BYTES, Source
 
 ip = ipaddress.ip_address
@@ -141,3 +143,15 @@ def test_a_stream_gives_a_commands_lines_and_names_its_failure(tmp_path):
         Source("/").stream(["/nonexistent"], "")
     with pytest.raises(PluginError, match="a line of its output is larger than 4 MiB"):
         list(Source("/").stream(["/bin/cat"], "x" * (MAX_FILE_BYTES + 1)))
+
+
+def test_a_command_that_does_not_end_is_named_streamed_or_not(monkeypatch):
+    """The same bound on a command's time whether its output is read whole (run) or as it
+    comes (stream): past it, the command is stopped and named, never waited on for ever."""
+    monkeypatch.setattr(local, "COMMAND_TIMEOUT", 0.3)
+    for read in (lambda: Source("/").run(["/bin/sleep", "5"]),
+                 lambda: list(Source("/").stream(["/bin/sleep", "5"], ""))):
+        started = time.monotonic()
+        with pytest.raises(PluginError, match=r"^/bin/sleep 5 did not end within 0.3 s"):
+            read()
+        assert time.monotonic() - started < 2
