@@ -20,6 +20,8 @@ Service.__doc__ = "A virtual service; realservers: [(ip, port, forwarding method
 
 # The kernel keeps a service's and a real server's port in 16 bits; 0 is a service of every port.
 MAX_PORT = 65535
+# The services a real server is named with at most (realserver_roles).
+MAX_ROLES_NAMED = 3
 
 
 def checked_port(number: int) -> int:
@@ -95,8 +97,16 @@ def direct_routing(services: Iterable[Service]) -> dict[IP, list[Service]]:
 
 
 def realserver_roles(services: Iterable[Service]) -> dict[IP, list[str]]:
-    """{real server ip: ["real server of TCP 192.0.2.100:80", ...]} for direct routing."""
+    """{real server ip: ["real server of TCP 192.0.2.100:80", ...]} for direct routing: its
+    first MAX_ROLES_NAMED services, then how many more. The roles name the real server in
+    every finding about it, one for each VIP it answers for, and a kube-proxy node serves
+    thousands of services."""
     def role(service):
         vip = "[{}]".format(service.vip) if service.vip.version == 6 else str(service.vip)
         return "real server of {} {}:{}".format(service.protocol, vip, service.port)
-    return {ip: [role(s) for s in served] for ip, served in direct_routing(services).items()}
+
+    def roles(served):
+        more = len(served) - MAX_ROLES_NAMED
+        return [role(s) for s in served[:MAX_ROLES_NAMED]] + (
+            ["and {} more service{}".format(more, "s" if more > 1 else "")] if more > 0 else [])
+    return {ip: roles(served) for ip, served in direct_routing(services).items()}

@@ -4,15 +4,17 @@ root: a fixture configuration with includes, and Ownership built in-process."""
 import ipaddress
 import os
 import random
+import types
 
 import pytest
 from conftest import FIXTURES
+from nagiosplugin.state import Critical
 
-from lvs_dr_checks.checks.vip_arp_owner import Ownership, Responder
+from lvs_dr_checks.checks.vip_arp_owner import OwnerContext, Ownership, Responder, VipArpOwner
 from lvs_dr_checks.cli import PluginError
-from lvs_dr_checks.host import ipvs, keepalived
+from lvs_dr_checks.host import ipvs, keepalived, links, segment
 from lvs_dr_checks.source.local import Source
-from lvs_dr_checks.wire.arp import Advert
+from lvs_dr_checks.wire.arp import Advert, Heard
 
 CONF = os.path.join(FIXTURES, "keepalived", "keepalived.conf")
 ip = ipaddress.ip_address
@@ -110,6 +112,49 @@ def test_exactly_one_owner_from_the_allowed_set(case, ownership, foreign, split,
     assert [r.mac for r in ownership.foreign] == foreign, case
     assert ownership.split_brain == split, case
     assert ownership.silent == silent, case
+
+
+class EmptyNeighbourTable(Source):
+    """A host whose ip finds no neighbour: the names come from the IPVS table alone."""
+
+    def __init__(self):
+        super().__init__("/")
+
+    def kind(self, path):
+        return "file" if path == links.IP_COMMANDS[0] else None
+
+    def run(self, argv, stdin=None, statuses=(0,)):
+        assert argv[1:4] == ["-j", "neigh", "show"]
+        return "[]"
+
+
+def test_a_real_server_answering_every_vip_of_a_large_table_is_one_short_finding_each():
+    """The classic failure at kube-proxy scale: a real server serving every service of a
+    table of 1,000 VIPs answers for all of them. Each VIP's finding names it once, with its
+    first services: not with all 1,000 (a 40 KB name in each of 1,000 findings; 20,000 VIPs
+    took 30 GB)."""
+    vips = ["198.51.100.{}".format(n) for n in range(1, 251)] + \
+        ["2001:db8:6::{:x}".format(n) for n in range(1, 751)]
+    table = "".join("TCP  {}:80 wlc\n  -> 192.0.2.11:80 Route 1 0 0\n".format(
+        "[{}]".format(v) if ":" in v else v) for v in vips)
+    config = keepalived.Config([], ipvs.parse(table))
+    rs_mac, director = "02:00:5e:00:00:0b", "02:00:5e:00:00:01"
+    heard = [Heard(v, rs_mac, rs_mac, "reply", 0.1) for v in vips + ["192.0.2.11"]]
+    run = types.SimpleNamespace(targets=vips + ["192.0.2.11"], heard=heard, adverts=[],
+                                count=1, sent=len(vips) + 1, duration=1.0)
+    resource = VipArpOwner(None, None, config.vips(), config, "eth0",
+                           {v: frozenset([director]) for v in config.vips()}, [], [], {}, 10)
+    resource.asked, resource.iface, resource.own_mac = [ip("192.0.2.11")], "eth0", director
+    resource.labels = segment.labels(EmptyNeighbourTable(), "eth0", heard, ipvs.realserver_roles(config.services),
+                                     {})
+    owners = [m for m in resource._decide(run, frozenset()) if m.context == "vip_owner"]
+    findings = [OwnerContext().evaluate(m, resource) for m in owners]
+    assert len(findings) == 1000 and all(r.state == Critical for r in findings)
+    assert findings[-1].hint == (
+        "VIP 2001:db8:6::2ee answered by 02:00:5e:00:00:0b (192.0.2.11, real server of TCP "
+        "198.51.100.1:80, real server of TCP 198.51.100.2:80, real server of TCP "
+        "198.51.100.3:80, and 997 more services)")
+    assert max(len(r.hint) for r in findings) < 200
 
 
 def _adverts(**senders):

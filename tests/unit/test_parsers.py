@@ -50,6 +50,22 @@ def test_ipvs_proc_and_ipvsadm():
         ipaddress.ip_address("192.0.2.12"): ["real server of TCP 192.0.2.100:80"]}
 
 
+@pytest.mark.parametrize("services, named", [
+    (3, ["real server of TCP 192.0.2.100:1", "real server of TCP 192.0.2.100:2",
+         "real server of TCP 192.0.2.100:3"]),
+    (4, ["real server of TCP 192.0.2.100:1", "real server of TCP 192.0.2.100:2",
+         "real server of TCP 192.0.2.100:3", "and 1 more service"]),
+    (20000, ["real server of TCP 192.0.2.100:1", "real server of TCP 192.0.2.100:2",
+             "real server of TCP 192.0.2.100:3", "and 19997 more services"]),
+])
+def test_a_real_server_is_named_with_its_first_services_and_how_many_more(services, named):
+    """A kube-proxy node serves thousands of services: its name goes into every finding
+    about it, one per VIP it answers for."""
+    table = "".join("TCP  192.0.2.100:{} wlc\n  -> 192.0.2.11:{} Route 1 0 0\n".format(n, n)
+                    for n in range(1, services + 1))
+    assert ipvs.realserver_roles(ipvs.parse(table)) == {ipaddress.ip_address("192.0.2.11"): named}
+
+
 def test_probe_window_does_not_grow_with_the_number_of_vips():
     """All VIPs share one window: count x interval + wait, up to the pacing rate."""
     def window(n):
