@@ -48,6 +48,7 @@ log = cli.logger("vip_arp_owner")
 # The probe runs with CAP_NET_RAW, also on behalf of others (sudo): bounded in time and count.
 MAX_PROBE_TIMEOUT = 300
 MAX_COUNT = 10
+NOBODY = frozenset()
 
 
 class Responder(collections.namedtuple("Responder", "mac eth_macs kinds replies first last")):
@@ -79,14 +80,17 @@ class Ownership:
     def __init__(self, vip, holder, responders, allowed, probes, vrrp_senders):
         self.vip, self.holder, self.responders = vip, holder, responders
         self.allowed, self.probes, self.vrrp_senders = allowed, probes, vrrp_senders
-        heard = [r for r in responders if r.mac in allowed and r.eth_macs <= allowed]
-        self.foreign = [r for r in responders if r not in heard]
+        heard, self.foreign, self.doubled, self.handover = [], [], [], None
+        if responders:  # most VIPs of a silent segment have none: nothing to sort out
+            heard = [r for r in responders if r.mac in allowed and r.eth_macs <= allowed]
+            self.foreign = [r for r in responders if r not in heard]
+            if vip.version == 4:
+                self.doubled = [r.mac for r in heard if r.replies > probes]
         self.owners = (["this host"] if holder else []) + [r.mac for r in heard]
-        self.doubled = [r.mac for r in heard if r.replies > probes] if vip.version == 4 else []
-        heard.sort(key=lambda r: r.first)
-        self.handover = None
-        if not holder and len(heard) == 2 and heard[0].last < heard[1].first:
-            self.handover = heard[0].mac, heard[1].mac
+        if not holder and len(heard) == 2:
+            old, new = sorted(heard, key=lambda r: r.first)
+            if old.last < new.first:
+                self.handover = old.mac, new.mac
         two_owners = len(self.owners) >= 2 and self.handover is None
         self.split_brain = bool(two_owners or self.doubled or len(vrrp_senders) >= 2)
         self.silent = not self.owners
@@ -120,7 +124,7 @@ class VipArpOwner(nagiosplugin.Resource):
 
         segment = host_segment.locate(self.source, self.vips, self.iface, proven=False)
         iface, own_mac, holder = segment.iface, segment.mac, segment.holder
-        unowned = [vip for vip in self.vips if vip not in holder and not self.allowed[vip]]
+        unowned = [vip for vip, macs in self.allowed.items() if not macs and vip not in holder]
         if unowned:
             segment.prove([address_text(vip) for vip in unowned])  # off the segment, first
             raise cli.PluginError("this host does not hold {} and no owner is allowed for it: run "
@@ -156,15 +160,19 @@ class VipArpOwner(nagiosplugin.Resource):
         heard_by_ip = collections.defaultdict(list)
         for heard in run.heard:
             heard_by_ip[heard.ip].append(heard)
-        senders = {vrid: frozenset(masters)
-                   for vrid, masters in keepalived.masters_at_once(run.adverts).items()}
+        # {VRID: the routers heard advertising it at once}; a VIP's VRID is sought only
+        # when some were (thousands of VIPs, mostly none).
+        senders = {vrid: frozenset(masters) for vrid, masters
+                   in keepalived.masters_at_once(run.adverts).items() if masters}
         owners = []
         for vip, name in zip(self.vips, run.targets):  # the texts the probe made, VIPs first
             allowed = self.allowed[vip]
-            vrid = keepalived.vrid_of(self.config, vip, allowed)
+            vrrp = senders.get(keepalived.vrid_of(self.config, vip, allowed),
+                               NOBODY) if senders else NOBODY
             heard = heard_by_ip.get(name)
-            owners.append(Ownership(vip, vip in holder, _responders(heard) if heard else [],
-                                    allowed, run.count, senders.get(vrid, frozenset())))
+            owners.append(Ownership(vip, bool(holder) and vip in holder,
+                                    _responders(heard) if heard else [], allowed, run.count,
+                                    vrrp))
             yield nagiosplugin.Metric(name, owners[-1], context="vip_owner")
         answered = [w for w in self.asked
                     if any(h.kind == "reply" for h in heard_by_ip.get(str(w), ()))]

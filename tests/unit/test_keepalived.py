@@ -98,6 +98,9 @@ def answer(mac, replies=2, first=0.0, last=0.25, kinds=("reply",)):
     ("master hears the peer", owned(holder=True, responders=[answer("d2")]), [], True, False),
     ("two allowed at once", owned(responders=[answer("d1"), answer("d2")],
                                   allowed=("d1", "d2")), [], True, False),
+    ("two at once, the second heard first", owned(responders=[answer("d1", first=0.1),
+                                                              answer("d2", first=0.0)],
+                                                  allowed=("d1", "d2")), [], True, False),
     ("one after the other", owned(responders=[answer("d1", 1, 0.0, 0.0),
                                               answer("d2", 0, 1.0, 3.0, ("claim",))],
                                   allowed=("d1", "d2")), [], False, False),
@@ -110,6 +113,8 @@ def answer(mac, replies=2, first=0.0, last=0.25, kinds=("reply",)):
 ])
 def test_exactly_one_owner_from_the_allowed_set(case, ownership, foreign, split, silent):
     assert [r.mac for r in ownership.foreign] == foreign, case
+    assert ownership.owners == (["this host"] if ownership.holder else []) + [
+        r.mac for r in ownership.responders if r.mac not in foreign], case
     assert ownership.split_brain == split, case
     assert ownership.silent == silent, case
 
