@@ -95,6 +95,8 @@ def vip_address(text: Union[str, IP], option: str = "--vip") -> IP:
             vip = parse_address(str(text))
         except ValueError:
             raise PluginError("{} {!r} is not an IPv4 or IPv6 address".format(option, text))
+    if vip.version == 6 and int(vip) >> 125 == 1:  # 2000::/3, global unicast: none below
+        return vip
     kind = None
     if vip.is_unspecified:
         kind = "the unspecified address"

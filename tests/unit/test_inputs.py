@@ -48,6 +48,24 @@ def test_addresses_that_cannot_be_vips_are_refused(text):
         links.vip_address(ipaddress.ip_address(text))
 
 
+def test_vip_refusals_follow_ipaddress_for_every_ipv6_address():
+    """The shortcut for global unicast (2000::/3) against ipaddress's own properties:
+    seeded addresses at the edges of every range refused (::, ::1, IPv4-mapped, link-local,
+    multicast) and of the shortcut, and anywhere."""
+    rng = random.Random(2026)
+    firsts = [0, 0x1fff, 0x2000, 0x2001, 0x3fff, 0x4000, 0xfe7f, 0xfe80, 0xfebf, 0xff00, 0xffff]
+    for _ in range(20000):
+        first = rng.choice(firsts + [rng.getrandbits(16)])
+        rest = rng.choice([0, 1, 0xffff << 32 | rng.getrandbits(32), rng.getrandbits(112)])
+        address = ipaddress.IPv6Address(first << 112 | rest)
+        refused = (address.is_unspecified or address.is_multicast or address.is_loopback
+                   or address.is_link_local or address.ipv4_mapped is not None)
+        try:
+            assert links.vip_address(address) == address and not refused, address
+        except cli.PluginError:
+            assert refused, address
+
+
 def test_an_address_text_is_what_ipaddress_writes():
     """The fast text (inet_ntop) against str(): hand-written forms (zero runs, ties, a lone
     zero group, IPv4 tails), then seeded random addresses rich in zero groups."""
