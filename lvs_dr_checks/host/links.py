@@ -285,18 +285,31 @@ def route_interfaces(source: Source, addresses: Iterable[IP]) -> dict[IP, Option
     return {address: source.routes[address] for address in addresses}
 
 
+NOWHERE: frozenset[str] = frozenset()
+
+
 class Subnets:
-    """The subnets of addresses, asked which interfaces' subnets hold an address: compared
-    as integers, since thousands of VIPs are asked."""
+    """The subnets of addresses, asked which interfaces' subnets hold an address: thousands
+    of VIPs are asked, so an address is masked once per prefix length of its family, and
+    its network looked up among those of that length."""
 
     def __init__(self, addresses: Iterable[Address]):
-        self._masks = [(a.address.version, int(a.network.network_address),
-                        int(a.network.netmask), a.interface) for a in addresses]
+        networks: dict[tuple[int, int], dict[int, set[str]]] = collections.defaultdict(dict)
+        for a in addresses:
+            networks[a.address.version, int(a.network.netmask)].setdefault(
+                int(a.network.network_address), set()).add(a.interface)
+        self._masks: dict[int, list[tuple[int, dict[int, set[str]]]]] = {4: [], 6: []}
+        for (version, mask), by_network in networks.items():
+            self._masks[version].append((mask, by_network))
 
-    def holding(self, address: IP) -> set[str]:
-        version, value = address.version, int(address)
-        return {name for v, network, mask, name in self._masks
-                if v == version and value & mask == network}
+    def holding(self, address: IP) -> frozenset[str]:
+        value = int(address)
+        found = NOWHERE
+        for mask, by_network in self._masks[address.version]:
+            names = by_network.get(value & mask)
+            if names:
+                found = found.union(names)
+        return found
 
 
 def off_subnets(iface: str, addresses: Iterable[Address], targets: Iterable[IP]) -> list[IP]:

@@ -91,9 +91,10 @@ def _interface(source, vips, iface, present, addresses, held_on):
         if not chosen:
             subnets = links.Subnets(a for a in addresses
                                     if present.get(a.interface) and present[a.interface].arp_facing)
-            inside = {vip: subnets.holding(vip) for vip in vips}
-            chosen = set().union(*inside.values())
-            lookups = links.RouteLookups(source, [vip for vip in vips if not inside[vip]])
+            inside = [subnets.holding(vip) for vip in vips]
+            chosen = set().union(*inside)
+            lookups = links.RouteLookups(source, [vip for vip, names in zip(vips, inside)
+                                                  if not names])
             if not chosen:
                 routes = (lookups.interface(vip) for vip in lookups.asked)
                 chosen = {next((route for route in routes if route), None)} - {None}
