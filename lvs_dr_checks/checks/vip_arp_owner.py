@@ -139,8 +139,10 @@ class VipArpOwner(nagiosplugin.Resource):
         self._fits(run)
         try:
             run.run(self.channels)
-        finally:
+        except BaseException:
             self.channels.close()
+            raise
+        self.channels.close_behind()
         self.iface, self.own_mac = iface, own_mac
         self.labels = host_segment.labels(self.source, iface, run.heard, roles, self.names)
         yield from self._decide(run, holder)

@@ -8,6 +8,7 @@ import fcntl
 import os
 import socket
 import struct
+import threading
 import time
 
 from lvs_dr_checks.errors import PluginError, logger
@@ -132,3 +133,9 @@ class Channels:
     def close(self):
         self.sock.close()
         self.pacer.close()
+
+    def close_behind(self):
+        """Close them while the caller goes on to its verdict: releasing a packet socket waits
+        for the kernel's RCU grace period (synchronize_net, 10 to 30 ms), which nothing
+        after the probe needs to wait for."""
+        threading.Thread(target=self.close, name="close-channels", daemon=True).start()
