@@ -58,8 +58,9 @@ def parse(text: str) -> list[Service]:
     """Services from /proc/net/ip_vs or ``ipvsadm -Ln``; fwmark services carry no VIP."""
     services = []
     current = None
+    endpoints = {}  # a few real servers appear under thousands of services: each read once
     for number, line in enumerate(text.splitlines(), 1):
-        service = _SERVICE.match(line)
+        service = None if line[:1].isspace() else _SERVICE.match(line)
         realserver = None if service else _REALSERVER.match(line)
         try:
             if service:
@@ -67,7 +68,10 @@ def parse(text: str) -> list[Service]:
                 current = Service(service.group("proto"), vip, port, [])
                 services.append(current)
             elif realserver and current is not None and "RemoteAddress" not in line:
-                ip, port = _endpoint(realserver.group("addr"))
+                address = realserver.group("addr")
+                if address not in endpoints:
+                    endpoints[address] = _endpoint(address)
+                ip, port = endpoints[address]
                 current.realservers.append((ip, port, realserver.group("forward")))
             elif line.startswith("FWM"):
                 current = None
