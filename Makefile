@@ -42,7 +42,7 @@ check: setup lint
 test:
 	tools/system-setup test
 	$(MAKE) --no-print-directory lint
-	$(BIN)/python -m pytest -q -ra $(TESTS)
+	$(BIN)/python -m pytest -q -ra --durations=15 $(TESTS)
 
 # A dedicated venv under PREFIX (pysnmp included, for check_vip_arp_cache), its plugins linked
 # where PluginContribDir/$USER1$ point.
