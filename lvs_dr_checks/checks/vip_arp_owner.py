@@ -227,10 +227,13 @@ def _responders(heard):
     by_mac = {}
     for h in heard:
         by_mac.setdefault(h.arp_mac, []).append(h)
-    return sorted(Responder(mac, frozenset(h.eth_mac for h in packets),
-                            frozenset(h.kind for h in packets),
-                            sum(h.kind == "reply" for h in packets), packets[0].at, packets[-1].at)
-                  for mac, packets in by_mac.items())
+    responders = []
+    for mac, packets in by_mac.items():
+        kinds = [h.kind for h in packets]
+        responders.append(Responder(mac, frozenset([h.eth_mac for h in packets]),
+                                    frozenset(kinds), kinds.count("reply"), packets[0].at,
+                                    packets[-1].at))
+    return sorted(responders)
 
 
 Reach = collections.namedtuple("Reach", "asked answered replied iface")
