@@ -37,13 +37,13 @@ from nagiosplugin.state import Critical, Ok, Warn
 
 from lvs_dr_checks import cli, options
 from lvs_dr_checks.host import ipvs, keepalived, links
+from lvs_dr_checks.router import neighbours
 from lvs_dr_checks.source import target
 from lvs_dr_checks.source.local import Source
 from lvs_dr_checks.source.ssh.config import valid_host
 from lvs_dr_checks.summary import ItemSummary, plural
 
 NAME = "VIP_ARP_CACHE"
-DEFAULT_MAX_ENTRIES = 100000
 # --- Acquisition: the Resource reads the host and yields its metrics ---
 
 # The share of -t the read may take, so that a slow agent is named before the run's timer.
@@ -189,7 +189,8 @@ def build_parser():
     parser.add_argument("--require-entry", action="store_true",
                         help="WARNING for a VIP the router has no entry for (default: OK, "
                              "counted; a VIP without recent traffic has none)")
-    parser.add_argument("--max-entries", type=int, default=DEFAULT_MAX_ENTRIES, metavar="N",
+    parser.add_argument("--max-entries", type=int, default=neighbours.DEFAULT_MAX_ENTRIES,
+                        metavar="N",
                         help="refuse a table walk past N rows (default %(default)s); the "
                              "interfaces' rows for the VIPs are read directly where the agent "
                              "lists its interfaces")
@@ -214,8 +215,6 @@ def _expectations(args, config):
 
 def _reader(args, deadline):
     """A function: addresses -> (entries, what was read), for the source chosen."""
-    from lvs_dr_checks.router import neighbours
-
     if args.source == "local":
         return lambda addresses: (neighbours.read_ip_neigh(Source("/")), "ip neigh of this host")
     if not args.host:

@@ -28,6 +28,8 @@ INET_ADDRESS_TYPES = {4: 1, 6: 2}  # IP version -> InetAddressType (ipv4, ipv6)
 PHYSICAL_STATES = {1: "reachable", 2: "stale", 3: "delay", 4: "probe", 5: "invalid",
                    6: "unknown", 7: "incomplete"}
 INVALID_TYPE = 2  # ipNetToPhysicalType / ipNetToMediaType invalid(2): not in the table
+# Rows of the router's table a walk reads at most, unless told otherwise (--max-entries).
+DEFAULT_MAX_ENTRIES = 100000
 # How many rows the targeted read may ask for (interfaces x addresses); beyond, one walk.
 MAX_TARGETED_ROWS = 1024
 MAX_INTERFACES = 4096

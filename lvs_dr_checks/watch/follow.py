@@ -16,7 +16,6 @@ from lvs_dr_checks.errors import PluginError, logger
 log = logger("watch.follow")
 READ_SECONDS = 10.0  # one read's deadline
 MAX_FAILED_READS = 3  # reads of one failover that may fail (the router busy, a lost datagram)
-MAX_ENTRIES = 100000  # check_vip_arp_cache's default bound of a walk
 
 
 class Follow:
@@ -97,4 +96,4 @@ def snmp_reader(host: str, port: int, community_file: Optional[str],
     from lvs_dr_checks.router import neighbours, snmp
 
     return neighbours.snmp_reader(host, port, snmp.read_credentials(community_file, v3_file),
-                                  MAX_ENTRIES)
+                                  neighbours.DEFAULT_MAX_ENTRIES)
