@@ -107,12 +107,12 @@ class VipOnLo(nagiosplugin.Resource):
         configured = None
         if self.persistence:
             configured = netconfig.read_all(self.config_source, sorted(present))
+        live = _by_address(addresses)  # a kube-proxy node holds thousands: never VIPs x them
+        boot = None if configured is None else _by_address(configured)
         placements = []
         for vip in self.vips:
-            placement = VipPlacement(
-                vip, [a for a in addresses if a.address == vip],
-                None if configured is None else [c for c in configured if c.address == vip],
-                safe)
+            placement = VipPlacement(vip, live.get(vip, []),
+                                     None if boot is None else boot.get(vip, []), safe)
             placements.append(placement)
             yield nagiosplugin.Metric(str(vip), placement, context="vip")
         yield nagiosplugin.Metric("vips", len(placements), min=0, context="vips")
@@ -123,6 +123,14 @@ class VipOnLo(nagiosplugin.Resource):
         if self.persistence:
             yield nagiosplugin.Metric("unpersisted", sum(p.unpersisted for p in placements),
                                       min=0, max=len(placements), context="unpersisted")
+
+
+def _by_address(entries):
+    """{address: its entries, in their order} of live addresses or boot records."""
+    found = collections.defaultdict(list)
+    for entry in entries:
+        found[entry.address].append(entry)
+    return found
 
 
 def _add_command(vip):
