@@ -232,7 +232,7 @@ def _method_address(stanza):
 
 def _bring_up(stanza, present, on_devices):
     """The Added records of one stanza brought up: `pre-up` commands, the method, `up`
-    commands. ``on_devices`` ({device: set of (ip, prefixlen)}) is what is already there, to
+    commands. ``on_devices`` ({device: {ip: its prefix lengths}}) is what is already there, to
     find the adds that fail (the same address again, or its device absent). Like ifup, the
     stanza stops at the first command that fails (a failing add, `false`, `exit 1`...)."""
     variables = {"IFACE": stanza.name, "LOGICAL": stanza.name,
@@ -250,10 +250,10 @@ def _bring_up(stanza, present, on_devices):
                 if item is None:
                     return True
                 device = item.device.split(":")[0]
-                held = on_devices.setdefault(device, set())
+                held = on_devices.setdefault(device, {})
                 if device not in present or _holds(held, (item.address, item.prefixlen)):
                     return False  # ip: no such device / RTNETLINK answers: File exists
-                held.add((item.address, item.prefixlen))
+                held.setdefault(item.address, set()).add(item.prefixlen)
                 added.append(Added(item.address, item.prefixlen, item.device, stanza.file,
                                    number, None))
                 return True
@@ -266,10 +266,10 @@ def _bring_up(stanza, present, on_devices):
     base = stanza.name.split(":")[0]
     if stanza.method == "static":
         address = _method_address(stanza)
-        held = on_devices.setdefault(base, set())
+        held = on_devices.setdefault(base, {})
         if address is None or base not in present or _holds(held, address):
             return added
-        held.add(address)
+        held.setdefault(address[0], set()).add(address[1])
         added.append(Added(address[0], address[1], stanza.name, stanza.file,
                            stanza.options["address"][1], None))
     hooks("up")
@@ -280,8 +280,8 @@ def _holds(held, address):
     """Whether a device holding ``held`` refuses to add ``address`` again (the kernel: the
     same IPv6 address, or the same IPv4 address with the same prefix)."""
     ip, prefixlen = address
-    return any(other == ip and (ip.version == 6 or length == prefixlen)
-               for other, length in held)
+    lengths = held.get(ip)
+    return bool(lengths) and (ip.version == 6 or prefixlen in lengths)
 
 
 def boot(source: Source, present: Collection[str]) -> list[Any]:

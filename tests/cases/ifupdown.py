@@ -323,6 +323,13 @@ CASES = [
                                  ' up ip addr add 192.0.2.99/32 dev lo\n'
                                  ' up ip addr add 192.0.2.100/32 dev lo\n'},
      [('lo', '192.0.2.99/32')]),
+    ('IPv6: the same address with another prefix fails too, and stops the stanza',
+     {'/etc/network/interfaces': 'auto lo\n'
+                                 'iface lo inet loopback\n'
+                                 ' up ip addr add 2001:db8::100/128 dev lo\n'
+                                 ' up ip addr add 2001:db8::100/64 dev lo\n'
+                                 ' up ip addr add 2001:db8::101/128 dev lo\n'},
+     [('lo', '2001:db8::100/128')]),
     ('net-tools ifconfig: ADDRESS/32 is /0, and wins over netmask',
      {'/etc/network/interfaces': 'auto lo\n'
                                  'iface lo inet loopback\n'
