@@ -454,6 +454,18 @@ def routed_vips(lab, count):
     return vips, "2001:db8:5::11"
 
 
+def vips_on_lo(host, count):
+    """``count`` IPv6 VIPs of ROUTED_PREFIX added to ``host``'s lo as host addresses, in one
+    batch (20,000 take the kernel about 20 s), and the ifupdown lines that restore them at
+    boot: (the VIPs, /etc/network/interfaces)."""
+    host.enable_ipv6()
+    vips = ["2001:db8:6::{:x}".format(n) for n in range(1, count + 1)]
+    _sh([IP, "-n", host.ns, "-batch", "-"],
+        input="".join("addr add {}/128 dev lo\n".format(v) for v in vips))
+    return vips, "auto lo\niface lo inet loopback\n" + "".join(
+        "    up ip addr add {}/128 dev lo\n".format(v) for v in vips)
+
+
 def write_config(root, files):
     """Write {relative path: text} into the demo's configuration tree, readable by all; bytes
     that are not UTF-8 given as surrogate escapes."""
