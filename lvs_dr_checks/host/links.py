@@ -8,7 +8,7 @@ import collections
 import ipaddress
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Hashable, Iterable, Iterator
 from typing import Any, Optional, Union
 
 from lvs_dr_checks import kernel
@@ -285,24 +285,31 @@ def route_interfaces(source: Source, addresses: Iterable[IP]) -> dict[IP, Option
     return {address: source.routes[address] for address in addresses}
 
 
-NOWHERE: frozenset[str] = frozenset()
+# A network as ipaddress has it.
+Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+NOWHERE: frozenset = frozenset()
 
 
 class Subnets:
-    """The subnets of addresses, asked which interfaces' subnets hold an address: thousands
-    of VIPs are asked, so an address is masked once per prefix length of its family, and
-    its network looked up among those of that length."""
+    """Networks with a name each (an interface, a rule), asked which names' networks hold an
+    address: thousands of VIPs are asked, so an address is masked once per prefix length of
+    its family, and its network looked up among those of that length."""
 
-    def __init__(self, addresses: Iterable[Address]):
-        networks: dict[tuple[int, int], dict[int, set[str]]] = collections.defaultdict(dict)
-        for a in addresses:
-            networks[a.address.version, int(a.network.netmask)].setdefault(
-                int(a.network.network_address), set()).add(a.interface)
-        self._masks: dict[int, list[tuple[int, dict[int, set[str]]]]] = {4: [], 6: []}
+    def __init__(self, named: Iterable[tuple[Network, Hashable]]):
+        networks: dict[tuple[int, int], dict[int, set]] = collections.defaultdict(dict)
+        for network, name in named:
+            networks[network.version, int(network.netmask)].setdefault(
+                int(network.network_address), set()).add(name)
+        self._masks: dict[int, list[tuple[int, dict[int, set]]]] = {4: [], 6: []}
         for (version, mask), by_network in networks.items():
             self._masks[version].append((mask, by_network))
 
-    def holding(self, address: IP) -> frozenset[str]:
+    @classmethod
+    def of_interfaces(cls, addresses: Iterable[Address]) -> "Subnets":
+        """The subnets of addresses, named by their interfaces."""
+        return cls((a.network, a.interface) for a in addresses)
+
+    def holding(self, address: IP) -> frozenset:
         value = int(address)
         found = NOWHERE
         for mask, by_network in self._masks[address.version]:
@@ -317,7 +324,7 @@ def off_subnets(iface: str, addresses: Iterable[Address], targets: Iterable[IP])
     only if the kernel routes them through it."""
     own = [a for a in addresses if a.interface == iface]
     held = {a.address for a in own}
-    subnets = Subnets(own)
+    subnets = Subnets.of_interfaces(own)
     return [target for target in targets if target not in held and not subnets.holding(target)]
 
 

@@ -89,8 +89,8 @@ def _interface(source, vips, iface, present, addresses, held_on):
     else:
         chosen = set(held_on.values())
         if not chosen:
-            subnets = links.Subnets(a for a in addresses
-                                    if present.get(a.interface) and present[a.interface].arp_facing)
+            subnets = links.Subnets.of_interfaces(
+                a for a in addresses if present.get(a.interface) and present[a.interface].arp_facing)
             inside = [subnets.holding(vip) for vip in vips]
             chosen = set().union(*inside)
             lookups = links.RouteLookups(source, [vip for vip, names in zip(vips, inside)

@@ -134,7 +134,7 @@ def test_subnets_hold_what_ipaddress_networks_hold():
     addresses = [links.Address("if{}".format(rng.randint(0, 4)), a, rng.randint(0, a.max_prefixlen),
                                "global", None) for a in (address(rng.choice([4, 6]))
                                                          for _ in range(300))]
-    subnets = links.Subnets(addresses)
+    subnets = links.Subnets.of_interfaces(addresses)
     networks = [(a.interface, a.network) for a in addresses]
     for target in [address(rng.choice([4, 6])) for _ in range(3000)]:
         assert subnets.holding(target) == {name for name, network in networks
