@@ -15,6 +15,7 @@ from collections.abc import Collection, Sequence
 from typing import Any, Optional
 
 from lvs_dr_checks.errors import PluginError, logger
+from lvs_dr_checks.host import links
 from lvs_dr_checks.kernel import IP
 from lvs_dr_checks.source.local import SUDO, Source, json_output
 
@@ -126,14 +127,17 @@ def _addresses(right):
 def shielded(found: Sequence[Any], interface: str, vips: Collection[IP]) -> Optional[list[Any]]:
     """The rules that together drop requests for every one of ``vips`` on ``interface``, or
     None when some VIP stays unprotected (or there is no VIP)."""
-    used = []
+    rules = [d for d in found if d.interface in (None, interface)]
+    # {VIP: the rules covering it} at once for thousands of VIPs and set elements.
+    covering = links.Subnets((network, n) for n, rule in enumerate(rules)
+                             for network in rule.addresses)
+    used: dict[int, None] = {}  # the rules' numbers, in the order the VIPs need them
     for vip in vips:
-        rule = next((d for d in found if d.interface in (None, interface)
-                     and any(vip in network for network in d.addresses)), None)
-        if rule is None:
+        numbers = covering.holding(vip)
+        if not numbers:
             return None
-        used.append(rule)
-    return list(dict.fromkeys(used)) or None
+        used.setdefault(min(numbers))  # the first in the chain drops it
+    return [rules[n] for n in used] or None
 
 
 NFTABLES_CONF = "/etc/nftables.conf"

@@ -251,3 +251,35 @@ def test_nftables_rules_that_certainly_drop_requests_for_the_vips():
     assert arpfilter.shielded(found, "eth1", [ip("192.0.2.100"), ip("198.51.100.7")])
     assert arpfilter.shielded(found, "eth0", [ip("192.0.2.100"), ip("192.0.2.101")]) is None
     assert arpfilter.shielded(found, "eth0", [ip("192.0.2.104")]) is None
+
+
+def test_the_rules_shielding_vips_are_the_first_that_drop_each_in_chain_order():
+    """arpfilter.shielded() against a scan of every rule for every VIP: seeded rules on any
+    or one interface, each a few hosts and prefixes of every length, and VIPs inside and
+    outside them."""
+    from lvs_dr_checks.host import arpfilter
+
+    rng = random.Random(2612)
+
+    def address():
+        return ip(rng.choice([0xC0000200, 0xC6336400, 0xCB007100]) + rng.getrandbits(8))
+
+    def scan(found, interface, vips):
+        used = []
+        for vip in vips:
+            rule = next((d for d in found if d.interface in (None, interface)
+                         and any(vip in network for network in d.addresses)), None)
+            if rule is None:
+                return None
+            used.append(rule)
+        return list(dict.fromkeys(used)) or None
+
+    for _ in range(1000):
+        found = [arpfilter.Drop(tuple(ipaddress.ip_network("{}/{}".format(
+            address(), rng.choice([32, 32, 30, 28, 24, 16])), strict=False)
+            for _ in range(rng.randint(1, 4))), rng.choice([None, "eth0", "eth1"]), str(n))
+            for n in range(rng.randint(0, 5))]
+        vips = [address() for _ in range(rng.randint(0, 6))]
+        interface = rng.choice(["eth0", "eth1"])
+        assert arpfilter.shielded(found, interface, vips) == scan(found, interface, vips), \
+            (found, interface, vips)
