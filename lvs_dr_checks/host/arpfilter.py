@@ -11,6 +11,7 @@ rule shipped for exactly ``nft -j list ruleset``.
 
 import collections
 import ipaddress
+import re
 from collections.abc import Collection, Sequence
 from typing import Any, Optional
 
@@ -141,6 +142,9 @@ def shielded(found: Sequence[Any], interface: str, vips: Collection[IP]) -> Opti
 
 
 NFTABLES_CONF = "/etc/nftables.conf"
+# The words of nftables.conf that can be an address: its delimiters (blanks, commas,
+# braces, '/' before a prefix, '-' of a range) end them.
+_ADDRESS_WORD = re.compile(r"[0-9A-Fa-f:.]+")
 NFTABLES_WANTS = ("/etc/systemd/system/sysinit.target.wants/nftables.service",
                   "/etc/systemd/system/multi-user.target.wants/nftables.service")
 
@@ -148,8 +152,10 @@ NFTABLES_WANTS = ("/etc/systemd/system/sysinit.target.wants/nftables.service",
 def persisted(source: Source, vips: Collection[IP]) -> Any:
     """Whether the boot configuration loads arp rules naming every VIP: nftables.service
     enabled, and /etc/nftables.conf with an arp table that names them (read as text: the
-    exact rules are judged at run time, this only tells whether they come back)."""
+    exact rules are judged at run time, this only tells whether they come back). Each VIP
+    is named as a whole address: 192.0.2.1 is not named by 192.0.2.10."""
     if not any(source.kind(path) is not None for path in NFTABLES_WANTS):
         return False
     text = source.read_optional(NFTABLES_CONF) or ""
-    return "table arp" in text and all(str(vip) in text for vip in vips)
+    named = set(_ADDRESS_WORD.findall(text))
+    return "table arp" in text and all(str(vip) in named for vip in vips)

@@ -7,7 +7,7 @@ import random
 import types
 
 import pytest
-from conftest import FIXTURES
+from conftest import FIXTURES, write_tree
 from nagiosplugin.state import Critical
 
 from lvs_dr_checks.checks.vip_arp_owner import OwnerContext, Ownership, Responder, VipArpOwner
@@ -251,6 +251,25 @@ def test_nftables_rules_that_certainly_drop_requests_for_the_vips():
     assert arpfilter.shielded(found, "eth1", [ip("192.0.2.100"), ip("198.51.100.7")])
     assert arpfilter.shielded(found, "eth0", [ip("192.0.2.100"), ip("192.0.2.101")]) is None
     assert arpfilter.shielded(found, "eth0", [ip("192.0.2.104")]) is None
+
+
+@pytest.mark.parametrize("vips, named", [
+    (["192.0.2.10", "192.0.2.100"], True),
+    (["192.0.2.1"], False),  # only 192.0.2.10 and 192.0.2.100 begin with it
+    (["192.0.2.20"], True),  # a range's first address, as written
+    (["192.0.2.21"], False),  # inside the range: not named
+    (["198.51.100.5"], True),  # before a prefix
+])
+def test_the_boot_rules_name_each_vip_as_a_whole_address(tmp_path, vips, named):
+    from lvs_dr_checks.host import arpfilter
+
+    write_tree(str(tmp_path), {
+        "/etc/systemd/system/sysinit.target.wants/nftables.service": "[Unit]\n",
+        "/etc/nftables.conf": "table arp lvsdr {\n  chain input {\n"
+                              "    type filter hook input priority 0;\n"
+                              "    arp daddr ip { 192.0.2.10, 192.0.2.100, 192.0.2.20-192.0.2.29,"
+                              " 198.51.100.5/32 } drop\n  }\n}\n"})
+    assert arpfilter.persisted(Source(str(tmp_path)), [ip(v) for v in vips]) == named
 
 
 def test_the_rules_shielding_vips_are_the_first_that_drop_each_in_chain_order():
