@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from lvs_dr_checks.errors import PluginError
 from lvs_dr_checks.kernel import IP, parse_address
 from lvs_dr_checks.source.local import Source
+from lvs_dr_checks.summary import plural
 
 PROC_IP_VS = "/proc/net/ip_vs"
 DIRECT_ROUTING = "Route"
@@ -112,5 +113,5 @@ def realserver_roles(services: Iterable[Service]) -> dict[IP, list[str]]:
     def roles(served):
         more = len(served) - MAX_ROLES_NAMED
         return [role(s) for s in served[:MAX_ROLES_NAMED]] + (
-            ["and {} more service{}".format(more, "s" if more > 1 else "")] if more > 0 else [])
+            ["and " + plural(more, "more service")] if more > 0 else [])
     return {ip: roles(served) for ip, served in direct_routing(services).items()}
