@@ -2,7 +2,7 @@
 
 import lab as lab_module
 import pytest
-from conftest import kernel_announces, kernel_answers, run_in, unavailable
+from conftest import kernel_announces, kernel_answers, run_in, unavailable, write_tree
 
 # (case, sysctls on rs1, exit code, start of the status line, does rs1 answer for the VIP)
 CASES = [
@@ -296,6 +296,38 @@ def test_nftables_arp_drop_rule_counts_as_protection_beside_the_kernel(lab, rs1,
     assert as_nobody.status.endswith(
         "(nftables arp rules unreadable: run as root or use the shipped sudo rule for nft) (+1 "
         "more problem)"), as_nobody
+
+
+def test_a_boot_rule_for_a_longer_address_does_not_shield_a_vip(lab, rs1, config_root):
+    """rs1 holds 192.0.2.100 and 192.0.2.10 on lo, arp_ignore 0, and a live rule drops the
+    requests for both. The nftables.conf the boot loads names 192.0.2.100 only: the boot
+    verdict is WARNING, not OK (192.0.2.10 once counted as named, being the start of
+    192.0.2.100). The real nft loads that file and the kernel then answers for 192.0.2.10."""
+    if not __import__("os").access(NFT, __import__("os").X_OK):
+        unavailable("nft is missing (Debian: nftables)")
+    second = "192.0.2.10"
+    rs1.sysctl({"all.arp_announce": 2})
+    rs1.iproute("addr", "add", second + "/32", "dev", "lo")
+    booted = DROP_VIP.format("", lab_module.VIP)
+    write_tree(config_root, {
+        "/etc/systemd/system/sysinit.target.wants/nftables.service": "[Unit]\n",
+        "/etc/nftables.conf": booted})
+    try:
+        rs1.run([NFT, "-f", "-"], input=DROP_VIP.format("", "{{ {}, {} }}".format(
+            lab_module.VIP, second)), check=True)
+        live = run_in(rs1, "check_arp_sysctl", "--root", config_root, "-i", rs1.iface, "-v")
+        rs1.run([NFT, "delete", "table", "arp", "lvsdr"], check=True)
+        rs1.run([NFT, "-f", "/dev/stdin"], input=booted, check=True)  # as the boot loads it
+        answered = {vip: rs1.mac in kernel_answers(lab, vip) for vip in (lab_module.VIP, second)}
+    finally:
+        rs1.run([NFT, "delete", "table", "arp", "lvsdr"])
+        rs1.iproute("addr", "del", second + "/32", "dev", "lo")
+    assert answered == {lab_module.VIP: False, second: True}
+    assert live.code == 1, live
+    assert live.perf()["exposed_interfaces"] == "0;;0;0;1", live
+    assert ("WARNING: eth0 arp_ignore would be 0 after reboot (all: not set; eth0: not set): "
+            "add 'net.ipv4.conf.all.arp_ignore = 1' to a file in /etc/sysctl.d") in live.long, live
+    assert "OK: eth0 arp_ignore 0 after reboot (all: not set; eth0: not set)" not in live.long
 
 
 @pytest.mark.parametrize("boot", [[], ["--no-persistence"]])
